@@ -23,8 +23,10 @@ export function buildProgram(): Command {
 /** Runs the CLI with process-style argv; returns the exit code (0 ok, 1 runtime failure, 2 bad input). */
 export async function main(argv: readonly string[]): Promise<number> {
   try {
+    process.exitCode = undefined;
     await buildProgram().parseAsync([...argv]);
-    return 0;
+    // A command may set a failing exit code without throwing (e.g. a validation case that does not pass).
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     if (e instanceof InvalidParameterError || e instanceof ParseError) {
