@@ -34,3 +34,6 @@ export function requireFinite(field: string, value: unknown, min = -Infinity, ma
   if (value > max) throw new InvalidParameterError(field, `must be ≤ ${max}, got ${value}`);
   return value;
 }
+
+/** Whether a value is an array (a plain boolean, so typed callers' element types are kept). */
+export const isList = (x: unknown): boolean => Array.isArray(x);
