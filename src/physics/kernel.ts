@@ -1,0 +1,211 @@
+// Struct-of-arrays kernel: steps many heated rooms (room network + radiator body + board power) of shared
+// archetypes at once over typed arrays, with each archetype's exact discrete model compiled into a tight loop.
+import { InvalidParameterError } from './errors.ts';
+import type { DiscreteStateSpace } from './state-space.ts';
+import { heaterPowerW } from './heater.ts';
+import type { HeaterModel } from './heater.ts';
+
+/** One archetype: its discretised room model and how the kernel's per-room quantities map onto its inputs. */
+export interface KernelArchetype {
+  readonly name: string;
+  readonly model: DiscreteStateSpace;
+  /** The heater's electrical model (heater.ts); its power is computed with heaterPowerW. */
+  readonly heater: HeaterModel;
+  /** Input receiving the heater's electrical power (W), e.g. `Q_heater`. */
+  readonly heaterInput: string;
+  /** Input receiving the per-room internal gains (W), e.g. `Q_air`. */
+  readonly gainInput: string;
+  /** State holding the radiator body temperature (°C), e.g. `T_body`. */
+  readonly bodyState: string;
+}
+
+/** A contiguous range of rooms sharing one archetype and one set of shared (weather) inputs. */
+export interface KernelGroup {
+  readonly archetype: number;
+  readonly start: number;
+  readonly count: number;
+}
+
+/** The fleet's per-room arrays, struct of arrays; may live in SharedArrayBuffers so worker threads share them. */
+export interface FleetArrays {
+  readonly rooms: number;
+  /** One array per state slot (slot i = state i of each room's archetype), °C. */
+  readonly x: Float64Array[];
+  /** Board utilisation 0..1. */
+  readonly utilisation: Float32Array;
+  /** Number of boards computing (0 = all off). */
+  readonly activeBoards: Uint8Array;
+  /** Frequency level index of the active boards. */
+  readonly freqLevel: Uint8Array;
+  /** Resistive booster fraction 0..1. */
+  readonly booster: Float32Array;
+  /** Internal gains into the room (people, appliances, sun not included), W. */
+  readonly gainsW: Float32Array;
+  /** Electrical energy drawn (= heat released) since reset, J. */
+  readonly heatJ: Float64Array;
+  /** Heater electrical power during the last step, W. */
+  readonly powerW: Float32Array;
+}
+
+/** Allocates fleet arrays for `rooms` rooms with `nStates` state slots; `shared` puts them in SharedArrayBuffers. */
+export function allocateFleetArrays(rooms: number, nStates: number, shared = false): FleetArrays {
+  if (!Number.isInteger(rooms) || rooms < 0) throw new InvalidParameterError('rooms', `must be a non-negative integer, got ${rooms}`);
+  const mk = (bytes: number): ArrayBuffer | SharedArrayBuffer => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  return {
+    rooms,
+    x: Array.from({ length: nStates }, () => new Float64Array(mk(rooms * 8))),
+    utilisation: new Float32Array(mk(rooms * 4)),
+    activeBoards: new Uint8Array(mk(rooms)),
+    freqLevel: new Uint8Array(mk(rooms)),
+    booster: new Float32Array(mk(rooms * 4)),
+    gainsW: new Float32Array(mk(rooms * 4)),
+    heatJ: new Float64Array(mk(rooms * 8)),
+    powerW: new Float32Array(mk(rooms * 4)),
+  };
+}
+
+/** The buffers behind FleetArrays, to send to a worker thread (only meaningful when allocated shared). */
+export function fleetBuffers(f: FleetArrays): { rooms: number; buffers: ArrayBufferLike[] } {
+  return {
+    rooms: f.rooms,
+    buffers: [...f.x.map((a) => a.buffer), f.utilisation.buffer, f.activeBoards.buffer, f.freqLevel.buffer, f.booster.buffer, f.gainsW.buffer, f.heatJ.buffer, f.powerW.buffer],
+  };
+}
+
+/** Rebuilds FleetArrays over buffers received from fleetBuffers (in a worker thread). */
+export function fleetFromBuffers(rooms: number, buffers: ArrayBufferLike[]): FleetArrays {
+  const n = buffers.length - 7;
+  const b = buffers.slice(n);
+  return {
+    rooms,
+    x: buffers.slice(0, n).map((buf) => new Float64Array(buf)),
+    utilisation: new Float32Array(b[0]),
+    activeBoards: new Uint8Array(b[1]),
+    freqLevel: new Uint8Array(b[2]),
+    booster: new Float32Array(b[3]),
+    gainsW: new Float32Array(b[4]),
+    heatJ: new Float64Array(b[5]),
+    powerW: new Float32Array(b[6]),
+  };
+}
+
+type CompiledStep = (x: Float64Array[], f: FleetArrays, from: number, to: number, bias: Float64Array, h: HeaterModel, hp: typeof heaterPowerW) => void;
+
+const index = (names: readonly string[], name: string, field: string): number => {
+  const i = names.indexOf(name);
+  if (i < 0) throw new InvalidParameterError(field, `'${name}' is not one of ${names.join(', ')}`);
+  return i;
+};
+
+/**
+ * Compiles one archetype's step into straight-line code (matrix entries as literals): for each room in
+ * [from, to), the heater power (heaterPowerW: boards, frequency level, utilisation, booster, derating), then
+ * x ← Ad·x + Bd_heater·P + Bd_gain·gains + bias, and heatJ += P·Δt. Power is held over the step (ZOH).
+ */
+function compile(a: KernelArchetype, field: string): CompiledStep {
+  const m = a.model;
+  const nx = m.nx;
+  const ih = index(m.inputNames, a.heaterInput, `${field}.heaterInput`);
+  const ig = index(m.inputNames, a.gainInput, `${field}.gainInput`);
+  const ib = index(m.stateNames, a.bodyState, `${field}.bodyState`);
+  const lit = (v: number): string => (Object.is(v, -0) ? '0' : String(v));
+  const lines: string[] = [];
+  for (let i = 0; i < nx; i++) lines.push(`const X${i} = x[${i}];`);
+  lines.push('const util = f.utilisation, nb = f.activeBoards, lv = f.freqLevel, bo = f.booster, g = f.gainsW, hj = f.heatJ, pw = f.powerW;');
+  for (let i = 0; i < nx; i++) lines.push(`const c${i} = bias[${i}];`);
+  lines.push('for (let r = from; r < to; r++) {');
+  for (let i = 0; i < nx; i++) lines.push(`  const s${i} = X${i}[r];`);
+  // Board and booster power from heater.ts (derating by the body temperature at the start of the step).
+  lines.push(`  const p = hp(h, nb[r], lv[r], util[r], bo[r], s${ib});`);
+  lines.push(`  const q = g[r];`);
+  for (let i = 0; i < nx; i++) {
+    const terms = [`c${i}`];
+    for (let j = 0; j < nx; j++) {
+      const v = m.Ad[i * nx + j];
+      if (v !== 0) terms.push(`${lit(v)} * s${j}`);
+    }
+    const bh = m.Bd[i * m.nu + ih];
+    const bg = m.Bd[i * m.nu + ig];
+    if (bh !== 0) terms.push(`${lit(bh)} * p`);
+    if (bg !== 0) terms.push(`${lit(bg)} * q`);
+    lines.push(`  X${i}[r] = ${terms.join(' + ')};`);
+  }
+  lines.push(`  hj[r] += p * ${lit(m.dtS)};`);
+  lines.push(`  pw[r] = p;`);
+  lines.push('}');
+  // Generated from numbers only (no user strings): the per-archetype specialisation is what makes the kernel fast.
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval
+  return new Function('x', 'f', 'from', 'to', 'bias', 'h', 'hp', lines.join('\n')) as CompiledStep;
+}
+
+/**
+ * Steps a fleet of rooms. Each group shares an archetype and a vector of shared inputs (outdoor and supply
+ * temperature, solar gains…) given per step; per-room inputs (heater power, gains) come from FleetArrays.
+ */
+export class RoomKernel {
+  private readonly steps: CompiledStep[];
+  private readonly sharedIdx: number[][];
+  private readonly bias: Float64Array;
+  readonly nStates: number;
+  readonly dtS: number;
+
+  constructor(
+    readonly archetypes: readonly KernelArchetype[],
+    readonly groups: readonly KernelGroup[],
+    readonly fleet: FleetArrays,
+  ) {
+    if (archetypes.length === 0) throw new InvalidParameterError('archetypes', 'needs at least one archetype');
+    this.dtS = archetypes[0].model.dtS;
+    this.nStates = Math.max(...archetypes.map((a) => a.model.nx));
+    archetypes.forEach((a, k) => {
+      if (a.model.dtS !== this.dtS) throw new InvalidParameterError(`archetypes[${k}].model.dtS`, `must equal ${this.dtS} s like archetype 0`);
+    });
+    if (fleet.x.length < this.nStates) throw new InvalidParameterError('fleet.x', `needs ${this.nStates} state slots, has ${fleet.x.length}`);
+    this.steps = archetypes.map((a, k) => compile(a, `archetypes[${k}]`));
+    this.sharedIdx = archetypes.map((a) => {
+      const own = new Set([a.heaterInput, a.gainInput]);
+      return a.model.inputNames.flatMap((n, i) => (own.has(n) ? [] : [i]));
+    });
+    let end = 0;
+    groups.forEach((g, k) => {
+      if (!(g.archetype >= 0 && g.archetype < archetypes.length)) throw new InvalidParameterError(`groups[${k}].archetype`, `no archetype ${g.archetype}`);
+      if (g.start !== end) throw new InvalidParameterError(`groups[${k}].start`, `groups must be contiguous: expected ${end}, got ${g.start}`);
+      end = g.start + g.count;
+    });
+    if (end !== fleet.rooms) throw new InvalidParameterError('groups', `cover ${end} rooms, fleet has ${fleet.rooms}`);
+    this.bias = new Float64Array(this.nStates);
+  }
+
+  /** Names of the inputs of group g's archetype that come from `shared` in step(): the full input vector order. */
+  inputNames(group: number): readonly string[] {
+    return this.archetypes[this.groups[group].archetype].model.inputNames;
+  }
+
+  /** Sets every state of rooms [start, start+count) to tempC (°C). */
+  fill(tempC: number, start = 0, count = this.fleet.rooms): void {
+    for (const a of this.fleet.x) a.fill(tempC, start, start + count);
+  }
+
+  /**
+   * Advances rooms [from, to) by one step dtS. `shared[g]` is group g's full input vector (length nu of its
+   * archetype; the per-room entries are ignored). Rooms outside the range are untouched, so worker threads
+   * can step disjoint ranges of the same shared arrays.
+   */
+  step(shared: readonly Float64Array[], from = 0, to = this.fleet.rooms): void {
+    const { groups, fleet, bias } = this;
+    for (let k = 0; k < groups.length; k++) {
+      const g = groups[k];
+      const lo = Math.max(from, g.start);
+      const hi = Math.min(to, g.start + g.count);
+      if (lo >= hi) continue;
+      const m = this.archetypes[g.archetype].model;
+      const u = shared[k];
+      for (let i = 0; i < m.nx; i++) {
+        let s = 0;
+        for (const j of this.sharedIdx[g.archetype]) s += m.Bd[i * m.nu + j] * u[j];
+        bias[i] = s;
+      }
+      this.steps[g.archetype](fleet.x, fleet, lo, hi, bias, this.archetypes[g.archetype].heater, heaterPowerW);
+    }
+  }
+}
