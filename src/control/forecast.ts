@@ -1,0 +1,98 @@
+// Helpers shared by the controllers: hour-ahead forecast slots (reading, building, quasi-steady heat need) and
+// the scheduler's "how long will this heater keep wanting heat" figure. Pure, allocation-free in the hot paths.
+import { InvalidParameterError, requireFinite } from '../physics/errors.ts';
+import type { HeatRequest, RoomControlInput } from './types.ts';
+
+/** Seconds per forecast slot: every forecast in the control contract is hourly. */
+export const SLOT_S = 3600;
+
+/**
+ * Forecast slot k covers [nowS + k·SLOT_S, nowS + (k+1)·SLOT_S): slot 0 is the hour starting now. A forecast shorter
+ * than asked holds its last value; an empty one gives `fallback`. Units are those of the forecast.
+ */
+export function aheadAt(values: ArrayLike<number>, k: number, fallback: number): number {
+  const n = values.length;
+  if (n === 0) return fallback;
+  return values[k < n ? k : n - 1];
+}
+
+/**
+ * Hours (whole slots) from now the forecast keeps asking for at least `idleW` (W): the index of the first slot
+ * whose value falls below `idleW`, or the forecast's length if none does. The scheduler's FleetView.wantHeatH
+ * (`idleW` = one idle board's power) comes from this. NaN values count as "below".
+ */
+export function wantHeatHours(forecastW: ArrayLike<number>, idleW: number): number {
+  const n = forecastW.length;
+  for (let k = 0; k < n; k++) if (!(forecastW[k] >= idleW)) return k;
+  return n;
+}
+
+/** A zeroed HeatRequest whose forecastW holds `horizonH` hourly values (allocate once per room or per engine). */
+export function createHeatRequest(horizonH: number): HeatRequest {
+  requireFinite('horizonH', horizonH, 1, 24 * 14);
+  if (!Number.isInteger(horizonH)) throw new InvalidParameterError('horizonH', `must be an integer, got ${horizonH}`);
+  return { powerW: 0, minW: 0, maxW: 0, forecastW: new Float64Array(horizonH) };
+}
+
+/**
+ * Fills `out` with the hour-ahead slots of a piecewise-constant series: `series[i]` holds over
+ * [seriesStartS + i·seriesStepS, seriesStartS + (i+1)·seriesStepS) (times in s). Slot k of `out` covers
+ * [nowS + k·3600, nowS + (k+1)·3600) and receives the exact time-mean of the series over it ('mean': for
+ * temperatures, gains and sun) or its maximum ('max': a conservative setpoint forecast). Outside the series the
+ * first/last value holds. Allocation-free; returns `out`.
+ */
+export function slotsAhead(
+  series: ArrayLike<number>,
+  seriesStartS: number,
+  seriesStepS: number,
+  nowS: number,
+  out: Float64Array,
+  mode: 'mean' | 'max' = 'mean',
+): Float64Array {
+  const n = series.length;
+  if (n === 0) throw new InvalidParameterError('series', 'is empty');
+  if (!(seriesStepS > 0)) throw new InvalidParameterError('seriesStepS', `must be > 0, got ${seriesStepS}`);
+  for (let k = 0; k < out.length; k++) {
+    const a = nowS + k * SLOT_S;
+    const b = a + SLOT_S;
+    let i = Math.floor((a - seriesStartS) / seriesStepS);
+    let acc = mode === 'max' ? -Infinity : 0;
+    let t = a;
+    while (t < b) {
+      // Before the series the first value holds up to its start; after it the last value holds to the slot end.
+      const edge = i < 0 ? seriesStartS : i >= n - 1 ? Infinity : seriesStartS + (i + 1) * seriesStepS;
+      const end = edge < b ? edge : b;
+      const v = series[i < 0 ? 0 : i >= n ? n - 1 : i];
+      if (i < 0) i = -1;
+      if (end > t) {
+        if (mode === 'max') acc = v > acc ? v : acc;
+        else acc += v * (end - t);
+      }
+      t = end;
+      i++;
+    }
+    out[k] = mode === 'max' ? acc : acc / SLOT_S;
+  }
+  return out;
+}
+
+/**
+ * Quasi-steady heat need per forecast slot, W: uaWK·(setpoint − outdoor) − gains − solarUse·solar, clamped to
+ * [0, maxHeatW] (uaWK in W/K, solarUse the dimensionless share of the transmitted sun that offsets heating).
+ * A model-free forecast for the thermostats; writes `out.length` values into `out` and returns it.
+ */
+export function steadyHeatNeedW(input: RoomControlInput, uaWK: number, solarUse: number, out: Float64Array): Float64Array {
+  const maxW = input.maxHeatW > 0 ? input.maxHeatW : 0;
+  for (let k = 0; k < out.length; k++) {
+    const sp = aheadAt(input.setpointAheadC, k, input.setpointC);
+    const outdoor = aheadAt(input.outdoorAheadC, k, sp);
+    const need = uaWK * (sp - outdoor) - aheadAt(input.gainsAheadW, k, 0) - solarUse * aheadAt(input.solarAheadW, k, 0);
+    out[k] = need > maxW ? maxW : need > 0 ? need : 0;
+  }
+  return out;
+}
+
+/** Clamps a power to [0, maxW] (W); NaN gives 0. */
+export function clampW(powerW: number, maxW: number): number {
+  return powerW > maxW ? maxW : powerW > 0 ? powerW : 0;
+}

@@ -1,0 +1,138 @@
+// PI room thermostat: proportional-integral on the air temperature with optional outdoor feed-forward and
+// anti-windup by clamping the integrator to what the heater actually delivered (delivered()).
+import { InvalidParameterError, requireFinite } from '../physics/errors.ts';
+import { aheadAt, clampW, steadyHeatNeedW } from './forecast.ts';
+import type { HeatRequest, RoomControlInput, RoomController } from './types.ts';
+
+/** Options of the PI controller. Defaults suit our rooms: UA ≈ 20–60 W/K, heater ≤ 650 W, body τ ≈ 30 min. */
+export interface PiOptions {
+  /**
+   * Proportional gain, W/K (default 200). SIMC tuning of the heater→air path seen as first order plus delay: gain
+   * ≈ 5 K/kW over the first hours, lag τ ≈ 1 h (air and surfaces), delay θ ≈ 0.5 h (radiator body); with τc = θ,
+   * Kp = τ/(K·2θ) ≈ 200 W/K and Ti = min(τ, 8θ) ≈ 3600 s.
+   */
+  readonly kpWK?: number;
+  /** Integral time, s (default 3600). */
+  readonly tiS?: number;
+  /** Feed-forward gain on (setpoint − outdoor), W/K (default 0: off). The room's UA is a good value. */
+  readonly feedForwardWK?: number;
+  /**
+   * A delivery shortfall larger than this counts as "the heater could not deliver" (integrator clamped), W
+   * (default 5).
+   */
+  readonly shortfallToleranceW?: number;
+  /** Room heat-loss coefficient for the hourly forecast, W/K (default: feedForwardWK if set, else 35). */
+  readonly uaWK?: number;
+  /** Share of the transmitted sun that offsets heating in the forecast, 0..1 (default 1). */
+  readonly solarUse?: number;
+}
+
+/**
+ * PI thermostat. u = ff + Kp·e + I with e = setpoint − air, ff = feedForwardWK·(setpoint − outdoor now), and
+ * I += Kp·e·dt/Ti. Anti-windup by clamping, fed by delivered(): when the heater was limited over the last period
+ * (it delivered less than asked, or the request hit maxHeatW), the integrator is capped at what was delivered minus
+ * the feed-forward and does not integrate a positive error; when the request is clipped at 0 it does not integrate
+ * a negative error. So a heater that could not deliver for hours leaves no wound-up integral behind.
+ * minW / maxW are the same law aimed at the edges of the comfort band (setpoint − lowerBandK, setpoint +
+ * upperBandK); forecastW is the quasi-steady need per hour (uaWK·(setpoint − outdoor) − gains − solarUse·sun)
+ * corrected by the controller's current load estimate (ff + I minus that need now).
+ */
+export class PiController implements RoomController {
+  readonly kind = 'pi' as const;
+  private readonly kp: number;
+  private readonly ti: number;
+  private readonly ff: number;
+  private readonly tolW: number;
+  private readonly ua: number;
+  private readonly solarUse: number;
+  /** Integral term, W. */
+  integralW = 0;
+  private lastRequestW = NaN;
+  private lastMaxW = NaN;
+  private lastDeliveredW = NaN;
+  private lastUnclippedW = NaN;
+
+  constructor(o: PiOptions = {}) {
+    if (typeof o !== 'object' || o === null) throw new InvalidParameterError('options', 'must be an object');
+    this.kp = requireFinite('kpWK', o.kpWK ?? 200, 0, 1e5);
+    this.ti = requireFinite('tiS', o.tiS ?? 3600, 1, 1e7);
+    this.ff = requireFinite('feedForwardWK', o.feedForwardWK ?? 0, 0, 1e4);
+    this.tolW = requireFinite('shortfallToleranceW', o.shortfallToleranceW ?? 5, 0, 1e5);
+    this.ua = requireFinite('uaWK', o.uaWK ?? (this.ff > 0 ? this.ff : 35), 0, 1e4);
+    this.solarUse = requireFinite('solarUse', o.solarUse ?? 1, 0, 1);
+    if (!(this.kp > 0 || this.ff > 0)) throw new InvalidParameterError('kpWK', 'must be > 0 unless feedForwardWK is');
+  }
+
+  /** Computes the request for the next period into `out` (no allocation). */
+  request(input: RoomControlInput, out: HeatRequest): HeatRequest {
+    const maxHeatW = input.maxHeatW > 0 ? input.maxHeatW : 0;
+    const sp = input.setpointC;
+    const air = input.airC;
+    const e = sp - air;
+    const outdoor = aheadAt(input.outdoorAheadC, 0, sp);
+    const ffRaw = this.ff * (sp - outdoor);
+    const ff = Number.isFinite(ffRaw) ? ffRaw : 0;
+    if (!Number.isFinite(e)) {
+      // No valid measurement or setpoint: ask for nothing and leave the integral as it was.
+      out.powerW = 0;
+      out.minW = 0;
+      out.maxW = 0;
+      out.forecastW.fill(0);
+      this.lastRequestW = NaN;
+      return out;
+    }
+
+    // Anti-windup from the last period: was the heater limited?
+    if (!Number.isNaN(this.lastRequestW)) {
+      const got = Number.isNaN(this.lastDeliveredW) ? this.lastRequestW : this.lastDeliveredW;
+      const limitedHigh = got < this.lastRequestW - this.tolW || this.lastUnclippedW >= this.lastMaxW;
+      const limitedLow = this.lastUnclippedW <= 0;
+      if (limitedHigh) {
+        const cap = got - ff;
+        if (this.integralW > cap) this.integralW = cap;
+      }
+      const dI = (this.kp * e * input.periodS) / this.ti;
+      if (!((limitedHigh && dI > 0) || (limitedLow && dI < 0))) this.integralW += dI;
+    } else {
+      this.integralW += (this.kp * e * input.periodS) / this.ti;
+    }
+    if (this.integralW > maxHeatW) this.integralW = maxHeatW;
+    else if (this.integralW < -maxHeatW) this.integralW = -maxHeatW;
+
+    const v = ff + this.kp * e + this.integralW;
+    const lim = input.limits;
+    let powerW = clampW(v, maxHeatW);
+    let minW = clampW(v - this.kp * lim.lowerBandK, powerW);
+    let maxW = clampW(v + this.kp * lim.upperBandK, maxHeatW);
+    if (maxW < powerW) maxW = powerW;
+    if (!(air < lim.safetyMaxC)) {
+      powerW = 0;
+      minW = 0;
+      maxW = 0;
+    }
+    this.lastUnclippedW = v;
+    this.lastRequestW = powerW;
+    this.lastMaxW = maxHeatW;
+    this.lastDeliveredW = NaN;
+
+    out.powerW = powerW;
+    out.minW = minW;
+    out.maxW = maxW;
+    const f = steadyHeatNeedW(input, this.ua, this.solarUse, out.forecastW);
+    if (f.length > 0) {
+      const bias = ff + this.integralW - f[0];
+      for (let k = 0; k < f.length; k++) f[k] = clampW(f[k] + bias, maxHeatW);
+    }
+    return out;
+  }
+
+  /** Records the heat the heater actually delivered over the last period, W (anti-windup). */
+  delivered(powerW: number): void {
+    this.lastDeliveredW = powerW;
+  }
+}
+
+/** Creates a PI room controller (see PiController). */
+export function createPiController(options: PiOptions = {}): PiController {
+  return new PiController(options);
+}
