@@ -1,0 +1,953 @@
+// hearth's own policy: heat follows each controller's request (boards × frequency level), paid work goes where the
+// heat is wanted for as long as it runs, hot rooms pause rather than kill, and overflow is kept for doomed deadlines.
+import type { Decision, FleetView, InstanceTable, OverflowPool, Policy } from './types.ts';
+import { BOARD_FILLER, BOARD_FREE, InstancePhase, SchedulingType } from './types.ts';
+import type { HeaterModel } from '../physics/heater.ts';
+import { derateFactor } from '../physics/heater.ts';
+import { InvalidParameterError, requireFinite } from '../physics/errors.ts';
+import {
+  classOfType,
+  fitsHeater,
+  growFloat64,
+  growInt32,
+  growUint8,
+  HardwareConfigs,
+  heatBucket,
+  HeaterBuckets,
+  SiteIndex,
+  StampedHeap,
+} from './indexes.ts';
+import { SchedClass } from './view.ts';
+import type { HearthOptions } from './view.ts';
+
+/** Heater pools of spare slots: within the request (heat-led), boilers up to maxW (sink), rooms up to maxW (surplus). */
+const POOL_HEAT = 0;
+const POOL_SINK = 1;
+const POOL_ROOM = 2;
+const POOLS_HEAT = [POOL_HEAT, POOL_SINK];
+const POOLS_ALL = [POOL_HEAT, POOL_SINK, POOL_ROOM];
+const POOLS_MIGRATE = [POOL_HEAT];
+/** Heaters of an instance's data site looked at first. */
+const SITE_LOOK = 16;
+/** Remaining work assumed when the customer gave no estimate, board-seconds. */
+const UNKNOWN_WORK_S = 3600;
+/** Why a paused instance is a migration candidate: stuck in a warm room, near safety, at evacuation, deadline at risk. */
+const MIG_STUCK = 0;
+const MIG_SAFETY = 1;
+const MIG_EVACUATE = 2;
+const MIG_RISK = 3;
+/** Heater flags. */
+const F_OK = 1;
+const F_SAFETY = 2;
+const F_BOILER = 4;
+
+type Resolved = Required<HearthOptions>;
+
+/** Defaults of HearthOptions (see view.ts for the meaning of each). */
+export const HEARTH_DEFAULTS: Resolved = {
+  safetyMarginK: 1.5,
+  evacuateMarginK: 0.5,
+  startToleranceBoards: 0.35,
+  resumeFraction: 0.9,
+  plannedRate: 0.6,
+  riskRate: 0.5,
+  deadlineMargin: 0.1,
+  migrateAfterS: 900,
+  roomSurplus: 'deadline',
+  estimateMargin: 0.7,
+  overrunShare: 0.25,
+  overshootK: 1.5,
+  missBudget: 4096,
+};
+
+/**
+ * The hearth policy. One round, O(heaters·boards) + O((placed + urgent)·log queue):
+ *
+ * 1. Per heater, from the controller: cap = maxW (0 when air ≥ safety − safetyMarginK), target = request clamped to
+ *    [minW, cap]. Power = boards computing × board power at the heater's level (derated by the body temperature) +
+ *    paused boards × idle power. If even the lowest level exceeds the cap, filler stops, then checkpointable work
+ *    pauses (never killed), least urgent first (flex before onDemand, most slack first), and later moves to where
+ *    heat is wanted; work that cannot move keeps running at the lowest level (a paused board still idles at ~2/3 of
+ *    that power and computes nothing) unless the room is overshootK above its setpoint; work at risk keeps running.
+ *    Paused work resumes within the target (onDemand: within the cap), most urgent first. Near safety everything
+ *    pauses; closer still (evacuateMarginK) paused work moves away, or is killed if it cannot move.
+ * 2. Spare slots: heat-led (boards the target can power at the lowest level, start tolerance included: more boards
+ *    at lower levels compute more per joule), boiler sink (boilers up to maxW: the year-round heat sink), room
+ *    surplus (rooms up to maxW, for onDemand/reserved work, work with a deadline and work at risk). Heaters sit in
+ *    buckets by how long they keep wanting heat (wantHeatH).
+ * 3. Queue: EDF within a class, onDemand/reserved before flex (a heap; a second heap keyed by the time each
+ *    deadline turns at risk). Deadline arithmetic plans the estimate plus estimateMargin of it (customers' estimates
+ *    err). Work at risk (needs more than riskRate of a top-level board) is placed first, on a heater able to run it
+ *    fast enough within its cap (derating-aware: past the derating knee a faster level computes less); if it cannot
+ *    finish even at the top level, or cannot wait one more period, it overflows. Then the queue in order: each
+ *    instance goes to its data's site if a heat-led slot is there, else to the heater whose wantHeatH best covers
+ *    its estimated duration (smallest that covers, else the longest), never where one more board would slow work at
+ *    risk. Paused checkpointable work stuck for migrateAfterS (at risk: at once) moves to heat-led slots.
+ * 4. Per heater: filler only where the room wants heat and no paid work took the boards; the level whose power is
+ *    closest to the target (raised for work at risk, within the cap; running faster than the heat asks was tried
+ *    in the twin and loses: heat spent early is heat not asked for later, at a worse compute per joule); the
+ *    booster only for what every board at the top level cannot give.
+ * Instances no heater can ever host overflow. Work without a deadline never overflows: it waits for heat.
+ */
+export class HearthPolicy implements Policy {
+  readonly name = 'hearth';
+  private readonly o: Resolved;
+  private table: InstanceTable | null = null;
+  private readonly main: StampedHeap;
+  private readonly risk: StampedHeap;
+  /** Work at risk that found no heater fast enough, by the time it can wait no longer. */
+  private readonly wait: StampedHeap;
+  private waitKey = new Float64Array(0);
+  private inQueue = new Uint8Array(0);
+  private stamp = new Int32Array(0);
+  private riskKey = new Float64Array(0);
+  private pausedAtS = new Float64Array(0);
+  private queued = 0;
+  /** Queued instances with a deadline (the backlog that makes heaters run paid work at the top of their cap). */
+  private queuedDeadline = 0;
+  private fresh: number[] = [];
+  private lastStarts: number[] = [];
+  private round = 0;
+  private readonly configs = new HardwareConfigs();
+  private readonly sites = new SiteIndex();
+  private readonly buckets = [new HeaterBuckets(), new HeaterBuckets(), new HeaterBuckets()];
+  private readonly totals = [0, 0, 0];
+
+  // Per heater (sized to the fleet).
+  private flags = new Uint8Array(0);
+  private capW = new Float64Array(0);
+  private tgtW = new Float64Array(0);
+  private baseW = new Float64Array(0);
+  private inc0W = new Float64Array(0);
+  private idleIncW = new Float64Array(0);
+  private capDynW = new Float64Array(0);
+  private heat = new Int32Array(0);
+  private extra = new Int32Array(0);
+  private nComp = new Int32Array(0);
+  private nPaused = new Int32Array(0);
+  private started = new Int32Array(0);
+  private nHeat = new Int32Array(0);
+  private reqLevel = new Int32Array(0);
+  // Per board slot.
+  private taken = new Int32Array(0);
+  private vacated = new Int32Array(0);
+
+  // Scratch of one round.
+  private now = 0;
+  private periodS = 60;
+  private migrants: number[] = [];
+  private migrantCode: number[] = [];
+  private scratchWaiting: number[] = [];
+  private killedToRequeue: number[] = [];
+  private scratchRun: number[] = [];
+  private scratchPaused: number[] = [];
+
+  /** Throws InvalidParameterError (field `hearth.<option>`) on an option out of range. */
+  constructor(options: HearthOptions = {}) {
+    const o: Resolved = { ...HEARTH_DEFAULTS, ...options };
+    const K = 'hearth.';
+    requireFinite(`${K}safetyMarginK`, o.safetyMarginK, 0, 50);
+    requireFinite(`${K}evacuateMarginK`, o.evacuateMarginK, 0, o.safetyMarginK);
+    requireFinite(`${K}startToleranceBoards`, o.startToleranceBoards, 0, 1);
+    requireFinite(`${K}resumeFraction`, o.resumeFraction, 0, 1);
+    requireFinite(`${K}plannedRate`, o.plannedRate, 0.01, 1);
+    requireFinite(`${K}riskRate`, o.riskRate, 0.01, 1);
+    requireFinite(`${K}deadlineMargin`, o.deadlineMargin, 0, 10);
+    requireFinite(`${K}migrateAfterS`, o.migrateAfterS, 0);
+    requireFinite(`${K}overshootK`, o.overshootK, 0.5, 50);
+    requireFinite(`${K}overrunShare`, o.overrunShare, 0, 10);
+    requireFinite(`${K}estimateMargin`, o.estimateMargin, 0, 10);
+    requireFinite(`${K}missBudget`, o.missBudget, 1);
+    if (!['urgent', 'high', 'deadline', 'all'].includes(o.roomSurplus)) {
+      throw new InvalidParameterError(`${K}roomSurplus`, `must be 'urgent', 'high', 'deadline' or 'all', got '${String(o.roomSurplus)}'`);
+    }
+    this.o = o;
+    const rank = (t: number): number => (t === SchedulingType.flex ? 1 : 0);
+    this.main = new StampedHeap((a, b) => {
+      const t = this.table as InstanceTable;
+      const ra = rank(t.type[a]);
+      const rb = rank(t.type[b]);
+      if (ra !== rb) return ra < rb;
+      const da = t.deadlineS[a];
+      const db = t.deadlineS[b];
+      if (da !== db) return da < db;
+      if (t.priority[a] !== t.priority[b]) return t.priority[a] > t.priority[b];
+      if (t.submittedS[a] !== t.submittedS[b]) return t.submittedS[a] < t.submittedS[b];
+      return a < b;
+    });
+    this.risk = new StampedHeap((a, b) => (this.riskKey[a] !== this.riskKey[b] ? this.riskKey[a] < this.riskKey[b] : a < b));
+    this.wait = new StampedHeap((a, b) => (this.waitKey[a] !== this.waitKey[b] ? this.waitKey[a] < this.waitKey[b] : a < b));
+  }
+
+  /** New instances: checked against the fleet's hardware at the next round, then queued. */
+  onSubmit(instances: readonly number[], table: InstanceTable): void {
+    this.grow(table);
+    for (const i of instances) this.fresh.push(i);
+  }
+
+  /** A requeued instance goes back to the queue (its deadline order kept); ended ones leave nothing behind. */
+  onChange(instance: number, table: InstanceTable): void {
+    this.grow(table);
+    this.pausedAtS[instance] = NaN;
+    if (table.phase[instance] === InstancePhase.queued) this.enqueue(instance);
+  }
+
+  /** One round (see the class comment). */
+  decide(fleet: FleetView, table: InstanceTable, _overflow: OverflowPool, out: Decision[]): void {
+    this.grow(table);
+    this.round++;
+    this.now = fleet.nowS;
+    this.periodS = fleet.periodS > 0 ? fleet.periodS : 60;
+    this.configs.build(fleet);
+    this.sites.build(fleet);
+    // Many new instances at once: append, then restore heap order in O(n) instead of O(n log n).
+    const bulk = this.fresh.length > 1024 && this.fresh.length > this.main.size;
+    for (const i of this.fresh) {
+      if (table.phase[i] !== InstancePhase.queued || this.inQueue[i]) continue;
+      if (this.configs.canEverHost(table, i)) this.enqueue(i, false, bulk);
+      else out.push({ kind: 'overflow', instance: i });
+    }
+    if (bulk) {
+      this.main.heapify();
+      this.risk.heapify();
+    }
+    this.fresh.length = 0;
+    for (const i of this.lastStarts) if (table.phase[i] === InstancePhase.queued) this.enqueue(i);
+    this.lastStarts.length = 0;
+    if (this.main.size > 2 * this.queued + 4096) this.compact();
+
+    this.sizeFleet(fleet);
+    this.migrants.length = 0;
+    this.migrantCode.length = 0;
+    this.killedToRequeue.length = 0;
+    for (let h = 0; h < fleet.heaters; h++) this.scanHeater(h, fleet, table, out);
+    this.buildPools(fleet);
+    this.placeUrgent(fleet, table, out);
+    this.placeMigrants(fleet, table, out);
+    this.placeQueue(fleet, table, out);
+    for (let h = 0; h < fleet.heaters; h++) this.finishHeater(h, fleet, out);
+    for (const i of this.killedToRequeue) this.enqueue(i, table.checkpointable[i] === 0);
+  }
+
+  // ---- step 1: per heater state, pauses, resumes, safety -------------------------------------------------------
+
+  private scanHeater(h: number, fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+    this.flags[h] = 0;
+    this.heat[h] = 0;
+    this.extra[h] = 0;
+    this.nComp[h] = 0;
+    this.nPaused[h] = 0;
+    this.started[h] = 0;
+    this.nHeat[h] = 0;
+    this.reqLevel[h] = 0;
+    if (fleet.online[h] === 0) return;
+    const m = fleet.models[fleet.model[h]];
+    const bm = m.board;
+    const mb = fleet.maxBoards;
+    const nb = Math.min(fleet.boards[h], mb, m.boards);
+    const capDyn = bm.dynTopW * derateFactor(m, fleet.bodyC[h]);
+    this.capDynW[h] = capDyn;
+    this.baseW[h] = nb * bm.offW;
+    this.inc0W[h] = bm.idleW + Math.min(bm.dynWByLevel[0], capDyn) - bm.offW;
+    this.idleIncW[h] = bm.idleW - bm.offW;
+    const air = fleet.airC[h];
+    const safety = fleet.safetyC[h];
+    const safe = !(air >= safety - this.o.safetyMarginK);
+    const evacuate = air >= safety - this.o.evacuateMarginK;
+    let flags = F_OK | (fleet.kind[h] === 1 ? F_BOILER : 0);
+    const cap = safe ? nz(fleet.maxW[h]) : 0;
+    const tgt = Math.min(Math.max(nz(fleet.requestW[h]), nz(fleet.minW[h])), cap);
+    this.capW[h] = cap;
+    this.tgtW[h] = tgt;
+    const now = this.now;
+
+    // Inventory of the boards.
+    const running = this.scratchRun;
+    const paused = this.scratchPaused;
+    running.length = 0;
+    paused.length = 0;
+    let free = 0;
+    for (let b = 0; b < nb; b++) {
+      const s = h * mb + b;
+      const v = fleet.boardInstance[s];
+      if (v >= 0) {
+        const ph = table.phase[v];
+        if (ph === InstancePhase.running) running.push(v);
+        else if (ph === InstancePhase.paused) {
+          if (Number.isNaN(this.pausedAtS[v])) this.pausedAtS[v] = now;
+          paused.push(v);
+        }
+      } else if (v === BOARD_FILLER || v === BOARD_FREE) free++;
+    }
+
+    if (!safe) {
+      flags |= F_SAFETY;
+      this.flags[h] = flags;
+      for (const v of running) {
+        out.push({ kind: 'pause', instance: v });
+        this.pausedAtS[v] = now;
+      }
+      for (let b = 0; b < nb; b++) {
+        const s = h * mb + b;
+        if (fleet.boardInstance[s] === BOARD_FILLER) {
+          out.push({ kind: 'filler', heater: h, board: b, on: false });
+          this.vacated[s] = this.round;
+        }
+      }
+      let q = running.length + paused.length;
+      for (const v of paused) {
+        if (table.checkpointable[v]) {
+          this.migrants.push(v);
+          this.migrantCode.push(evacuate ? MIG_EVACUATE : MIG_SAFETY);
+        } else if (evacuate) {
+          out.push({ kind: 'kill', instance: v });
+          this.killedToRequeue.push(v);
+          this.vacated[h * mb + table.board[v]] = this.round;
+          q--;
+        }
+      }
+      this.nPaused[h] = q;
+      return;
+    }
+    this.flags[h] = flags;
+
+    const inc0 = this.inc0W[h];
+    const pI = this.idleIncW[h];
+    const base = this.baseW[h];
+    let r = running.length;
+    let q = paused.length;
+    let reqLevel = 0;
+    for (const v of running) {
+      const need = this.needRate(v, table);
+      if (need >= this.o.riskRate) reqLevel = Math.max(reqLevel, this.levelFor(h, m, need));
+    }
+    // Paused work at risk: a checkpointable instance tries to move where it can run (else resumes here); the others
+    // resume here, even a board's step past the cap (safety is kept by the margin above).
+    const waiting = this.scratchWaiting;
+    waiting.length = 0;
+    for (const v of paused) {
+      const need = this.needRate(v, table);
+      if (need < this.o.riskRate) waiting.push(v);
+      else if (table.checkpointable[v]) {
+        this.migrants.push(v);
+        this.migrantCode.push(MIG_RISK);
+      } else {
+        out.push({ kind: 'resume', instance: v });
+        this.pausedAtS[v] = NaN;
+        r++;
+        q--;
+        reqLevel = Math.max(reqLevel, this.levelFor(h, m, need));
+      }
+    }
+    // Work that cannot move (not checkpointable) pauses only when the room overshoots by overshootK: a paused board
+    // still idles at about 2/3 of its lowest-level power and computes nothing. It resumes 0.5 K below that.
+    const diff = fleet.diffK[h];
+    const overshoot = !(diff >= -this.o.overshootK);
+    const settled = diff >= -this.o.overshootK + 0.5;
+    let w = 0;
+    for (const v of waiting) {
+      if (!table.checkpointable[v] && settled) {
+        out.push({ kind: 'resume', instance: v });
+        this.pausedAtS[v] = NaN;
+        r++;
+        q--;
+      } else waiting[w++] = v;
+    }
+    waiting.length = w;
+    if (base + r * inc0 + q * pI > cap + 1e-9) {
+      // Over the cap: filler stops, then checkpointable work pauses (and moves to where heat is wanted), least urgent
+      // first; work that cannot move keeps running at the lowest level unless the room overshoots. Work at risk runs.
+      for (let b = 0; b < nb; b++) {
+        const s = h * mb + b;
+        if (fleet.boardInstance[s] === BOARD_FILLER) {
+          out.push({ kind: 'filler', heater: h, board: b, on: false });
+          this.vacated[s] = this.round;
+        }
+      }
+      free = 0; // nothing new starts on a heater over its cap
+      running.sort((a, b) => this.keepCompare(a, b, table));
+      for (let k = 0; k < running.length && base + r * inc0 + q * pI > cap + 1e-9; k++) {
+        const v = running[k];
+        if (this.needRate(v, table) >= this.o.riskRate) break; // sorted: the rest are at risk too
+        if (!table.checkpointable[v] && !overshoot) continue;
+        out.push({ kind: 'pause', instance: v });
+        this.pausedAtS[v] = now;
+        r--;
+        q++;
+      }
+      for (const v of waiting) this.pausedNotResumed(v, table);
+    } else {
+      // Resume, most urgent first: flex within the target, onDemand/reserved within the cap (both with hysteresis).
+      waiting.sort((a, b) => this.keepCompare(b, a, table));
+      const heatLim = Math.min(cap * this.o.resumeFraction, tgt + this.o.startToleranceBoards * inc0);
+      const capLim = cap * this.o.resumeFraction;
+      for (const v of waiting) {
+        const after = base + (r + 1) * inc0 + (q - 1) * pI;
+        const high = classOfType(table.type[v]) === SchedClass.high;
+        if (after <= (high ? capLim : heatLim) + 1e-9) {
+          out.push({ kind: 'resume', instance: v });
+          this.pausedAtS[v] = NaN;
+          r++;
+          q--;
+        } else this.pausedNotResumed(v, table);
+      }
+    }
+    this.nComp[h] = r;
+    this.nPaused[h] = q;
+    this.reqLevel[h] = reqLevel;
+    const heatLimit = Math.min(cap, tgt + this.o.startToleranceBoards * inc0);
+    const nHeat = boardsWithin(heatLimit - base - q * pI, inc0, nb - q);
+    const nCap = boardsWithin(cap - base - q * pI, inc0, nb - q);
+    this.nHeat[h] = nHeat;
+    const heat = clampInt(nHeat - r, 0, free);
+    this.heat[h] = heat;
+    this.extra[h] = clampInt(nCap - r, 0, free) - heat;
+    if (this.extra[h] < 0) this.extra[h] = 0;
+  }
+
+  /** A paused instance (not at risk) that stays paused: checkpointable ones stuck for migrateAfterS move to heat. */
+  private pausedNotResumed(v: number, table: InstanceTable): void {
+    if (table.checkpointable[v] && this.now - this.pausedAtS[v] >= this.o.migrateAfterS) {
+      this.migrants.push(v);
+      this.migrantCode.push(MIG_STUCK);
+    }
+  }
+
+  /** Order for keeping work running: < 0 when a should be paused before b. */
+  private keepCompare(a: number, b: number, table: InstanceTable): number {
+    const ka = this.keepScore(a, table);
+    const kb = this.keepScore(b, table);
+    if (ka !== kb) return ka - kb;
+    const sa = this.slackS(a, table);
+    const sb = this.slackS(b, table);
+    if (sa !== sb) return sa > sb ? -1 : 1;
+    return a - b;
+  }
+
+  private keepScore(i: number, table: InstanceTable): number {
+    let k = 0;
+    if (this.needRate(i, table) >= this.o.riskRate) k += 4;
+    if (classOfType(table.type[i]) === SchedClass.high) k += 2;
+    if (!table.checkpointable[i]) k += 1;
+    return k;
+  }
+
+  // ---- step 2: pools of spare slots ------------------------------------------------------------------------------
+
+  private buildPools(fleet: FleetView): void {
+    const nc = this.configs.count;
+    for (const b of this.buckets) b.reset(nc);
+    this.totals.fill(0);
+    for (let h = 0; h < fleet.heaters; h++) {
+      if ((this.flags[h] & F_OK) === 0) continue;
+      const k = this.configs.configOf[h];
+      const bucket = heatBucket(fleet.wantHeatH[h]);
+      if (this.heat[h] > 0) {
+        this.buckets[POOL_HEAT].add(k, bucket, h);
+        this.totals[POOL_HEAT] += this.heat[h];
+      }
+      if (this.extra[h] > 0) {
+        const pool = this.flags[h] & F_BOILER ? POOL_SINK : POOL_ROOM;
+        this.buckets[pool].add(k, bucket, h);
+        this.totals[pool] += this.extra[h];
+      }
+
+    }
+  }
+
+  /**
+   * Finds a heater for instance i in the given pools (in order) and takes one slot there; returns the board slot
+   * index (h·maxBoards + b) or −1. `need` > 0: the heater must be able to run fast enough within its cap.
+   */
+  private place(i: number, pools: readonly number[], need: number, exclude: number, fleet: FleetView, table: InstanceTable): number {
+    const rem = this.remainingS(i, table);
+    const durH = rem / this.o.plannedRate / 3600;
+    const nbk = heatBucket(durH);
+    // The data's site first (heat-led slots only).
+    const ds = table.dataSite[i];
+    if (ds >= 0 && ds < this.sites.sites && pools[0] === POOL_HEAT && need <= 0) {
+      const a = this.sites.start[ds];
+      const z = Math.min(this.sites.start[ds + 1], a + SITE_LOOK);
+      for (let j = a; j < z; j++) {
+        const h = this.sites.heaters[j];
+        if (h !== exclude && this.heat[h] > 0 && fleet.wantHeatH[h] >= durH && fitsHeater(fleet, h, table, i) && this.boardFits(h, this.reqLevel[h], fleet)) {
+          return this.take(h, POOL_HEAT, fleet);
+        }
+      }
+    }
+    const f = this.filter;
+    f.fleet = fleet;
+    f.table = table;
+    f.instance = i;
+    f.need = need;
+    f.exclude = exclude;
+    for (const pool of pools) {
+      if (this.totals[pool] <= 0) continue;
+      f.count = pool === POOL_HEAT ? this.heat : this.extra;
+      let best = -1;
+      let bestBucket = -1;
+      for (let k = 0; k < this.configs.count; k++) {
+        if (!this.configs.hosts(k, table, i)) continue;
+        f.misc = this.configs.isMisc(k);
+        const h = this.buckets[pool].find(k, nbk, f, f.misc || need > 0 || exclude >= 0);
+        if (h < 0) continue;
+        const bk = this.buckets[pool].lastBucket;
+        // Best fit: the smallest bucket that covers the need, else the largest.
+        const better = best < 0 || (bk >= nbk ? bestBucket < nbk || bk < bestBucket : bestBucket < nbk && bk > bestBucket);
+        if (better) {
+          best = h;
+          bestBucket = bk;
+        }
+      }
+      if (best >= 0) return this.take(best, pool, fleet);
+    }
+    return -1;
+  }
+
+  /** Takes one slot of pool `pool` on heater h: returns the board slot (a free board, else a filler one). */
+  private take(h: number, pool: number, fleet: FleetView): number {
+    const mb = fleet.maxBoards;
+    const nb = Math.min(fleet.boards[h], mb);
+    let slot = -1;
+    for (let b = 0; b < nb && slot < 0; b++) {
+      const s = h * mb + b;
+      if (this.taken[s] !== this.round && this.vacated[s] !== this.round && fleet.boardInstance[s] === BOARD_FREE) slot = s;
+    }
+    for (let b = 0; b < nb && slot < 0; b++) {
+      const s = h * mb + b;
+      if (this.taken[s] !== this.round && this.vacated[s] !== this.round && fleet.boardInstance[s] === BOARD_FILLER) slot = s;
+    }
+    if (slot < 0) {
+      // Inconsistent counts (cannot happen): retire the heater from every pool.
+      this.totals[POOL_HEAT] -= this.heat[h];
+      this.totals[this.flags[h] & F_BOILER ? POOL_SINK : POOL_ROOM] -= this.extra[h];
+      this.heat[h] = 0;
+      this.extra[h] = 0;
+      return -1;
+    }
+    this.taken[slot] = this.round;
+    if (pool === POOL_HEAT) this.heat[h]--;
+    else this.extra[h]--;
+    this.totals[pool]--;
+    this.started[h]++;
+    return slot;
+  }
+
+  /** Whether heater h, with one more board, can run at the level `need` asks within its cap. */
+  /** Heater filter of `place` (one object per policy: no closure per query). */
+  private readonly filter = {
+    policy: this as HearthPolicy,
+    fleet: null as unknown as FleetView,
+    table: null as unknown as InstanceTable,
+    count: new Int32Array(0),
+    instance: 0,
+    need: 0,
+    exclude: -1,
+    misc: false,
+    /** Still has a slot in the pool, and one more board leaves room for the level work at risk there needs. */
+    alive(h: number): boolean {
+      const p = this.policy;
+      return this.count[h] > 0 && (p.reqLevel[h] === 0 || p.boardFits(h, p.reqLevel[h], this.fleet));
+    },
+    /** Suits this query: not excluded, hardware fits (misc configurations), fast enough for work at risk. */
+    ok(h: number): boolean {
+      return (
+        h !== this.exclude &&
+        (!this.misc || fitsHeater(this.fleet, h, this.table, this.instance)) &&
+        (this.need <= 0 || this.policy.fastEnough(h, this.need, this.fleet))
+      );
+    },
+  };
+
+  private fastEnough(h: number, need: number, fleet: FleetView): boolean {
+    const m = fleet.models[fleet.model[h]];
+    const lvl = this.levelFor(h, m, need);
+    if (this.rateAt(h, m, lvl) < need * (1 + this.o.deadlineMargin) - 1e-12) return false;
+    return this.boardFits(h, Math.max(lvl, this.reqLevel[h]), fleet);
+  }
+
+  /**
+   * Throughput of one board of heater h at level `lvl` (1 = top level, undrated): a board whose dynamic power the
+   * body-temperature derating caps is throttled by duty cycling, so above some level going faster computes less.
+   */
+  private rateAt(h: number, m: HeaterModel, lvl: number): number {
+    const dyn = m.board.dynWByLevel[lvl];
+    const cap = this.capDynW[h];
+    return m.board.relFreqByLevel[lvl] * (dyn > cap ? (dyn > 0 ? cap / dyn : 1) : 1);
+  }
+
+  /** Lowest level of heater h whose (derated) throughput reaches `need` plus the deadline margin, else the fastest. */
+  private levelFor(h: number, m: HeaterModel, need: number): number {
+    const want = need * (1 + this.o.deadlineMargin) - 1e-12;
+    let best = 0;
+    let bestRate = -1;
+    for (let l = 0; l < m.board.levels; l++) {
+      const r = this.rateAt(h, m, l);
+      if (r >= want) return l;
+      if (r > bestRate) {
+        bestRate = r;
+        best = l;
+      }
+    }
+    return best;
+  }
+
+  /** Whether heater h, with one more board computing, stays within its cap at level `lvl`. */
+  private boardFits(h: number, lvl: number, fleet: FleetView): boolean {
+    const n = this.nComp[h] + this.started[h] + 1;
+    return this.powerW(h, fleet.models[fleet.model[h]], n, lvl) <= this.capW[h] + 1e-9;
+  }
+
+  private powerW(h: number, m: HeaterModel, n: number, lvl: number): number {
+    const bm = m.board;
+    return this.baseW[h] + n * (bm.idleW + Math.min(bm.dynWByLevel[lvl], this.capDynW[h]) - bm.offW) + this.nPaused[h] * this.idleIncW[h];
+  }
+
+  // ---- step 3: work at risk, migrations, the queue ---------------------------------------------------------------
+
+  /**
+   * Work at risk. What turns at risk (risk heap, by the time its need reaches riskRate) joins the wait heap, keyed by
+   * the last time it can wait. Each round the wait heap is served in that order, most pressing first, while slots
+   * remain (misses bounded by missBudget): placed where a heater can run it fast enough, else kept, and what is due
+   * and still unplaced overflows. So a round touches only what turns at risk, is placed or overflows.
+   */
+  private placeUrgent(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+    const horizon = this.now + this.periodS;
+    while (this.risk.size > 0) {
+      const i = this.risk.peekId();
+      const st = this.risk.peekStamp();
+      if (!this.valid(i, st, table)) {
+        this.risk.pop();
+        continue;
+      }
+      if (this.riskKey[i] > horizon) break;
+      this.risk.pop();
+      this.toWait(i, table);
+    }
+    const aside: number[] = [];
+    let misses = 0;
+    while (this.wait.size > 0) {
+      const i = this.wait.peekId();
+      const st = this.wait.peekStamp();
+      if (!this.valid(i, st, table)) {
+        this.wait.pop();
+        continue;
+      }
+      const due = this.waitKey[i] <= this.now;
+      const slots = this.totals[POOL_HEAT] + this.totals[POOL_SINK] + this.totals[POOL_ROOM] > 0;
+      if (!due && (!slots || misses >= this.o.missBudget)) break;
+      this.wait.pop();
+      if (this.tryUrgent(i, fleet, table, out)) continue;
+      if (due) this.overflowQueued(i, out);
+      else {
+        aside.push(i);
+        misses++;
+      }
+    }
+    for (const i of aside) this.wait.push(i, this.stamp[i]);
+  }
+
+  /** Places (or, if doomed, overflows) a queued instance at risk; false when it must keep waiting. */
+  private tryUrgent(i: number, fleet: FleetView, table: InstanceTable, out: Decision[]): boolean {
+    const need = this.needRate(i, table);
+    if (need > 1) {
+      this.overflowQueued(i, out);
+      return true;
+    }
+    const slot = this.place(i, POOLS_ALL, need, -1, fleet, table);
+    if (slot >= 0) {
+      this.startOn(i, slot, fleet, out);
+      const h = (slot / fleet.maxBoards) | 0;
+      this.reqLevel[h] = Math.max(this.reqLevel[h], this.levelFor(h, fleet.models[fleet.model[h]], need));
+      return true;
+    }
+    if (this.cannotWait(i, table)) {
+      this.overflowQueued(i, out);
+      return true;
+    }
+    return false;
+  }
+
+  /** Puts an instance at risk in the wait heap, keyed by the last time it can wait (see cannotWait), s. */
+  private toWait(i: number, table: InstanceTable): void {
+    this.waitKey[i] = table.deadlineS[i] - this.deadlineWorkS(i, table) * (1 + this.o.deadlineMargin) - this.periodS;
+    this.wait.push(i, this.stamp[i]);
+  }
+
+  private placeMigrants(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+    const mb = fleet.maxBoards;
+    for (let k = 0; k < this.migrants.length; k++) {
+      const i = this.migrants[k];
+      const code = this.migrantCode[k];
+      const from = table.heater[i];
+      const need = this.needRate(i, table);
+      const atRisk = need >= this.o.riskRate;
+      const slot = this.place(i, code === MIG_STUCK ? POOLS_MIGRATE : POOLS_ALL, atRisk ? need : 0, from, fleet, table);
+      const fromSlot = from >= 0 && table.board[i] >= 0 ? from * mb + table.board[i] : -1;
+      if (slot >= 0) {
+        const h = (slot / mb) | 0;
+        // 'migrate' targets a free board: stop filler there first.
+        if (fleet.boardInstance[slot] === BOARD_FILLER) out.push({ kind: 'filler', heater: h, board: slot - h * mb, on: false });
+        out.push({ kind: 'migrate', instance: i, heater: h, board: slot - h * mb });
+        this.pausedAtS[i] = NaN;
+        if (atRisk) this.reqLevel[h] = Math.max(this.reqLevel[h], this.levelFor(h, fleet.models[fleet.model[h]], need));
+      } else if (code === MIG_EVACUATE) {
+        // Air at the evacuation margin and nowhere to go: kill (a checkpointable instance keeps its progress).
+        out.push({ kind: 'kill', instance: i });
+        this.killedToRequeue.push(i);
+      } else if (code === MIG_RISK && from >= 0) {
+        // At risk, nowhere better: resume where it is.
+        out.push({ kind: 'resume', instance: i });
+        this.pausedAtS[i] = NaN;
+        this.nComp[from]++;
+        this.nPaused[from]--;
+        this.reqLevel[from] = Math.max(this.reqLevel[from], this.levelFor(from, fleet.models[fleet.model[from]], need));
+        continue;
+      } else if (atRisk && this.cannotWait(i, table)) {
+        out.push({ kind: 'overflow', instance: i });
+      } else continue;
+      if (from >= 0) this.nPaused[from]--;
+      if (fromSlot >= 0) this.vacated[fromSlot] = this.round;
+    }
+  }
+
+  private placeQueue(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+    const aside: number[] = [];
+    let misses = 0;
+    const surplus = this.o.roomSurplus;
+    while (this.main.size > 0 && misses < this.o.missBudget) {
+      const heatLeft = this.totals[POOL_HEAT] + this.totals[POOL_SINK];
+      if (heatLeft + this.totals[POOL_ROOM] <= 0) break;
+      const i = this.main.peekId();
+      const st = this.main.peekStamp();
+      this.main.pop();
+      if (!this.valid(i, st, table)) continue;
+      const high = classOfType(table.type[i]) === SchedClass.high;
+      const need = this.needRate(i, table);
+      const urgent = need >= this.o.riskRate;
+      const roomOk = surplus === 'all' || urgent || (surplus !== 'urgent' && (high || (surplus === 'deadline' && table.deadlineS[i] < Infinity)));
+      if (heatLeft <= 0 && !roomOk) {
+        aside.push(i);
+        if (!high) break; // every instance left is flex, and work at risk went first
+        misses++;
+        continue;
+      }
+      const slot = this.place(i, roomOk ? POOLS_ALL : POOLS_HEAT, urgent ? need : 0, -1, fleet, table);
+      if (slot < 0) {
+        aside.push(i);
+        misses++;
+        continue;
+      }
+      this.startOn(i, slot, fleet, out);
+    }
+    for (const i of aside) this.main.push(i, this.stamp[i]);
+  }
+
+  private startOn(i: number, slot: number, fleet: FleetView, out: Decision[]): void {
+    const mb = fleet.maxBoards;
+    const h = (slot / mb) | 0;
+    out.push({ kind: 'start', instance: i, heater: h, board: slot - h * mb });
+    this.lastStarts.push(i);
+    this.dequeued(i);
+  }
+
+  private overflowQueued(i: number, out: Decision[]): void {
+    out.push({ kind: 'overflow', instance: i });
+    this.dequeued(i);
+  }
+
+  // ---- step 4: filler, level, booster ------------------------------------------------------------------------------
+
+  private finishHeater(h: number, fleet: FleetView, out: Decision[]): void {
+    const flags = this.flags[h];
+    if ((flags & F_OK) === 0) return;
+    if (flags & F_SAFETY) {
+      if (fleet.booster[h] > 0) out.push({ kind: 'booster', heater: h, fraction: 0 });
+      return;
+    }
+    const m = fleet.models[fleet.model[h]];
+    const mb = fleet.maxBoards;
+    const nb = Math.min(fleet.boards[h], mb, m.boards);
+    let comp = this.nComp[h] + this.started[h];
+    let fill = this.tgtW[h] > 0 ? Math.max(0, this.nHeat[h] - comp) : 0;
+    for (let b = 0; b < nb; b++) {
+      const s = h * mb + b;
+      if (this.taken[s] === this.round || this.vacated[s] === this.round || fleet.boardInstance[s] !== BOARD_FILLER) continue;
+      if (fill > 0) {
+        fill--;
+        comp++;
+      } else out.push({ kind: 'filler', heater: h, board: b, on: false });
+    }
+    for (let b = 0; b < nb && fill > 0; b++) {
+      const s = h * mb + b;
+      if (this.taken[s] === this.round || this.vacated[s] === this.round || fleet.boardInstance[s] !== BOARD_FREE) continue;
+      out.push({ kind: 'filler', heater: h, board: b, on: true });
+      fill--;
+      comp++;
+    }
+    const top = m.board.levels - 1;
+    const cap = this.capW[h];
+    const tgt = this.tgtW[h];
+    let lvl = fleet.level[h];
+    if (comp > 0) {
+      let best = 0;
+      let bestErr = Infinity;
+      let capLvl = 0;
+      for (let l = 0; l <= top; l++) {
+        const p = this.powerW(h, m, comp, l);
+        if (p > cap + 1e-9 && l > 0) break;
+        if (p <= cap + 1e-9) capLvl = l;
+        const err = Math.abs(p - tgt);
+        if (err < bestErr - 1e-9) {
+          bestErr = err;
+          best = l;
+        }
+      }
+      lvl = Math.max(best, Math.min(this.reqLevel[h], capLvl));
+      if (lvl !== fleet.level[h]) out.push({ kind: 'level', heater: h, level: lvl });
+    }
+    // Booster: only what every board computing at the top level cannot give.
+    let boost = 0;
+    if (m.boosterW > 0 && comp === nb - this.nPaused[h] && comp > 0 && lvl === top) {
+      const deficit = tgt - this.powerW(h, m, comp, top);
+      if (deficit > 0) {
+        boost = Math.min(1, deficit / m.boosterW);
+        if (m.boosterDerates) boost = Math.min(boost, derateFactor(m, fleet.bodyC[h]));
+      }
+    }
+    if (Math.abs(boost - fleet.booster[h]) > 1e-3) out.push({ kind: 'booster', heater: h, fraction: boost });
+  }
+
+  // ---- queue bookkeeping ---------------------------------------------------------------------------------------------
+
+  private grow(table: InstanceTable): void {
+    const n = table.taskId.length;
+    this.inQueue = growUint8(this.inQueue, n);
+    this.stamp = growInt32(this.stamp, n);
+    this.riskKey = growFloat64(this.riskKey, n);
+    this.waitKey = growFloat64(this.waitKey, n);
+    this.pausedAtS = growFloat64(this.pausedAtS, n, NaN);
+    this.table = table;
+  }
+
+  private sizeFleet(fleet: FleetView): void {
+    const H = fleet.heaters;
+    if (this.flags.length < H) {
+      this.flags = new Uint8Array(H);
+      this.capW = new Float64Array(H);
+      this.tgtW = new Float64Array(H);
+      this.baseW = new Float64Array(H);
+      this.inc0W = new Float64Array(H);
+      this.idleIncW = new Float64Array(H);
+      this.capDynW = new Float64Array(H);
+      this.heat = new Int32Array(H);
+      this.extra = new Int32Array(H);
+      this.nComp = new Int32Array(H);
+      this.nPaused = new Int32Array(H);
+      this.started = new Int32Array(H);
+      this.nHeat = new Int32Array(H);
+      this.reqLevel = new Int32Array(H);
+    }
+    if (this.taken.length < H * fleet.maxBoards) {
+      this.taken = new Int32Array(H * fleet.maxBoards);
+      this.vacated = new Int32Array(H * fleet.maxBoards);
+    }
+  }
+
+  /**
+   * Queues instance i; `restart`: its progress is about to be lost (a kill), so its remaining work is all of it;
+   * `bulk`: append only (the caller heapifies both heaps before the next pop).
+   */
+  private enqueue(i: number, restart = false, bulk = false): void {
+    if (this.inQueue[i]) return;
+    const t = this.table as InstanceTable;
+    this.inQueue[i] = 1;
+    this.queued++;
+    if (t.deadlineS[i] < Infinity) this.queuedDeadline++;
+    const st = ++this.stamp[i];
+    if (bulk) this.main.append(i, st);
+    else this.main.push(i, st);
+    const dl = t.deadlineS[i];
+    if (dl < Infinity) {
+      const est = t.estWorkS[i];
+      const rem = (restart ? (est > 0 ? est : UNKNOWN_WORK_S) : this.remainingS(i, t)) * (1 + this.o.estimateMargin);
+      this.riskKey[i] = dl - rem / this.o.riskRate;
+      if (bulk) this.risk.append(i, st);
+      else this.risk.push(i, st);
+    }
+  }
+
+  private dequeued(i: number): void {
+    if (!this.inQueue[i]) return;
+    this.inQueue[i] = 0;
+    this.queued--;
+    if ((this.table as InstanceTable).deadlineS[i] < Infinity) this.queuedDeadline--;
+  }
+
+  /** Whether a heap entry still stands for a queued instance; clears stale membership. */
+  private valid(i: number, st: number, table: InstanceTable): boolean {
+    if (!this.inQueue[i] || this.stamp[i] !== st) return false;
+    if (table.phase[i] !== InstancePhase.queued) {
+      this.dequeued(i);
+      return false;
+    }
+    return true;
+  }
+
+  private compact(): void {
+    const t = this.table as InstanceTable;
+    const keep = (i: number, st: number): boolean => this.inQueue[i] === 1 && this.stamp[i] === st && t.phase[i] === InstancePhase.queued;
+    this.main.compact(keep);
+    this.risk.compact(keep);
+    this.wait.compact(keep);
+  }
+
+  /** Remaining work, board-seconds at the top level (the customer's estimate; UNKNOWN_WORK_S without one). */
+  private remainingS(i: number, table: InstanceTable): number {
+    const est = table.estWorkS[i];
+    if (!(est > 0)) return UNKNOWN_WORK_S;
+    return Math.max(est - table.doneS[i], this.o.overrunShare * est);
+  }
+
+  /** Remaining work planned for a deadline: the estimate plus estimateMargin of it (estimates err both ways), s. */
+  private deadlineWorkS(i: number, table: InstanceTable): number {
+    return this.remainingS(i, table) * (1 + this.o.estimateMargin);
+  }
+
+  /** Throughput (1 = a top-level board) needed to finish by the deadline; 0 without one, Infinity once past. */
+  private needRate(i: number, table: InstanceTable): number {
+    const dl = table.deadlineS[i];
+    if (!(dl < Infinity)) return 0;
+    const left = dl - this.now;
+    return left > 0 ? this.deadlineWorkS(i, table) / left : Infinity;
+  }
+
+  /** Seconds to spare at the top level before the deadline (Infinity without one). */
+  private slackS(i: number, table: InstanceTable): number {
+    const dl = table.deadlineS[i];
+    return dl < Infinity ? dl - this.now - this.deadlineWorkS(i, table) : Infinity;
+  }
+
+  /** Whether waiting one more period would leave too little time even at the top level. */
+  private cannotWait(i: number, table: InstanceTable): boolean {
+    const left = table.deadlineS[i] - this.now - this.periodS;
+    return !(left > 0) || (this.deadlineWorkS(i, table) / left) * (1 + this.o.deadlineMargin) > 1;
+  }
+}
+
+/** Boards (0..max) whose added power `inc` (W each) fits in `budget`, W. */
+function boardsWithin(budget: number, inc: number, max: number): number {
+  if (!(budget >= 0)) return 0;
+  if (!(inc > 0)) return max;
+  const n = Math.floor(budget / inc + 1e-9);
+  return n < max ? n : max;
+}
+
+function clampInt(x: number, lo: number, hi: number): number {
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
+/** NaN-safe non-negative value, W. */
+function nz(x: number): number {
+  return x > 0 ? x : 0;
+}

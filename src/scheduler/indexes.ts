@@ -1,0 +1,511 @@
+// Incremental indexes shared by the policies, so a round costs O(heaters + placed·log queue), never a sort of the
+// queue: heaps over instance ids, an indexed heap with key updates, heater buckets by forecast heat, fleet hardware.
+import type { FleetView, InstanceTable } from './types.ts';
+import { SchedulingType } from './types.ts';
+import { SchedClass } from './view.ts';
+import type { SchedClassCode } from './view.ts';
+
+/** Scheduling class of a scheduling type code: flex → LOW, onDemand and reserved → HIGH. */
+export function classOfType(type: number): SchedClassCode {
+  return type === SchedulingType.flex ? SchedClass.low : SchedClass.high;
+}
+
+/** Returns `a` if it holds at least `n` elements, else a copy grown to max(n, 1.5·length) filled with `fill`. */
+export function growInt32(a: Int32Array<ArrayBuffer>, n: number, fill = 0): Int32Array<ArrayBuffer> {
+  if (a.length >= n) return a;
+  const b = new Int32Array(Math.max(n, Math.ceil(a.length * 1.5), 16)).fill(fill);
+  b.set(a);
+  return b;
+}
+
+/** Same as growInt32 for bytes. */
+export function growUint8(a: Uint8Array<ArrayBuffer>, n: number, fill = 0): Uint8Array<ArrayBuffer> {
+  if (a.length >= n) return a;
+  const b = new Uint8Array(Math.max(n, Math.ceil(a.length * 1.5), 16)).fill(fill);
+  b.set(a);
+  return b;
+}
+
+/** Same as growInt32 for doubles. */
+export function growFloat64(a: Float64Array<ArrayBuffer>, n: number, fill = 0): Float64Array<ArrayBuffer> {
+  if (a.length >= n) return a;
+  const b = new Float64Array(Math.max(n, Math.ceil(a.length * 1.5), 16)).fill(fill);
+  b.set(a);
+  return b;
+}
+
+/**
+ * Binary min-heap of (id, stamp) pairs ordered by `less(idA, idB)`. The stamp lets a policy invalidate entries
+ * lazily (an instance re-enqueued gets a new stamp; older entries are dropped when they surface). push/pop:
+ * O(log n); `heapify` after bulk `append`: O(n).
+ */
+export class StampedHeap {
+  ids = new Int32Array(1024);
+  stamps = new Int32Array(1024);
+  size = 0;
+  constructor(private readonly less: (a: number, b: number) => boolean) {}
+
+  /** Adds an entry at the end without restoring heap order (call heapify before the next pop). */
+  append(id: number, stamp: number): void {
+    if (this.size === this.ids.length) {
+      this.ids = growInt32(this.ids, this.size * 2);
+      this.stamps = growInt32(this.stamps, this.size * 2);
+    }
+    this.ids[this.size] = id;
+    this.stamps[this.size] = stamp;
+    this.size++;
+  }
+
+  /** Restores heap order over all entries, O(n). */
+  heapify(): void {
+    for (let i = (this.size >> 1) - 1; i >= 0; i--) this.down(i);
+  }
+
+  /** Adds an entry, O(log n). */
+  push(id: number, stamp: number): void {
+    this.append(id, stamp);
+    this.up(this.size - 1);
+  }
+
+  /** Id at the top (−1 when empty). */
+  peekId(): number {
+    return this.size > 0 ? this.ids[0] : -1;
+  }
+
+  /** Stamp at the top (meaningless when empty). */
+  peekStamp(): number {
+    return this.stamps[0];
+  }
+
+  /** Removes the top entry. */
+  pop(): void {
+    const n = --this.size;
+    if (n > 0) {
+      this.ids[0] = this.ids[n];
+      this.stamps[0] = this.stamps[n];
+      this.down(0);
+    }
+  }
+
+  /** Keeps only the entries for which `keep(id, stamp)` holds, then restores heap order, O(n). */
+  compact(keep: (id: number, stamp: number) => boolean): void {
+    let w = 0;
+    for (let r = 0; r < this.size; r++) {
+      if (keep(this.ids[r], this.stamps[r])) {
+        this.ids[w] = this.ids[r];
+        this.stamps[w] = this.stamps[r];
+        w++;
+      }
+    }
+    this.size = w;
+    this.heapify();
+  }
+
+  private up(i: number): void {
+    const ids = this.ids;
+    const st = this.stamps;
+    const id = ids[i];
+    const s = st[i];
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(id, ids[p])) break;
+      ids[i] = ids[p];
+      st[i] = st[p];
+      i = p;
+    }
+    ids[i] = id;
+    st[i] = s;
+  }
+
+  private down(i: number): void {
+    const ids = this.ids;
+    const st = this.stamps;
+    const n = this.size;
+    const id = ids[i];
+    const s = st[i];
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.less(ids[c + 1], ids[c])) c++;
+      if (!this.less(ids[c], id)) break;
+      ids[i] = ids[c];
+      st[i] = st[c];
+      i = c;
+    }
+    ids[i] = id;
+    st[i] = s;
+  }
+}
+
+/**
+ * Binary min-heap over distinct small integer ids (tasks, sites) with positions, so a key change is one sift:
+ * push, remove, update and pop are O(log n). Order: `less(a, b)`.
+ */
+export class IndexedHeap {
+  private heap = new Int32Array(64);
+  private pos = new Int32Array(64).fill(-1);
+  size = 0;
+  constructor(private readonly less: (a: number, b: number) => boolean) {}
+
+  /** Whether `id` is in the heap. */
+  has(id: number): boolean {
+    return id < this.pos.length && this.pos[id] >= 0;
+  }
+
+  /** Inserts `id` (no-op if present; then use update). */
+  push(id: number): void {
+    if (this.has(id)) return;
+    this.pos = growInt32(this.pos, id + 1, -1);
+    this.heap = growInt32(this.heap, this.size + 1);
+    this.heap[this.size] = id;
+    this.pos[id] = this.size;
+    this.size++;
+    this.up(this.size - 1);
+  }
+
+  /** Smallest id (−1 when empty). */
+  peek(): number {
+    return this.size > 0 ? this.heap[0] : -1;
+  }
+
+  /** Removes and returns the smallest id (−1 when empty). */
+  pop(): number {
+    if (this.size === 0) return -1;
+    const top = this.heap[0];
+    this.removeAt(0);
+    return top;
+  }
+
+  /** Removes `id` if present. */
+  remove(id: number): void {
+    if (this.has(id)) this.removeAt(this.pos[id]);
+  }
+
+  /** Restores order after the key of `id` changed (no-op if absent). */
+  update(id: number): void {
+    if (!this.has(id)) return;
+    const i = this.pos[id];
+    this.up(i);
+    this.down(this.pos[id]);
+  }
+
+  /** Empties the heap, O(size). */
+  clear(): void {
+    for (let i = 0; i < this.size; i++) this.pos[this.heap[i]] = -1;
+    this.size = 0;
+  }
+
+  private removeAt(i: number): void {
+    const id = this.heap[i];
+    this.pos[id] = -1;
+    const n = --this.size;
+    if (i < n) {
+      const last = this.heap[n];
+      this.heap[i] = last;
+      this.pos[last] = i;
+      this.up(i);
+      this.down(this.pos[last]);
+    }
+  }
+
+  private up(i: number): void {
+    const h = this.heap;
+    const id = h[i];
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!this.less(id, h[p])) break;
+      h[i] = h[p];
+      this.pos[h[i]] = i;
+      i = p;
+    }
+    h[i] = id;
+    this.pos[id] = i;
+  }
+
+  private down(i: number): void {
+    const h = this.heap;
+    const n = this.size;
+    const id = h[i];
+    for (;;) {
+      let c = 2 * i + 1;
+      if (c >= n) break;
+      if (c + 1 < n && this.less(h[c + 1], h[c])) c++;
+      if (!this.less(h[c], id)) break;
+      h[i] = h[c];
+      this.pos[h[i]] = i;
+      i = c;
+    }
+    h[i] = id;
+    this.pos[id] = i;
+  }
+}
+
+/** Whether board slots of heater `h` can host instance `i` (cores, memory, GPU). */
+export function fitsHeater(fleet: FleetView, h: number, table: InstanceTable, i: number): boolean {
+  return (
+    table.cores[i] <= fleet.coresPerBoard[h] && table.memoryMB[i] <= fleet.memoryMBPerBoard[h] && (table.gpu[i] === 0 || fleet.gpu[h] !== 0)
+  );
+}
+
+/** Most distinct hardware configurations tracked exactly; heaters beyond go to one "misc" configuration. */
+export const MAX_CONFIGS = 64;
+
+/**
+ * The distinct board hardware of a fleet (cores, memory, GPU) and each heater's configuration, rebuilt in O(H·C)
+ * per round (C distinct configurations, usually a handful). Heaters past MAX_CONFIGS distinct ones share a last
+ * "misc" configuration whose members must be checked one by one.
+ */
+export class HardwareConfigs {
+  count = 0;
+  /** Whether the last configuration (index count − 1) is the misc one. */
+  misc = false;
+  configOf = new Int32Array(0);
+  cores: number[] = [];
+  memoryMB: number[] = [];
+  gpu: number[] = [];
+  /** Most cores, memory and any GPU over the whole fleet (used for the misc configuration). */
+  maxCores = 0;
+  maxMemoryMB = 0;
+  anyGpu = 0;
+
+  /** Rebuilds from the fleet (online or not: an offline heater may come back). */
+  build(fleet: FleetView): void {
+    const n = fleet.heaters;
+    if (this.configOf.length < n) this.configOf = new Int32Array(n);
+    this.count = 0;
+    this.misc = false;
+    this.cores.length = 0;
+    this.memoryMB.length = 0;
+    this.gpu.length = 0;
+    this.maxCores = 0;
+    this.maxMemoryMB = 0;
+    this.anyGpu = 0;
+    let last = -1;
+    for (let h = 0; h < n; h++) {
+      const c = fleet.coresPerBoard[h];
+      const m = fleet.memoryMBPerBoard[h];
+      const g = fleet.gpu[h] !== 0 ? 1 : 0;
+      if (c > this.maxCores) this.maxCores = c;
+      if (m > this.maxMemoryMB) this.maxMemoryMB = m;
+      if (g) this.anyGpu = 1;
+      if (last >= 0 && this.cores[last] === c && this.memoryMB[last] === m && this.gpu[last] === g) {
+        this.configOf[h] = last;
+        continue;
+      }
+      let k = -1;
+      const exact = this.misc ? this.count - 1 : this.count;
+      for (let j = 0; j < exact; j++) {
+        if (this.cores[j] === c && this.memoryMB[j] === m && this.gpu[j] === g) {
+          k = j;
+          break;
+        }
+      }
+      if (k < 0) {
+        if (!this.misc && exact < MAX_CONFIGS) {
+          this.cores.push(c);
+          this.memoryMB.push(m);
+          this.gpu.push(g);
+          k = exact;
+          this.count++;
+        } else {
+          if (!this.misc) {
+            this.misc = true;
+            this.cores.push(0);
+            this.memoryMB.push(0);
+            this.gpu.push(0);
+            this.count++;
+          }
+          k = this.count - 1;
+          const j = k;
+          if (c > this.cores[j]) this.cores[j] = c;
+          if (m > this.memoryMB[j]) this.memoryMB[j] = m;
+          if (g) this.gpu[j] = 1;
+        }
+      }
+      this.configOf[h] = k;
+      last = k;
+    }
+  }
+
+  /** Whether configuration `k` certainly hosts instance `i` (the misc one may: check its heaters one by one). */
+  hosts(k: number, table: InstanceTable, i: number): boolean {
+    return table.cores[i] <= this.cores[k] && table.memoryMB[i] <= this.memoryMB[k] && (table.gpu[i] === 0 || this.gpu[k] !== 0);
+  }
+
+  /** Whether configuration `k` is the misc one (members differ; per-heater checks needed). */
+  isMisc(k: number): boolean {
+    return this.misc && k === this.count - 1;
+  }
+
+  /** Whether some heater of the fleet (online or not) can ever host instance `i`. */
+  canEverHost(table: InstanceTable, i: number): boolean {
+    for (let k = 0; k < this.count; k++) if (this.hosts(k, table, i)) return true;
+    return false;
+  }
+}
+
+/** Heaters grouped by site (CSR): heaters of site s are `heaters[start[s] .. start[s+1])`, in index order. O(H + S) to build. */
+export class SiteIndex {
+  sites = 0;
+  start = new Int32Array(1);
+  heaters = new Int32Array(0);
+
+  /** Rebuilds from fleet.site (negative sites are ignored). */
+  build(fleet: FleetView): void {
+    const n = fleet.heaters;
+    let s = 0;
+    for (let h = 0; h < n; h++) if (fleet.site[h] + 1 > s) s = fleet.site[h] + 1;
+    this.sites = s;
+    if (this.start.length < s + 1) this.start = new Int32Array(s + 1);
+    else this.start.fill(0, 0, s + 1);
+    if (this.heaters.length < n) this.heaters = new Int32Array(n);
+    const start = this.start;
+    for (let h = 0; h < n; h++) if (fleet.site[h] >= 0) start[fleet.site[h] + 1]++;
+    for (let i = 0; i < s; i++) start[i + 1] += start[i];
+    const fill = new Int32Array(s);
+    for (let h = 0; h < n; h++) {
+      const st = fleet.site[h];
+      if (st >= 0) this.heaters[start[st] + fill[st]++] = h;
+    }
+  }
+}
+
+/** What HeaterBuckets.find asks of a heater: still has a slot (else dropped for the round), suits this query. */
+export interface BucketFilter {
+  alive(h: number): boolean;
+  ok(h: number): boolean;
+}
+
+/** Heaters a filtered `HeaterBuckets.find` looks at per bucket before moving on. */
+export const FIND_SCAN_LIMIT = 32;
+
+/** Buckets of forecast heat duration. */
+export const HEAT_BUCKETS = 64;
+
+/**
+ * Bucket (0..63) of a duration in hours, logarithmic: ≈ 8 buckets per doubling of (1 + 4·hours); 0 h → 0,
+ * 15 min → 8, 1 h → 18, 6 h → 37, 24 h → 52, ≥ 58 h → 63.
+ */
+export function heatBucket(hours: number): number {
+  if (!(hours > 0)) return 0;
+  const b = Math.floor(8 * Math.log2(1 + 4 * hours));
+  return b < HEAT_BUCKETS - 1 ? b : HEAT_BUCKETS - 1;
+}
+
+/**
+ * Heaters with spare slots, per hardware configuration and heat-duration bucket (stacks + a 64-bit non-empty mask
+ * per configuration). `find` returns the best-fit heater for a need bucket in O(1) amortised: the first non-empty
+ * bucket at or above the need, else the highest below it. Dead heaters (no slot left) are dropped lazily.
+ */
+export class HeaterBuckets {
+  private stacks: number[][] = [];
+  private maskLo = new Uint32Array(1);
+  private maskHi = new Uint32Array(1);
+  private used: number[] = [];
+  private configs = 0;
+  /** Bucket of the heater returned by the last successful `find`. */
+  lastBucket = -1;
+
+  /** Empties every bucket and sizes for `configs` configurations. O(buckets used last round). */
+  reset(configs: number): void {
+    for (const k of this.used) this.stacks[k].length = 0;
+    this.used.length = 0;
+    if (this.maskLo.length < configs) {
+      this.maskLo = new Uint32Array(configs);
+      this.maskHi = new Uint32Array(configs);
+    } else {
+      this.maskLo.fill(0);
+      this.maskHi.fill(0);
+    }
+    this.configs = configs;
+    while (this.stacks.length < configs * HEAT_BUCKETS) this.stacks.push([]);
+  }
+
+  /** Adds heater `h` of configuration `config` to `bucket`. */
+  add(config: number, bucket: number, h: number): void {
+    const k = config * HEAT_BUCKETS + bucket;
+    const s = this.stacks[k];
+    if (s.length === 0) {
+      this.used.push(k);
+      if (bucket < 32) this.maskLo[config] |= 1 << bucket;
+      else this.maskHi[config] |= 1 << (bucket - 32);
+    }
+    s.push(h);
+  }
+
+  /**
+   * Best heater of `config` for need bucket `need`: first non-empty bucket ≥ need, else the highest below.
+   * `filter.alive(h)` false drops h for good; when `filtered`, `filter.ok(h)` false skips it for this query only
+   * (misc configurations, speed requirements), looking at FIND_SCAN_LIMIT heaters per bucket at most. Returns −1
+   * if none; sets lastBucket. (An object with methods, not closures: no allocation per query.)
+   */
+  find(config: number, need: number, filter: BucketFilter, filtered: boolean): number {
+    if (config >= this.configs) return -1;
+    // Upward search.
+    let b = this.nextSet(config, need);
+    while (b >= 0) {
+      const h = this.top(config, b, filter, filtered);
+      if (h >= 0) {
+        this.lastBucket = b;
+        return h;
+      }
+      b = this.nextSet(config, b + 1);
+    }
+    b = this.prevSet(config, need - 1);
+    while (b >= 0) {
+      const h = this.top(config, b, filter, filtered);
+      if (h >= 0) {
+        this.lastBucket = b;
+        return h;
+      }
+      b = this.prevSet(config, b - 1);
+    }
+    return -1;
+  }
+
+  private top(config: number, b: number, filter: BucketFilter, filtered: boolean): number {
+    const s = this.stacks[config * HEAT_BUCKETS + b];
+    while (s.length > 0 && !filter.alive(s[s.length - 1])) s.pop();
+    if (s.length === 0) {
+      if (b < 32) this.maskLo[config] &= ~(1 << b);
+      else this.maskHi[config] &= ~(1 << (b - 32));
+      return -1;
+    }
+    if (!filtered) return s[s.length - 1];
+    // Filtered query: look at the top FIND_SCAN_LIMIT heaters only (bounds the cost; the rest wait for a later query).
+    for (let j = s.length - 1, seen = 0; j >= 0 && seen < FIND_SCAN_LIMIT; j--, seen++) {
+      const h = s[j];
+      if (filter.alive(h) && filter.ok(h)) return h;
+    }
+    return -1;
+  }
+
+  private nextSet(config: number, from: number): number {
+    if (from < 0) from = 0;
+    if (from < 32) {
+      const m = this.maskLo[config] & (~0 << from);
+      if (m !== 0) return 31 - Math.clz32(m & -m);
+      from = 32;
+    }
+    if (from < 64) {
+      const m = this.maskHi[config] & (~0 << (from - 32));
+      if (m !== 0) return 32 + 31 - Math.clz32(m & -m);
+    }
+    return -1;
+  }
+
+  private prevSet(config: number, from: number): number {
+    if (from >= 64) from = 63;
+    if (from >= 32) {
+      const sh = from - 32;
+      const m = sh === 31 ? this.maskHi[config] : this.maskHi[config] & ((1 << (sh + 1)) - 1);
+      if (m !== 0) return 32 + 31 - Math.clz32(m);
+      from = 31;
+    }
+    if (from >= 0) {
+      const m = from === 31 ? this.maskLo[config] : this.maskLo[config] & ((1 << (from + 1)) - 1);
+      if (m !== 0) return 31 - Math.clz32(m);
+    }
+    return -1;
+  }
+}
