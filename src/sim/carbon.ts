@@ -1,0 +1,131 @@
+// Grid carbon intensity for the twin: a constant, or a time series parsed from a CSV such as the French 2020
+// half-hourly series (Wiesner et al., "Let's Wait Awhile", Middleware 2021), with a lookup at any instant.
+import { InvalidParameterError, ParseError } from '../physics/errors.ts';
+
+/**
+ * Default grid intensity when a scenario names none, gCO2e/kWh: the mean of the French 2020 half-hourly series
+ * (calendar year 2020, 17,568 values: 56.3 g/kWh; Wiesner et al., derived from ENTSO-E production data).
+ */
+export const DEFAULT_CARBON_G_PER_KWH = 56.3;
+
+/** A carbon-intensity series: sample times (Unix s, UTC, ascending, evenly spaced or not) and values, gCO2e/kWh. */
+export interface CarbonSeries {
+  readonly timesS: Float64Array;
+  readonly gPerKWh: Float64Array;
+  /** Mean of the values, gCO2e/kWh. */
+  readonly meanGPerKWh: number;
+}
+
+/** A carbon-intensity source: constant, or a series looked up with its calendar year wrapped (see carbonAt). */
+export type CarbonSource = { readonly kind: 'constant'; readonly gPerKWh: number } | { readonly kind: 'series'; readonly series: CarbonSeries };
+
+/** A constant source, gCO2e/kWh (default DEFAULT_CARBON_G_PER_KWH). */
+export function constantCarbon(gPerKWh = DEFAULT_CARBON_G_PER_KWH): CarbonSource {
+  if (!Number.isFinite(gPerKWh) || gPerKWh < 0) throw new InvalidParameterError('carbon.gPerKWh', `must be a finite number ≥ 0, got ${gPerKWh}`);
+  return { kind: 'constant', gPerKWh };
+}
+
+const STAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** Parses `YYYY-MM-DD HH:MM[:SS][Z|±HH:MM]` (no zone = UTC) to Unix seconds, or NaN when malformed. */
+export function parseTimestampS(text: string): number {
+  const m = STAMP.exec(text.trim());
+  if (!m) return NaN;
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return NaN;
+  let t = Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
+  const z = m[7];
+  if (z && z !== 'Z') {
+    const sign = z.startsWith('-') ? -1 : 1;
+    const digits = z.slice(1).replace(':', '');
+    t -= sign * (Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2)) * 60);
+  }
+  return t;
+}
+
+/**
+ * Parses a carbon-intensity CSV (pure: takes the text). Format of ../shared/data/grid/fr_carbon_intensity_2020.csv:
+ * a header line (`Time,Carbon Intensity`), then `YYYY-MM-DD HH:MM:SS,<gCO2/kWh>` per line, times in UTC; blank lines
+ * are skipped; a `;` separator is also accepted. Throws ParseError naming the line for a malformed row, a negative
+ * value or times out of order.
+ */
+export function parseCarbonCsv(text: string, source = 'carbon csv'): CarbonSeries {
+  const lines = text.split(/\r?\n/);
+  const times: number[] = [];
+  const values: number[] = [];
+  let header = true;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    const cells = line.split(/[,;]/).map((c) => c.trim());
+    if (header) {
+      header = false;
+      if (Number.isNaN(parseTimestampS(cells[0]))) continue; // the header line
+    }
+    if (cells.length < 2) throw new ParseError(source, i + 1, `expected 'time,gCO2/kWh', got '${line}'`);
+    const t = parseTimestampS(cells[0]);
+    if (Number.isNaN(t)) throw new ParseError(source, i + 1, `bad time '${cells[0]}' (expected YYYY-MM-DD HH:MM:SS)`);
+    const v = cells[1] === '' ? NaN : Number(cells[1]);
+    if (!Number.isFinite(v) || v < 0) throw new ParseError(source, i + 1, `bad carbon intensity '${cells[1]}' (a number ≥ 0, gCO2/kWh)`);
+    if (times.length > 0 && t <= times[times.length - 1]) throw new ParseError(source, i + 1, `time ${cells[0]} is not after the previous row`);
+    times.push(t);
+    values.push(v);
+  }
+  if (times.length === 0) throw new ParseError(source, lines.length, 'no data rows');
+  let sum = 0;
+  for (const v of values) sum += v;
+  return { timesS: Float64Array.from(times), gPerKWh: Float64Array.from(values), meanGPerKWh: sum / values.length };
+}
+
+const YEAR_S = 365 * 86400;
+
+/** Index of the last sample at or before t (−1 if none), by bisection. */
+function floorIndex(times: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = times.length - 1;
+  if (t < times[0]) return -1;
+  if (t >= times[hi]) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * Carbon intensity at an instant, gCO2e/kWh. `unixS` is Unix seconds (UTC). A series holds each value until the
+ * next sample (step interpolation). An instant outside a series spanning about a year or more is moved to the same
+ * second of its year in a year the series covers (the season is kept, the weekday drifts), so a 2020 series
+ * serves any year; otherwise the nearest end value holds.
+ */
+export function carbonAt(src: CarbonSource, unixS: number): number {
+  if (src.kind === 'constant') return src.gPerKWh;
+  const { timesS, gPerKWh } = src.series;
+  const first = timesS[0];
+  const last = timesS[timesS.length - 1];
+  let t = unixS;
+  if (t < first || t > last) {
+    const span = last - first;
+    if (span >= YEAR_S - 86400) {
+      // Same calendar position in the series: shift by whole years measured on the calendar.
+      const d = new Date(unixS * 1000);
+      const secOfYear = unixS - Date.UTC(d.getUTCFullYear(), 0, 1) / 1000;
+      const y0 = new Date(first * 1000).getUTCFullYear();
+      for (const y of [y0, y0 + 1, y0 - 1, y0 + 2]) {
+        const cand = Date.UTC(y, 0, 1) / 1000 + secOfYear;
+        if (cand >= first && cand <= last) {
+          t = cand;
+          break;
+        }
+      }
+    }
+  }
+  const i = floorIndex(timesS, t);
+  return gPerKWh[i < 0 ? 0 : i];
+}
+
+/** Mean intensity of a source, gCO2e/kWh (the constant, or the series mean). */
+export function carbonMean(src: CarbonSource): number {
+  return src.kind === 'constant' ? src.gPerKWh : src.series.meanGPerKWh;
+}
