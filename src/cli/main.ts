@@ -5,6 +5,7 @@ import { registerStart } from './commands/start.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWeather } from './commands/weather.ts';
 import { registerBench } from './commands/bench.ts';
+import { registerSim } from './commands/sim.ts';
 
 /** Builds the program; exported for tests. */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
   registerValidate(program);
   registerWeather(program);
   registerBench(program);
+  registerSim(program);
   return program;
 }
 

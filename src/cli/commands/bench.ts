@@ -1,8 +1,12 @@
 // `hearth bench kernel`: heater-steps per second of the room kernel on one core and all cores, next to a bare
-// typed-array loop in the same run. Prints one JSON line per figure (with --json), the summary object last.
+// typed-array loop in the same run; `hearth bench twin`: the full twin next to the kernel, and a season's wall time.
+// Each prints one JSON line per figure (with --json), the summary object last.
 import type { Command } from 'commander';
 import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { benchKernel, DEFAULT_KERNEL_BENCH } from '../../sim/bench-kernel.ts';
+import { benchTwin, DEFAULT_TWIN_BENCH } from '../../sim/bench-twin.ts';
+import { parseScenario } from '../../sim/scenario.ts';
 import { InvalidParameterError } from '../../physics/errors.ts';
 import { createProgress } from '../progress.ts';
 
@@ -44,5 +48,33 @@ export function registerBench(program: Command): void {
         process.stdout.write(o.json ? JSON.stringify({ figure, value, unit }) + '\n' : `${figure.padEnd(34)} ${value.toPrecision(4).padStart(12)}  ${unit}\n`);
       }
       process.stdout.write(JSON.stringify({ bench: 'kernel', ...r }) + '\n');
+    });
+  bench
+    .command('twin')
+    .description('full twin heater-steps/s (physics, controllers, hearth policy, workload) vs the kernel alone; season time of every policy')
+    .option('--heaters <n>', 'heated rooms (a multiple of 10)', String(DEFAULT_TWIN_BENCH.heaters))
+    .option('--days <n>', 'simulated days', String(DEFAULT_TWIN_BENCH.days))
+    .option('--no-season', 'skip timing the Gironde season for every policy')
+    .option('--json', 'print JSON lines only')
+    .action(async (o: { heaters: string; days: string; season: boolean; json?: boolean }) => {
+      const heaters = positiveInt('--heaters', o.heaters);
+      if (heaters % 10 !== 0) throw new InvalidParameterError('--heaters', `must be a multiple of 10, got ${heaters}`);
+      const season = o.season ? parseScenario(JSON.parse(readFileSync(new URL('../../../scenarios/gironde-social-hub.json', import.meta.url), 'utf8'))) : undefined;
+      const bar = createProgress('bench twin');
+      const r = await benchTwin({ heaters, days: positiveInt('--days', o.days), season, onProgress: (f, label) => bar.update(f, label) });
+      bar.stop();
+      const figures: [string, number | undefined, string][] = [
+        ['twinHeaterStepsPerSec', r.twinHeaterStepsPerSec, `heater-steps/s (${r.heaters} heaters, ${r.days} days, hearth policy)`],
+        ['kernelHeaterStepsPerSec', r.kernelHeaterStepsPerSec, 'heater-steps/s (kernel alone, same fleet and weather, one core)'],
+        ['twinOverKernel', r.twinOverKernel, 'ratio (goal ≥ 0.333)'],
+        ['engineHeaterStepsPerSec', r.engineHeaterStepsPerSec, 'heater-steps/s (the same twin with stub controllers and policy: the engine alone)'],
+        ['engineOverKernel', r.engineOverKernel, 'ratio'],
+        ['seasonAllPoliciesS', r.seasonAllPoliciesS, `s (${r.seasonDays ?? 0} days × ${r.seasonPolicies ?? 0} policies; goal < 60)`],
+      ];
+      for (const [figure, value, unit] of figures) {
+        if (value === undefined) continue;
+        process.stdout.write(o.json ? JSON.stringify({ figure, value, unit }) + '\n' : `${figure.padEnd(26)} ${value.toPrecision(4).padStart(12)}  ${unit}\n`);
+      }
+      process.stdout.write(JSON.stringify({ bench: 'twin', ...r }) + '\n');
     });
 }

@@ -1,0 +1,177 @@
+// Benchmark of the whole twin (physics, controllers, scheduler, workload) at fleet scale next to the room kernel
+// alone on the same fleet and inputs in the same run, and the wall time of a season for every policy of a scenario.
+import { performance } from 'node:perf_hooks';
+import { allocateFleetArrays, RoomKernel } from '../physics/kernel.ts';
+import { parseScenario } from './scenario.ts';
+import type { Scenario } from './scenario.ts';
+import { prepareTwin, runTwin } from './twin.ts';
+import type { PreparedTwin, TwinDeps } from './twin.ts';
+import type { HeatRequest } from '../control/types.ts';
+import { runSimulation } from './sim.ts';
+
+/** Options of benchTwin. */
+export interface TwinBenchOptions {
+  /** Heated rooms (one heater each), a multiple of 10. */
+  readonly heaters: number;
+  readonly days: number;
+  /** The scenario whose season is timed for every policy (none: skipped). */
+  readonly season?: Scenario;
+  /** Worker threads for the season (default: one per policy, at most the cores). */
+  readonly seasonThreads?: number;
+  readonly onProgress?: (fraction: number, label: string) => void;
+}
+
+/** Figures of benchTwin. */
+export interface TwinBenchResult {
+  readonly heaters: number;
+  readonly days: number;
+  readonly steps: number;
+  readonly stepS: number;
+  readonly decisionPeriodS: number;
+  readonly instances: number;
+  /** Heater-steps per second of the full twin ('hearth' policy) and of the kernel alone on the same fleet. */
+  readonly twinHeaterStepsPerSec: number;
+  readonly kernelHeaterStepsPerSec: number;
+  /** twin / kernel (goal ≥ 1/3). */
+  readonly twinOverKernel: number;
+  /**
+   * The engine's own cost: the same twin with stub brains (every controller asks a constant 150 W, the policy does
+   * nothing), heater-steps/s, and its ratio to the kernel.
+   */
+  readonly engineHeaterStepsPerSec: number;
+  readonly engineOverKernel: number;
+  /** Wall time of the twin run and of the kernel run, s. */
+  readonly twinS: number;
+  readonly kernelS: number;
+  /** Preparation (weather, sun, schedules, arrivals, models), s: once per simulation, not in the figures above. */
+  readonly prepareS: number;
+  /** Wall time of the season scenario for every policy, s (goal < 60), and its days and policies. */
+  readonly seasonAllPoliciesS?: number;
+  readonly seasonDays?: number;
+  readonly seasonPolicies?: number;
+  /** Energy-balance residual of the twin run (a check that it did the work). */
+  readonly energyBalanceResidual: number;
+}
+
+const ERAS = ['pre1974', '1974-1982', '1989-2000', 'rt2005', 'rt2012'] as const;
+const FACADES = [180, 90, 270, 0, 180];
+
+/**
+ * The bench fleet as a scenario: blocks of ten rooms (dwellings and offices of five eras on four façades, 3-board
+ * heaters) in zone H1a from 6 January, with a bank, a render studio and science jobs sized to the fleet (about
+ * 0.3 instances per heater per day, a third of the boards' hours).
+ */
+export function benchScenario(heaters: number, days: number): Scenario {
+  const rooms = ERAS.flatMap((era, i) => [
+    { name: `dwelling-${era}`, archetype: { use: 'dwelling', era, floorAreaM2: 20, facadeAzimuthDeg: FACADES[i] }, heater: { boards: 3, coresPerBoard: 8, memoryMBPerBoard: 16384 } },
+    { name: `office-${era}`, archetype: { use: 'office', era, floorAreaM2: 25, facadeAzimuthDeg: FACADES[(i + 2) % 5] }, heater: { boards: 3, coresPerBoard: 8, memoryMBPerBoard: 16384 } },
+  ]);
+  const k = heaters / 1000;
+  return parseScenario({
+    name: `bench-${heaters}`,
+    startDate: '2026-01-05',
+    days,
+    seed: 7,
+    policies: ['hearth'],
+    sites: [{ name: 'fleet', zone: 'H1a', buildings: [{ name: 'block', count: Math.max(1, Math.round(heaters / 10)), rooms }] }],
+    workloads: [
+      { kind: 'bank', name: 'bank', tasksPerNight: 10 * k, instancesPerTask: 200, cores: 8 },
+      { kind: 'render', name: 'render', tasksPerDay: 1 * k, cores: 8, memoryMB: 8192 },
+      { kind: 'science', name: 'science', jobsPerDay: 50 * k, instancesPerJob: 20, cores: 8 },
+    ],
+  });
+}
+
+/** Brains that cost nothing: a constant request per room and tank, a policy that never decides anything. */
+const STUB_BRAINS: TwinDeps = {
+  createPolicy: () => ({ name: 'stub', onSubmit: () => undefined, onChange: () => undefined, decide: () => undefined }),
+  createRoomController: () => ({
+    kind: 'pi',
+    request: (_input, out: HeatRequest) => {
+      out.powerW = 150;
+      out.minW = 0;
+      out.maxW = 300;
+      return out;
+    },
+    delivered: () => undefined,
+  }),
+  createTankController: () => ({ request: (_input, out: HeatRequest) => out }),
+};
+
+/** The kernel alone on the twin's fleet: same archetypes, groups and weather, controls held, for `steps` steps. */
+function kernelOnly(prep: PreparedTwin): number {
+  const n = prep.roomOrder.length;
+  const fleet = allocateFleetArrays(n, 4);
+  const kernel = new RoomKernel(
+    prep.archetypes,
+    prep.groups.map((g) => ({ archetype: g.archetype, start: g.start, count: g.count })),
+    fleet,
+  );
+  kernel.fill(19);
+  fleet.utilisation.fill(1);
+  fleet.activeBoards.fill(2);
+  fleet.freqLevel.fill(prep.models[0].board.levels - 1);
+  const shared = prep.groups.map((g) => new Float64Array(prep.archetypes[g.archetype].model.nu));
+  const names = prep.groups.map((g) => prep.archetypes[g.archetype].model.inputNames);
+  const temps = names.map((ns) => ns.flatMap((name, j) => (name.startsWith('T_') ? [j] : [])));
+  const sol = names.map((ns) => ns.indexOf('Q_sol_1'));
+  const t = performance.now();
+  for (let s = 0; s < prep.steps; s++) {
+    const h = Math.floor((s * prep.dtS) / 3600);
+    for (let k = 0; k < shared.length; k++) {
+      const g = prep.groups[k];
+      const tout = prep.sites[g.site].outdoorStepC[s];
+      for (const j of temps[k]) shared[k][j] = tout;
+      shared[k][sol[k]] = g.solarW[h];
+    }
+    kernel.step(shared);
+  }
+  return (performance.now() - t) / 1000;
+}
+
+/** Runs the benchmark: the twin with the 'hearth' policy, the kernel alone, and (optionally) a season. */
+export async function benchTwin(o: TwinBenchOptions): Promise<TwinBenchResult> {
+  const scenario = benchScenario(o.heaters, o.days);
+  let t = performance.now();
+  const prep = prepareTwin(scenario);
+  const prepareS = (performance.now() - t) / 1000;
+  o.onProgress?.(0.02, 'kernel');
+  const kernelS = kernelOnly(prep);
+  o.onProgress?.(0.05, 'engine with stub brains');
+  t = performance.now();
+  runTwin(scenario, 'hearth', { prepared: prep, deps: STUB_BRAINS, onProgress: (f) => o.onProgress?.(0.05 + 0.1 * f, 'engine with stub brains') });
+  const engineS = (performance.now() - t) / 1000;
+  t = performance.now();
+  const r = runTwin(scenario, 'hearth', { prepared: prep, onProgress: (f) => o.onProgress?.(0.15 + 0.5 * f, 'twin (hearth)') });
+  const twinS = (performance.now() - t) / 1000;
+  const hs = prep.roomOrder.length * prep.steps;
+  let season: { seasonAllPoliciesS: number; seasonDays: number; seasonPolicies: number } | undefined;
+  if (o.season) {
+    const sc = o.season;
+    t = performance.now();
+    await runSimulation(sc, { threads: o.seasonThreads, onProgress: (f) => o.onProgress?.(0.65 + 0.35 * f, `season of ${sc.name}`) });
+    season = { seasonAllPoliciesS: (performance.now() - t) / 1000, seasonDays: sc.days, seasonPolicies: sc.policies.length };
+  }
+  o.onProgress?.(1, 'done');
+  return {
+    heaters: prep.roomOrder.length,
+    days: o.days,
+    steps: prep.steps,
+    stepS: prep.dtS,
+    decisionPeriodS: prep.periodS,
+    instances: prep.arrivals.length,
+    twinHeaterStepsPerSec: hs / twinS,
+    kernelHeaterStepsPerSec: hs / kernelS,
+    twinOverKernel: kernelS / twinS,
+    engineHeaterStepsPerSec: hs / engineS,
+    engineOverKernel: kernelS / engineS,
+    twinS,
+    kernelS,
+    prepareS,
+    ...season,
+    energyBalanceResidual: r.summary.energyBalanceResidual,
+  };
+}
+
+/** Default options: 100,000 heaters over 2 days at the scenario's 60 s steps and 300 s decision period. */
+export const DEFAULT_TWIN_BENCH = { heaters: 100_000, days: 2 } as const;
