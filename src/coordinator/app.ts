@@ -1,0 +1,153 @@
+// The coordinator's HTTP application: the compute API (auth, rate limit, one error handler, every route both
+// unversioned and under /v1), OpenAPI 3.1 at /openapi.json with docs at /docs, and a hook for further plugins
+// (the S3 storage endpoint) that bring their own auth and error format.
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback, type FastifyReply, type FastifyRequest } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import { codeForStatus, ERROR_CODES, type ApiErrorBody } from '../protocol/errors.ts';
+import { authenticate, tokenFromHeader } from './auth/tokens.ts';
+import { StoreConflictError, StoreInputError, type Store } from './store/types.ts';
+import type { ApiContext } from './api/context.ts';
+import { HttpError } from './api/http-error.ts';
+import { RateLimiter, type RateLimitOptions } from './api/rate-limit.ts';
+import { fieldOf, messageOf, validatorCompiler, type AjvErrorLike } from './api/validation.ts';
+import { metaRoutes } from './api/meta.ts';
+import { taskRoutes } from './api/tasks.ts';
+import { jobRoutes } from './api/jobs.ts';
+import { accountRoutes } from './api/accounts.ts';
+
+/** A plugin mounted beside the compute API (outside its auth hook and rate limit), e.g. the S3 endpoint. */
+export interface ExtraPlugin {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- plugins carry their own option types
+  plugin: FastifyPluginAsync<any> | FastifyPluginCallback<any>;
+  options?: Record<string, unknown> & { prefix?: string };
+}
+
+export interface BuildAppOptions {
+  store: Store;
+  /** Now, ms since the epoch (rate limiting, timestamps). Default Date.now. */
+  clock?: () => number;
+  /** Base URL of the storage endpoint for `GET /settings`; default: this server's origin + `/storage`. */
+  storageUrl?: string | ((req: FastifyRequest) => string);
+  /** Largest request body, bytes (413 beyond). Default 16 MiB. */
+  bodyLimit?: number;
+  /** Per-token request budget (429 beyond), or false for none. Default 2,000/s with bursts of 4,000. */
+  rateLimit?: RateLimitOptions | false;
+  /** Plugins registered after the compute API, each in its own context (they do their own auth). */
+  plugins?: ExtraPlugin[];
+  /** Fastify's logger option (default off; pass true or pino options for structured logs). */
+  logger?: boolean | Record<string, unknown>;
+}
+
+/** Default per-token budget. */
+export const DEFAULT_RATE_LIMIT: RateLimitOptions = { perSecond: 2000, burst: 4000 };
+
+/** The API version prefix every compute route is also served under. */
+export const API_PREFIXES = ['', '/v1'] as const;
+
+/**
+ * Builds the coordinator's Fastify app (not listening: call `listen` or use `inject`). The caller owns the store.
+ */
+export async function buildApp(options: BuildAppOptions): Promise<FastifyInstance> {
+  const clock = options.clock ?? Date.now;
+  const app = Fastify({
+    logger: options.logger ?? false,
+    bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
+    // Qarnot ids are case-sensitive and paths short: keep defaults otherwise.
+    routerOptions: { ignoreTrailingSlash: true },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send({ message: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'NOT_FOUND' } satisfies ApiErrorBody);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'hearth compute API', version: 'v1', description: 'Wire-compatible with the core of Qarnot Computing\'s REST API.' },
+      components: { securitySchemes: { token: { type: 'apiKey', in: 'header', name: 'Authorization' } } },
+      security: [{ token: [] }],
+    },
+  });
+  // Document each route once (the unversioned path); the /v1 copies are hidden.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith('/v1/')) route.schema = { ...(route.schema ?? {}), hide: true };
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  const ctx: ApiContext = {
+    store: options.store,
+    clock,
+    storageUrl: options.storageUrl ?? ((req) => `${req.protocol}://${req.host}/storage`),
+  };
+  const limiter = options.rateLimit === false ? null : new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, clock);
+
+  await app.register(async (api) => {
+    api.decorateRequest('caller', null);
+    // An empty body with a JSON content type means "no body" (SDKs send it on POST …/abort).
+    const json = api.getDefaultJsonParser('error', 'error');
+    api.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+      if (typeof body === 'string' && body.trim() === '') done(null, undefined);
+      else void json(req, body as string, done);
+    });
+    api.addHook('onRequest', async (req, reply) => {
+      const presented = tokenFromHeader(req.headers.authorization);
+      if (limiter) {
+        const wait = limiter.take(presented === undefined ? `ip:${req.ip}` : `t:${presented}`);
+        if (wait > 0) {
+          void reply.header('retry-after', String(wait));
+          throw new HttpError('RATE_LIMITED', 'too many requests: slow down');
+        }
+      }
+      if (req.routeOptions.config.public) return;
+      if (presented === undefined) throw new HttpError('UNAUTHORIZED', 'missing token: send "Authorization: <token>"');
+      const found = await authenticate(options.store, presented);
+      if (!found) throw new HttpError('UNAUTHORIZED', 'invalid token');
+      req.caller = found;
+    });
+    for (const prefix of API_PREFIXES) {
+      await api.register(metaRoutes, { ...ctx, prefix });
+      await api.register(taskRoutes, { ...ctx, prefix });
+      await api.register(jobRoutes, { ...ctx, prefix });
+    }
+    await api.register(accountRoutes, { ...ctx, prefix: '/hearth/v1' });
+  });
+
+  for (const p of options.plugins ?? []) await app.register(p.plugin, p.options ?? {});
+  return app;
+}
+
+/** The one error handler: every failure becomes `{message, code, field?}`; never a stack trace. */
+function errorHandler(this: FastifyInstance, err: FastifyError | Error, req: FastifyRequest, reply: FastifyReply): void {
+  const send = (status: number, body: ApiErrorBody): void => {
+    void reply.code(status).type('application/json; charset=utf-8').send(body);
+  };
+  if (err instanceof HttpError) {
+    send(err.status, err.field === undefined ? { message: err.message, code: err.code } : { message: err.message, code: err.code, field: err.field });
+    return;
+  }
+  const fe = err as FastifyError & { validation?: AjvErrorLike[]; validationContext?: string };
+  if (Array.isArray(fe.validation) && fe.validation.length > 0) {
+    const first = fe.validation[0];
+    send(400, { message: messageOf(first, fe.validationContext ?? 'body'), code: 'VALIDATION', field: fieldOf(first) });
+    return;
+  }
+  if (err instanceof StoreConflictError) {
+    send(409, { message: err.message, code: 'CONFLICT', field: err.field });
+    return;
+  }
+  if (err instanceof StoreInputError) {
+    send(400, { message: err.message, code: 'VALIDATION', field: err.field });
+    return;
+  }
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    // Fastify's own client errors (bad JSON, 413, 415…): their messages describe the request, not our internals.
+    send(status, { message: fe.message, code: codeForStatus(status) });
+    return;
+  }
+  req.log.error({ err }, 'unhandled error');
+  send(ERROR_CODES.INTERNAL.status, { message: 'internal error', code: 'INTERNAL' });
+}
