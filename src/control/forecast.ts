@@ -96,3 +96,30 @@ export function steadyHeatNeedW(input: RoomControlInput, uaWK: number, solarUse:
 export function clampW(powerW: number, maxW: number): number {
   return powerW > maxW ? maxW : powerW > 0 ? powerW : 0;
 }
+
+/**
+ * A quasi-steady heat need (steadyHeatNeedW) shared by the rooms that see the same inputs: a caller that steps many
+ * rooms of one kind (the twin: every room of a group sees the same setpoint, weather, gains, sun and heater in an
+ * hour) sets `key` to a value that changes whenever any of those inputs may change (e.g. the hour), and the
+ * controllers compute the need once per key (and per uaWK, solarUse and horizon) instead of once per room. The
+ * values are exactly those of steadyHeatNeedW.
+ */
+export class SharedHeatNeed {
+  /** Set by the owner: equal keys promise equal inputs (everything but airC, state and nowS). */
+  key = NaN;
+  private validKey = NaN;
+  private ua = NaN;
+  private solarUse = NaN;
+  private values = new Float64Array(0);
+
+  /** steadyHeatNeedW(input, uaWK, solarUse, ·) over `horizon` slots, computed once per key (do not modify it). */
+  need(input: RoomControlInput, uaWK: number, solarUse: number, horizon: number): Float64Array {
+    if (this.validKey === this.key && this.ua === uaWK && this.solarUse === solarUse && this.values.length === horizon) return this.values;
+    if (this.values.length !== horizon) this.values = new Float64Array(horizon);
+    steadyHeatNeedW(input, uaWK, solarUse, this.values);
+    this.validKey = this.key;
+    this.ua = uaWK;
+    this.solarUse = solarUse;
+    return this.values;
+  }
+}

@@ -2,6 +2,7 @@
 // bimetal thermostat of a plain electric radiator; the band and forecast come from simple room physics.
 import { InvalidParameterError, requireFinite } from '../physics/errors.ts';
 import { steadyHeatNeedW } from './forecast.ts';
+import type { SharedHeatNeed } from './forecast.ts';
 import type { HeatRequest, RoomControlInput, RoomController } from './types.ts';
 
 /** Options of the hysteresis thermostat. */
@@ -38,6 +39,11 @@ export class HysteresisController implements RoomController {
 
   /** Switches and writes the request into `out` (no allocation). */
   request(input: RoomControlInput, out: HeatRequest): HeatRequest {
+    return this.requestShared(input, out, null);
+  }
+
+  /** request(), with the forecast copied from `shared` (see SharedHeatNeed; null: computed here). Same results. */
+  requestShared(input: RoomControlInput, out: HeatRequest, shared: SharedHeatNeed | null): HeatRequest {
     const maxHeatW = input.maxHeatW > 0 ? input.maxHeatW : 0;
     const sp = input.setpointC;
     const air = input.airC;
@@ -49,7 +55,8 @@ export class HysteresisController implements RoomController {
     out.powerW = this.on ? maxHeatW : 0;
     out.minW = air < sp - lim.lowerBandK ? out.powerW : 0;
     out.maxW = roomFull ? 0 : maxHeatW;
-    steadyHeatNeedW(input, this.ua, this.solarUse, out.forecastW);
+    if (shared === null) steadyHeatNeedW(input, this.ua, this.solarUse, out.forecastW);
+    else out.forecastW.set(shared.need(input, this.ua, this.solarUse, out.forecastW.length));
     return out;
   }
 

@@ -2,6 +2,7 @@
 // anti-windup by clamping the integrator to what the heater actually delivered (delivered()).
 import { InvalidParameterError, requireFinite } from '../physics/errors.ts';
 import { aheadAt, clampW, steadyHeatNeedW } from './forecast.ts';
+import type { SharedHeatNeed } from './forecast.ts';
 import type { HeatRequest, RoomControlInput, RoomController } from './types.ts';
 
 /** Options of the PI controller. Defaults suit our rooms: UA ≈ 20–60 W/K, heater ≤ 650 W, body τ ≈ 30 min. */
@@ -65,6 +66,14 @@ export class PiController implements RoomController {
 
   /** Computes the request for the next period into `out` (no allocation). */
   request(input: RoomControlInput, out: HeatRequest): HeatRequest {
+    return this.requestShared(input, out, null);
+  }
+
+  /**
+   * request(), with the quasi-steady need of the forecast taken from `shared` (computed once per shared key for all
+   * the rooms that see the same inputs, see SharedHeatNeed); null: computed here. Same results either way.
+   */
+  requestShared(input: RoomControlInput, out: HeatRequest, shared: SharedHeatNeed | null): HeatRequest {
     const maxHeatW = input.maxHeatW > 0 ? input.maxHeatW : 0;
     const sp = input.setpointC;
     const air = input.airC;
@@ -118,10 +127,15 @@ export class PiController implements RoomController {
     out.powerW = powerW;
     out.minW = minW;
     out.maxW = maxW;
-    const f = steadyHeatNeedW(input, this.ua, this.solarUse, out.forecastW);
-    if (f.length > 0) {
-      const bias = ff + this.integralW - f[0];
-      for (let k = 0; k < f.length; k++) f[k] = clampW(f[k] + bias, maxHeatW);
+    const f = out.forecastW;
+    const n = f.length;
+    const need = shared === null ? steadyHeatNeedW(input, this.ua, this.solarUse, f) : shared.need(input, this.ua, this.solarUse, n);
+    if (n > 0) {
+      const bias = ff + this.integralW - need[0];
+      for (let k = 0; k < n; k++) {
+        const w = need[k] + bias;
+        f[k] = w > maxHeatW ? maxHeatW : w > 0 ? w : 0;
+      }
     }
     return out;
   }
@@ -130,9 +144,164 @@ export class PiController implements RoomController {
   delivered(powerW: number): void {
     this.lastDeliveredW = powerW;
   }
+
+  /** Copies this controller's parameters and state into slot j of a PiBank (see PiBank.adopt). */
+  saveTo(bank: PiBank, j: number): void {
+    bank.kp[j] = this.kp;
+    bank.ti[j] = this.ti;
+    bank.ff[j] = this.ff;
+    bank.tolW[j] = this.tolW;
+    bank.ua[j] = this.ua;
+    bank.solarUse[j] = this.solarUse;
+    bank.integralW[j] = this.integralW;
+    bank.lastRequestW[j] = this.lastRequestW;
+    bank.lastMaxW[j] = this.lastMaxW;
+    bank.lastDeliveredW[j] = this.lastDeliveredW;
+    bank.lastUnclippedW[j] = this.lastUnclippedW;
+  }
+
+  /** Takes back the state of slot j of a PiBank (see PiBank.syncTo). */
+  loadFrom(bank: PiBank, j: number): void {
+    this.integralW = bank.integralW[j];
+    this.lastRequestW = bank.lastRequestW[j];
+    this.lastMaxW = bank.lastMaxW[j];
+    this.lastDeliveredW = bank.lastDeliveredW[j];
+    this.lastUnclippedW = bank.lastUnclippedW[j];
+  }
 }
 
 /** Creates a PI room controller (see PiController). */
 export function createPiController(options: PiOptions = {}): PiController {
   return new PiController(options);
+}
+
+/**
+ * Many PI controllers stepped together for a fleet (struct of arrays: the per-room state sits in typed arrays instead
+ * of one object per room, which is what costs at 100,000 rooms). Slot j takes over the parameters and state of a
+ * PiController (adopt) and then runs exactly PiController.request / delivered; request also returns what a fleet
+ * needs from the forecast (wantHeatHours of forecastW) without writing the forecast out. syncTo gives the state back.
+ */
+export class PiBank {
+  readonly kp: Float64Array;
+  readonly ti: Float64Array;
+  readonly ff: Float64Array;
+  readonly tolW: Float64Array;
+  readonly ua: Float64Array;
+  readonly solarUse: Float64Array;
+  readonly integralW: Float64Array;
+  readonly lastRequestW: Float64Array;
+  readonly lastMaxW: Float64Array;
+  readonly lastDeliveredW: Float64Array;
+  readonly lastUnclippedW: Float64Array;
+  /** The last request's power, minimum and maximum, W (outputs of request). */
+  powerW = 0;
+  minW = 0;
+  maxW = 0;
+  private forecast = new Float64Array(0);
+
+  constructor(size: number) {
+    const a = (): Float64Array => new Float64Array(size);
+    this.kp = a();
+    this.ti = a();
+    this.ff = a();
+    this.tolW = a();
+    this.ua = a();
+    this.solarUse = a();
+    this.integralW = a();
+    this.lastRequestW = a().fill(NaN);
+    this.lastMaxW = a().fill(NaN);
+    this.lastDeliveredW = a().fill(NaN);
+    this.lastUnclippedW = a().fill(NaN);
+  }
+
+  /** Slot j takes over controller c's parameters and state. */
+  adopt(j: number, c: PiController): void {
+    c.saveTo(this, j);
+  }
+
+  /** Gives slot j's state back to controller c. */
+  syncTo(j: number, c: PiController): void {
+    c.loadFrom(this, j);
+  }
+
+  /** PiController.delivered for slot j, W. */
+  delivered(j: number, powerW: number): void {
+    this.lastDeliveredW[j] = powerW;
+  }
+
+  /**
+   * PiController.request for slot j over a forecast of `horizon` slots (need from `shared`, see SharedHeatNeed; null:
+   * computed here): sets powerW, minW, maxW and returns wantHeatHours(forecastW, idleW) of the forecast it would write.
+   */
+  request(j: number, input: RoomControlInput, horizon: number, idleW: number, shared: SharedHeatNeed | null): number {
+    const maxHeatW = input.maxHeatW > 0 ? input.maxHeatW : 0;
+    const sp = input.setpointC;
+    const air = input.airC;
+    const e = sp - air;
+    const outdoor = aheadAt(input.outdoorAheadC, 0, sp);
+    const ffRaw = this.ff[j] * (sp - outdoor);
+    const ff = Number.isFinite(ffRaw) ? ffRaw : 0;
+    const kp = this.kp[j];
+    if (!Number.isFinite(e)) {
+      this.powerW = 0;
+      this.minW = 0;
+      this.maxW = 0;
+      this.lastRequestW[j] = NaN;
+      return horizon > 0 && !(0 >= idleW) ? 0 : horizon;
+    }
+    let integralW = this.integralW[j];
+    const lastRequestW = this.lastRequestW[j];
+    if (!Number.isNaN(lastRequestW)) {
+      const lastDeliveredW = this.lastDeliveredW[j];
+      const got = Number.isNaN(lastDeliveredW) ? lastRequestW : lastDeliveredW;
+      const lastUnclippedW = this.lastUnclippedW[j];
+      const limitedHigh = got < lastRequestW - this.tolW[j] || lastUnclippedW >= this.lastMaxW[j];
+      const limitedLow = lastUnclippedW <= 0;
+      if (limitedHigh) {
+        const cap = got - ff;
+        if (integralW > cap) integralW = cap;
+      }
+      const dI = (kp * e * input.periodS) / this.ti[j];
+      if (!((limitedHigh && dI > 0) || (limitedLow && dI < 0))) integralW += dI;
+    } else {
+      integralW += (kp * e * input.periodS) / this.ti[j];
+    }
+    if (integralW > maxHeatW) integralW = maxHeatW;
+    else if (integralW < -maxHeatW) integralW = -maxHeatW;
+    this.integralW[j] = integralW;
+
+    const v = ff + kp * e + integralW;
+    const lim = input.limits;
+    let powerW = clampW(v, maxHeatW);
+    let minW = clampW(v - kp * lim.lowerBandK, powerW);
+    let maxW = clampW(v + kp * lim.upperBandK, maxHeatW);
+    if (maxW < powerW) maxW = powerW;
+    if (!(air < lim.safetyMaxC)) {
+      powerW = 0;
+      minW = 0;
+      maxW = 0;
+    }
+    this.lastUnclippedW[j] = v;
+    this.lastRequestW[j] = powerW;
+    this.lastMaxW[j] = maxHeatW;
+    this.lastDeliveredW[j] = NaN;
+    this.powerW = powerW;
+    this.minW = minW;
+    this.maxW = maxW;
+
+    if (horizon <= 0) return 0;
+    let need: Float64Array;
+    if (shared !== null) need = shared.need(input, this.ua[j], this.solarUse[j], horizon);
+    else {
+      if (this.forecast.length !== horizon) this.forecast = new Float64Array(horizon);
+      need = steadyHeatNeedW(input, this.ua[j], this.solarUse[j], this.forecast);
+    }
+    const bias = ff + integralW - need[0];
+    for (let k = 0; k < horizon; k++) {
+      const w = need[k] + bias;
+      const f = w > maxHeatW ? maxHeatW : w > 0 ? w : 0;
+      if (!(f >= idleW)) return k;
+    }
+    return horizon;
+  }
 }

@@ -264,8 +264,9 @@ export class HearthPolicy implements Policy {
     // Inventory of the boards.
     const running = this.scratchRun;
     const paused = this.scratchPaused;
-    running.length = 0;
-    paused.length = 0;
+    // (Setting an array's length is a runtime call even when it does not change: reset only what holds something.)
+    if (running.length !== 0) running.length = 0;
+    if (paused.length !== 0) paused.length = 0;
     let free = 0;
     for (let b = 0; b < nb; b++) {
       const s = h * mb + b;
@@ -283,7 +284,8 @@ export class HearthPolicy implements Policy {
     if (!safe) {
       flags |= F_SAFETY;
       this.flags[h] = flags;
-      for (const v of running) {
+      for (let iv = 0; iv < running.length; iv++) {
+        const v = running[iv];
         out.push({ kind: 'pause', instance: v });
         this.pausedAtS[v] = now;
       }
@@ -295,7 +297,8 @@ export class HearthPolicy implements Policy {
         }
       }
       let q = running.length + paused.length;
-      for (const v of paused) {
+      for (let iv = 0; iv < paused.length; iv++) {
+        const v = paused[iv];
         if (table.checkpointable[v]) {
           this.migrants.push(v);
           this.migrantCode.push(evacuate ? MIG_EVACUATE : MIG_SAFETY);
@@ -317,15 +320,17 @@ export class HearthPolicy implements Policy {
     let r = running.length;
     let q = paused.length;
     let reqLevel = 0;
-    for (const v of running) {
+    for (let iv = 0; iv < running.length; iv++) {
+      const v = running[iv];
       const need = this.needRate(v, table);
       if (need >= this.o.riskRate) reqLevel = Math.max(reqLevel, this.levelFor(h, m, need));
     }
     // Paused work at risk: a checkpointable instance tries to move where it can run (else resumes here); the others
     // resume here, even a board's step past the cap (safety is kept by the margin above).
     const waiting = this.scratchWaiting;
-    waiting.length = 0;
-    for (const v of paused) {
+    if (waiting.length !== 0) waiting.length = 0;
+    for (let iv = 0; iv < paused.length; iv++) {
+      const v = paused[iv];
       const need = this.needRate(v, table);
       if (need < this.o.riskRate) waiting.push(v);
       else if (table.checkpointable[v]) {
@@ -345,7 +350,8 @@ export class HearthPolicy implements Policy {
     const overshoot = !(diff >= -this.o.overshootK);
     const settled = diff >= -this.o.overshootK + 0.5;
     let w = 0;
-    for (const v of waiting) {
+    for (let iv = 0; iv < waiting.length; iv++) {
+      const v = waiting[iv];
       if (!table.checkpointable[v] && settled) {
         out.push({ kind: 'resume', instance: v });
         this.pausedAtS[v] = NaN;
@@ -353,7 +359,7 @@ export class HearthPolicy implements Policy {
         q--;
       } else waiting[w++] = v;
     }
-    waiting.length = w;
+    if (waiting.length !== w) waiting.length = w;
     if (base + r * inc0 + q * pI > cap + 1e-9) {
       // Over the cap: filler stops, then checkpointable work pauses (and moves to where heat is wanted), least urgent
       // first; work that cannot move keeps running at the lowest level unless the room overshoots. Work at risk runs.
@@ -365,7 +371,7 @@ export class HearthPolicy implements Policy {
         }
       }
       free = 0; // nothing new starts on a heater over its cap
-      running.sort((a, b) => this.keepCompare(a, b, table));
+      if (running.length > 1) running.sort((a, b) => this.keepCompare(a, b, table));
       for (let k = 0; k < running.length && base + r * inc0 + q * pI > cap + 1e-9; k++) {
         const v = running[k];
         if (this.needRate(v, table) >= this.o.riskRate) break; // sorted: the rest are at risk too
@@ -375,13 +381,14 @@ export class HearthPolicy implements Policy {
         r--;
         q++;
       }
-      for (const v of waiting) this.pausedNotResumed(v, table);
+      for (let iv = 0; iv < waiting.length; iv++) this.pausedNotResumed(waiting[iv], table);
     } else {
       // Resume, most urgent first: flex within the target, onDemand/reserved within the cap (both with hysteresis).
-      waiting.sort((a, b) => this.keepCompare(b, a, table));
+      if (waiting.length > 1) waiting.sort((a, b) => this.keepCompare(b, a, table));
       const heatLim = Math.min(cap * this.o.resumeFraction, tgt + this.o.startToleranceBoards * inc0);
       const capLim = cap * this.o.resumeFraction;
-      for (const v of waiting) {
+      for (let iv = 0; iv < waiting.length; iv++) {
+        const v = waiting[iv];
         const after = base + (r + 1) * inc0 + (q - 1) * pI;
         const high = classOfType(table.type[v]) === SchedClass.high;
         if (after <= (high ? capLim : heatLim) + 1e-9) {
@@ -793,8 +800,14 @@ export class HearthPolicy implements Policy {
       let best = 0;
       let bestErr = Infinity;
       let capLvl = 0;
+      // this.powerW(h, m, comp, l), its terms hoisted out of the loop (same arithmetic, same order).
+      const bm = m.board;
+      const baseW = this.baseW[h];
+      const capDyn = this.capDynW[h];
+      const pausedW = this.nPaused[h] * this.idleIncW[h];
+      const dynW = bm.dynWByLevel;
       for (let l = 0; l <= top; l++) {
-        const p = this.powerW(h, m, comp, l);
+        const p = baseW + comp * (bm.idleW + Math.min(dynW[l], capDyn) - bm.offW) + pausedW;
         if (p > cap + 1e-9 && l > 0) break;
         if (p <= cap + 1e-9) capLvl = l;
         const err = Math.abs(p - tgt);

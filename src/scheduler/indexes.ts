@@ -398,7 +398,9 @@ export function heatBucket(hours: number): number {
  * bucket at or above the need, else the highest below it. Dead heaters (no slot left) are dropped lazily.
  */
 export class HeaterBuckets {
-  private stacks: number[][] = [];
+  /** Stack k (config·HEAT_BUCKETS + bucket) is stacks[k][0 .. lens[k]): storage kept from round to round. */
+  private stacks: Int32Array[] = [];
+  private lens = new Int32Array(0);
   private maskLo = new Uint32Array(1);
   private maskHi = new Uint32Array(1);
   private used: number[] = [];
@@ -408,8 +410,8 @@ export class HeaterBuckets {
 
   /** Empties every bucket and sizes for `configs` configurations. O(buckets used last round). */
   reset(configs: number): void {
-    for (const k of this.used) this.stacks[k].length = 0;
-    this.used.length = 0;
+    for (const k of this.used) this.lens[k] = 0;
+    if (this.used.length !== 0) this.used.length = 0;
     if (this.maskLo.length < configs) {
       this.maskLo = new Uint32Array(configs);
       this.maskHi = new Uint32Array(configs);
@@ -418,19 +420,31 @@ export class HeaterBuckets {
       this.maskHi.fill(0);
     }
     this.configs = configs;
-    while (this.stacks.length < configs * HEAT_BUCKETS) this.stacks.push([]);
+    while (this.stacks.length < configs * HEAT_BUCKETS) this.stacks.push(new Int32Array(16));
+    if (this.lens.length < this.stacks.length) {
+      const lens = new Int32Array(this.stacks.length);
+      lens.set(this.lens);
+      this.lens = lens;
+    }
   }
 
   /** Adds heater `h` of configuration `config` to `bucket`. */
   add(config: number, bucket: number, h: number): void {
     const k = config * HEAT_BUCKETS + bucket;
-    const s = this.stacks[k];
-    if (s.length === 0) {
+    let s = this.stacks[k];
+    const n = this.lens[k];
+    if (n === 0) {
       this.used.push(k);
       if (bucket < 32) this.maskLo[config] |= 1 << bucket;
       else this.maskHi[config] |= 1 << (bucket - 32);
     }
-    s.push(h);
+    if (n === s.length) {
+      const t = new Int32Array(2 * n);
+      t.set(s);
+      this.stacks[k] = s = t;
+    }
+    s[n] = h;
+    this.lens[k] = n + 1;
   }
 
   /**
@@ -464,16 +478,19 @@ export class HeaterBuckets {
   }
 
   private top(config: number, b: number, filter: BucketFilter, filtered: boolean): number {
-    const s = this.stacks[config * HEAT_BUCKETS + b];
-    while (s.length > 0 && !filter.alive(s[s.length - 1])) s.pop();
-    if (s.length === 0) {
+    const k = config * HEAT_BUCKETS + b;
+    const s = this.stacks[k];
+    let n = this.lens[k];
+    while (n > 0 && !filter.alive(s[n - 1])) n--;
+    this.lens[k] = n;
+    if (n === 0) {
       if (b < 32) this.maskLo[config] &= ~(1 << b);
       else this.maskHi[config] &= ~(1 << (b - 32));
       return -1;
     }
-    if (!filtered) return s[s.length - 1];
+    if (!filtered) return s[n - 1];
     // Filtered query: look at the top FIND_SCAN_LIMIT heaters only (bounds the cost; the rest wait for a later query).
-    for (let j = s.length - 1, seen = 0; j >= 0 && seen < FIND_SCAN_LIMIT; j--, seen++) {
+    for (let j = n - 1, seen = 0; j >= 0 && seen < FIND_SCAN_LIMIT; j--, seen++) {
       const h = s[j];
       if (filter.alive(h) && filter.ok(h)) return h;
     }

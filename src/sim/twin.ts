@@ -20,7 +20,9 @@ import { isEpwText, parseEpw } from '../physics/weather/epw.ts';
 import { DEFAULT_COMFORT } from '../control/types.ts';
 import type { ComfortLimits, HeatRequest, RoomControlInput, RoomController, TankControlInput, TankController } from '../control/types.ts';
 import { energyReuseKpis, REFERENCE_DATACENTER, withOverflow } from '../control/kpi.ts';
-import { wantHeatHours } from '../control/forecast.ts';
+import { SharedHeatNeed, wantHeatHours } from '../control/forecast.ts';
+import { PiBank, PiController } from '../control/pi.ts';
+import { HysteresisController } from '../control/hysteresis.ts';
 import { BOARD_FILLER, BOARD_FREE, InstancePhase, SchedulingType } from '../scheduler/types.ts';
 import type { Decision, InstanceTable, OverflowPool, Policy } from '../scheduler/types.ts';
 import { buildMpcModel, createRoomController, createTankController } from '../control/index.ts';
@@ -178,6 +180,9 @@ export const BSLD_TAU_S = 10;
 export const TANK_AMBIENT_C = 20;
 /** Reference temperature of draw volumes (dhw.ts generator), °C. */
 const DRAW_REFERENCE_C = 40;
+/** A room controller that can take its forecast's quasi-steady need from a SharedHeatNeed. */
+type SharedRoomController = PiController | HysteresisController;
+
 /** Default forecast horizon, hours. */
 export const DEFAULT_HORIZON_H = 24;
 
@@ -811,6 +816,16 @@ class TwinRun {
   private readonly active: Uint8Array;
   private readonly roomCtl: RoomController[] = [];
   private readonly roomReq: HeatRequest[] = [];
+  /** Per room, the controller's requestShared (PI, hysteresis), or null: the room asks through request(). */
+  private readonly roomShared: (SharedRoomController | null)[] = [];
+  /** Per group, the controllers' quasi-steady need, shared by the group's rooms and recomputed once per hour. */
+  private readonly groupNeed: SharedHeatNeed[] = [];
+  /**
+   * The rooms' PI controllers stepped as one bank (slot r = room r; their state lives there during the run and goes
+   * back to the controllers at its end): same arithmetic, without touching 100,000 objects per round.
+   */
+  private readonly piBank: PiBank;
+  private readonly isPi: Uint8Array;
   private readonly tankCtl: TankController[] = [];
   private readonly tankReq: HeatRequest[] = [];
   private readonly ctlInput: {
@@ -913,6 +928,8 @@ class TwinRun {
     const H = prep.horizonH;
     const electric = policyName === 'electric';
     const forecasts = new Float64Array(this.nHeaters * H);
+    this.piBank = new PiBank(nRooms);
+    this.isPi = new Uint8Array(nRooms);
     prep.groups.forEach((g, gi) => {
       const spAt0 = g.setpointC[0];
       for (let r = g.start; r < g.start + g.count; r++) {
@@ -933,7 +950,14 @@ class TwinRun {
           deps.createRoomController(kind, { model: prep.archetypes[g.archetype].model, uaWK: g.uaWK, heater: g.heater, limits: g.limits, periodS: prep.periodS, horizonH: H }),
         );
         this.roomReq.push({ powerW: 0, minW: 0, maxW: 0, forecastW: forecasts.subarray(r * H, (r + 1) * H) });
+        const c = this.roomCtl[r];
+        this.roomShared.push(c instanceof PiController || c instanceof HysteresisController ? c : null);
+        if (c instanceof PiController) {
+          this.piBank.adopt(r, c);
+          this.isPi[r] = 1;
+        }
       }
+      this.groupNeed.push(new SharedHeatNeed());
     });
     this.x0 = this.fleet.x.map((a) => Float64Array.from(a));
     this.fleet.utilisation.fill(1);
@@ -1030,6 +1054,7 @@ class TwinRun {
       if (onProgress && k % every === 0) onProgress(k / periods);
     }
     this.endHour(this.hour);
+    for (let r = 0; r < this.nRooms; r++) if (this.isPi[r] === 1) this.piBank.syncTo(r, this.roomCtl[r] as PiController);
     return this.finish(p.steps * dt);
   }
 
@@ -1289,6 +1314,12 @@ class TwinRun {
       const sp = g.setpointC[hour];
       inp.setpointC = sp;
       const idleW = g.heater.board.idleW;
+      // Every input above depends on the group and the hour only: the rooms share one need per hour.
+      const shared = this.groupNeed[gi];
+      shared.key = hour;
+      const sharedCtl = this.roomShared;
+      const bank = this.piBank;
+      const isPi = this.isPi;
       for (let r = g.start; r < g.start + g.count; r++) {
         const air = X0[r];
         st[0] = air;
@@ -1297,14 +1328,22 @@ class TwinRun {
         const body = X3[r];
         st[3] = body;
         inp.airC = air;
-        const req = ctl[r].request(inp, reqs[r]);
+        diffK[r] = sp - air;
+        airC[r] = air;
+        bodyC[r] = body;
+        if (isPi[r] === 1) {
+          wantHeatH[r] = bank.request(r, inp, H, idleW, shared);
+          requestW[r] = bank.powerW;
+          minW[r] = bank.minW;
+          maxW[r] = bank.maxW;
+          continue;
+        }
+        const sc = sharedCtl[r];
+        const req = sc !== null ? sc.requestShared(inp, reqs[r], shared) : ctl[r].request(inp, reqs[r]);
         requestW[r] = req.powerW;
         minW[r] = req.minW;
         maxW[r] = req.maxW;
         wantHeatH[r] = wantHeatHours(req.forecastW, idleW);
-        diffK[r] = sp - air;
-        airC[r] = air;
-        bodyC[r] = body;
       }
     }
     for (let b = 0; b < this.nBoilers; b++) {
@@ -1663,7 +1702,8 @@ class TwinRun {
       const dE = e - lastHeatJ[r];
       lastHeatJ[r] = e;
       acctJ[r] += dE;
-      ctl[r].delivered(dE / el);
+      if (this.isPi[r] === 1) this.piBank.delivered(r, dE / el);
+      else ctl[r].delivered(dE / el);
       periodElecJ += dE;
       const askedJ = requestW[r] * el;
       periodAskedJ += askedJ;
