@@ -38,6 +38,19 @@ export interface RadiatorBody {
 
 export const DEFAULT_RADIATOR: RadiatorBody = { capacityJK: 24e3, conductanceWK: 15, radiativeFraction: 0.3 };
 
+/** Electrical power of the unit DEFAULT_RADIATOR describes (three ≈165 W boards), W. */
+export const DEFAULT_RADIATOR_POWER_W = 495;
+
+/**
+ * The radiator body of a heater of `maxPowerW` (boards at full load + booster): DEFAULT_RADIATOR scaled with
+ * power, since a bigger unit has proportionally more metal and more surface (capacity and coupling scale
+ * together, so the body's time constant and its temperature rise at full power stay those of the reference unit).
+ */
+export function radiatorForPower(maxPowerW: number): RadiatorBody {
+  const k = requireFinite('maxPowerW', maxPowerW, 1) / DEFAULT_RADIATOR_POWER_W;
+  return { ...DEFAULT_RADIATOR, capacityJK: DEFAULT_RADIATOR.capacityJK * k, conductanceWK: DEFAULT_RADIATOR.conductanceWK * k };
+}
+
 /** A room archetype: everything needed to build its two-element room model, in plain physical terms. */
 export interface RoomArchetype {
   readonly name: string;

@@ -1,6 +1,6 @@
 // The scenario file of the twin: types, validation with defaults (every error names its JSON path), a JSON Schema
 // for documentation, and the expansion of sites × buildings × replicas into flat lists of rooms and boilers.
-import { dwellingRoom, officeRoom, MOZART_100M2 } from '../physics/archetypes.ts';
+import { dwellingRoom, officeRoom, MOZART_100M2, radiatorForPower } from '../physics/archetypes.ts';
 import type { Era, RoomArchetype } from '../physics/archetypes.ts';
 import { DEFAULT_BOARD } from '../physics/board.ts';
 import type { BoardParams } from '../physics/board.ts';
@@ -558,10 +558,13 @@ export function parseScenario(json: unknown): Scenario {
 // ---------------------------------------------------------------------------------------------------------
 // From specs to physics parameters
 
-/** The room archetype of a spec (archetypes.ts dwellingRoom / officeRoom with its façade). */
-export function archetypeOf(a: ArchetypeSpec): RoomArchetype {
+/**
+ * The room archetype of a spec (archetypes.ts dwellingRoom / officeRoom with its façade); with the heater's
+ * full power (W), its radiator body is sized for that power (radiatorForPower).
+ */
+export function archetypeOf(a: ArchetypeSpec, heaterMaxW?: number): RoomArchetype {
   const make = a.use === 'dwelling' ? dwellingRoom : officeRoom;
-  return make(a.era, a.floorAreaM2, { facadeAzimuthDeg: a.facadeAzimuthDeg });
+  return make(a.era, a.floorAreaM2, { facadeAzimuthDeg: a.facadeAzimuthDeg, ...(heaterMaxW === undefined ? {} : { radiator: radiatorForPower(heaterMaxW) }) });
 }
 
 /** Heater parameters of a room's heater spec (for createHeaterModel). */
@@ -677,7 +680,7 @@ export function expandScenario(s: Scenario): ExpandedScenario {
           path: `sites[${si}].buildings[${bi}].rooms[${ri}]`,
           site: si,
           spec: r,
-          archetype: archetypeOf(r.archetype),
+          archetype: archetypeOf(r.archetype, createHeaterModel(heaterParamsOf(r.heater)).maxW),
           schedule: scheduleOf(r.schedule, r.archetype.floorAreaM2),
         });
       });

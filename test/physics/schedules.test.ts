@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rt2012Dwelling, rt2012Office, scheduleAt, validateSchedule, weeklyTables } from '../../src/physics/schedules.ts';
-import { dwellingRoom, officeRoom, archetypeUaWK, MOZART_100M2, validateArchetype } from '../../src/physics/archetypes.ts';
+import { dwellingRoom, officeRoom, archetypeUaWK, MOZART_100M2, validateArchetype, radiatorForPower, DEFAULT_RADIATOR, DEFAULT_RADIATOR_POWER_W } from '../../src/physics/archetypes.ts';
 import type { Era } from '../../src/physics/archetypes.ts';
 import { InvalidParameterError } from '../../src/physics/errors.ts';
 
@@ -60,4 +60,12 @@ test('invalid archetypes are rejected naming the field', () => {
   assert.throws(() => dwellingRoom('rt2012', 20, { interiorCapacityJK: -5 }), (e: unknown) => e instanceof InvalidParameterError && e.field === 'interiorCapacityJK');
   assert.throws(() => dwellingRoom('1900' as Era), (e: unknown) => e instanceof InvalidParameterError && e.field === 'era');
   assert.throws(() => validateArchetype({ ...dwellingRoom('rt2012'), windowG: Number.NaN }), (e: unknown) => e instanceof InvalidParameterError && e.field === 'windowG');
+});
+
+test('a radiator body scales with its heater power: same time constant, same temperature rise at full power', () => {
+  const big = radiatorForPower(2 * DEFAULT_RADIATOR_POWER_W);
+  assert.equal(big.capacityJK, 2 * DEFAULT_RADIATOR.capacityJK);
+  assert.equal(big.conductanceWK, 2 * DEFAULT_RADIATOR.conductanceWK);
+  assert.ok(Math.abs(big.capacityJK / big.conductanceWK - DEFAULT_RADIATOR.capacityJK / DEFAULT_RADIATOR.conductanceWK) < 1e-9);
+  assert.throws(() => radiatorForPower(Number.NaN), (e: unknown) => e instanceof InvalidParameterError && e.field === 'maxPowerW');
 });
