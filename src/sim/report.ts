@@ -7,12 +7,17 @@ import type { SchedulingTypeName } from './workloads.ts';
 /** The scorecard of one policy over a run (SCHEDULING.md). Energies kWh, times s, money €, carbon kg. */
 export interface PolicySummary {
   readonly comfort: {
-    /** Mean over rooms of the discomfort integral, K·h (below setpoint − lowerBand when occupied, above setpoint + upperBand any time). */
+    /**
+     * Mean over rooms of the discomfort integral, K·h: below (setpoint − lowerBand) when occupied, above (comfort
+     * setpoint + upperBand) at any time — the comfort (occupied) setpoint, since a set-back is a floor, not a ceiling.
+     */
     readonly discomfortKhPerRoom: number;
     /** Worst room's discomfort, K·h. */
     readonly worstRoomKh: number;
-    /** Room-minutes above the safety limit (must be 0). */
+    /** Room-minutes above the safety limit while the room's heater released heat (what a policy causes; must be 0). */
     readonly minutesAboveSafety: number;
+    /** Room-minutes above the safety limit for any cause (sun, people; no cooling is modelled), for information. */
+    readonly minutesAboveSafetyAnyCause?: number;
   };
   readonly heat: {
     /** Heat asked for by the room controllers, kWh. */
@@ -164,7 +169,8 @@ export interface ScorecardMetric {
 export const SCORECARD_METRICS: readonly ScorecardMetric[] = [
   { section: 'Comfort', key: 'comfort.discomfortKhPerRoom', label: 'discomfort per room (mean)', unit: 'K·h', better: 'lower', digits: 1 },
   { section: 'Comfort', key: 'comfort.worstRoomKh', label: 'discomfort, worst room', unit: 'K·h', better: 'lower', digits: 1 },
-  { section: 'Comfort', key: 'comfort.minutesAboveSafety', label: 'minutes above safety limit', unit: 'min', better: 'zero', digits: 0 },
+  { section: 'Comfort', key: 'comfort.minutesAboveSafety', label: 'minutes above safety limit, heater heating', unit: 'min', better: 'zero', digits: 0 },
+  { section: 'Comfort', key: 'comfort.minutesAboveSafetyAnyCause', label: 'minutes above safety limit, any cause', unit: 'min', better: 'lower', digits: 0, optional: true },
   { section: 'Heat', key: 'heat.askedKWh', label: 'heat asked for', unit: 'kWh', better: 'none', digits: 0 },
   { section: 'Heat', key: 'heat.deliveredByComputeKWh', label: 'delivered by paid compute', unit: 'kWh', better: 'higher', digits: 0 },
   { section: 'Heat', key: 'heat.fillerKWh', label: 'delivered by filler', unit: 'kWh', better: 'lower', digits: 0 },

@@ -199,6 +199,8 @@ interface PreparedGroup {
   readonly setpointC: Float64Array;
   readonly gainsW: Float64Array;
   readonly occupied: Uint8Array;
+  /** The schedule's comfort (occupied) setpoint, °C: the reference of the "too warm" side of discomfort. */
+  readonly comfortSetpointC: number;
   readonly limits: ComfortLimits;
   readonly controller: ControllerKind;
   readonly heater: HeaterModel;
@@ -486,6 +488,7 @@ export function prepareTwin(scenario0: Scenario, options: TwinOptions = {}): Pre
       setpointC,
       gainsW,
       occupied,
+      comfortSetpointC: k.schedule.setpointsC.occupied,
       limits: k.spec.comfort,
       controller: k.spec.controller,
       heater: models[heaterModel],
@@ -798,6 +801,8 @@ class TwinRun {
   private readonly lowKs: Float64Array;
   private readonly highKs: Float64Array;
   private readonly aboveS: Float64Array;
+  /** Seconds above the safety limit while the heater released more than its stand-by power, per room. */
+  private readonly aboveHeatingS: Float64Array;
   private readonly lastHeatJ: Float64Array;
   private readonly watched: Uint8Array;
   private readonly watchList: Int32Array;
@@ -912,6 +917,7 @@ class TwinRun {
     this.lowKs = new Float64Array(nRooms);
     this.highKs = new Float64Array(nRooms);
     this.aboveS = new Float64Array(nRooms);
+    this.aboveHeatingS = new Float64Array(nRooms);
     this.lastHeatJ = new Float64Array(nRooms);
     this.watched = new Uint8Array(nRooms);
     this.watchList = new Int32Array(nRooms);
@@ -1163,6 +1169,8 @@ class TwinRun {
     const lowKs = this.lowKs;
     const highKs = this.highKs;
     const aboveS = this.aboveS;
+    const aboveHeatingS = this.aboveHeatingS;
+    const pw = this.fleet.powerW;
     const acc = this.lossAcc;
     for (let gi = 0; gi < p.groups.length; gi++) {
       const g = p.groups[gi];
@@ -1173,6 +1181,7 @@ class TwinRun {
       const lo = this.lo[gi];
       const hi = this.hi[gi];
       const safe = this.safe[gi];
+      const offW = g.heater.boards * g.heater.board.offW;
       for (let r = g.start, end = g.start + g.count; r < end; r++) {
         const T1 = X0[r];
         const T0 = prev[r];
@@ -1183,7 +1192,10 @@ class TwinRun {
         if (T0 > safe || T1 > safe) {
           const mx = T0 > T1 ? T0 : T1;
           const mn = T0 > T1 ? T1 : T0;
-          aboveS[r] += mn > safe ? dt : (dt * (mx - safe)) / (mx - mn);
+          const s = mn > safe ? dt : (dt * (mx - safe)) / (mx - mn);
+          aboveS[r] += s;
+          // Caused by the heater when it released more than its all-off stand-by during the step.
+          if (pw[r] > offW + 1e-9) aboveHeatingS[r] += s;
         }
       }
     }
@@ -1200,7 +1212,7 @@ class TwinRun {
       this.shared[gi][this.iSol[gi]] = g.solarW[h];
       const sp = g.setpointC[h];
       this.lo[gi] = g.occupied[h] ? sp - g.limits.lowerBandK : -Infinity;
-      this.hi[gi] = sp + g.limits.upperBandK;
+      this.hi[gi] = g.comfortSetpointC + g.limits.upperBandK;
       this.safe[gi] = g.limits.safetyMaxC;
     }
   }
@@ -1879,6 +1891,7 @@ class TwinRun {
     let worst = 0;
     let worstRoom = -1;
     let aboveMin = 0;
+    let aboveAnyMin = 0;
     let roomsAbove = 0;
     const roomDiscomfortKh = new Float64Array(this.nRooms);
     const roomAboveSafetyMin = new Float64Array(this.nRooms);
@@ -1893,7 +1906,8 @@ class TwinRun {
         worst = kh;
         worstRoom = r;
       }
-      aboveMin += this.aboveS[r] / 60;
+      aboveMin += this.aboveHeatingS[r] / 60;
+      aboveAnyMin += this.aboveS[r] / 60;
       if (this.aboveS[r] > 0) roomsAbove++;
       roomDiscomfortKh[p.roomOrder[r]] = kh;
       roomAboveSafetyMin[p.roomOrder[r]] = this.aboveS[r] / 60;
@@ -1921,7 +1935,7 @@ class TwinRun {
       return s;
     };
     const summary: PolicySummary = {
-      comfort: { discomfortKhPerRoom: sumKh / nR, worstRoomKh: worst, minutesAboveSafety: aboveMin },
+      comfort: { discomfortKhPerRoom: sumKh / nR, worstRoomKh: worst, minutesAboveSafety: aboveMin, minutesAboveSafetyAnyCause: aboveAnyMin },
       heat: {
         askedKWh: kWh(tt.askedJ),
         deliveredByComputeKWh: kWh(tt.computeJ),
