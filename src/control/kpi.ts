@@ -30,7 +30,7 @@ function hingeIntegral(d0: number, d1: number, dtS: number): number {
 export class ComfortAccumulator {
   /** ∫ shortfall below (setpoint − lowerBandK) while occupied, K·s. */
   lowKs = 0;
-  /** ∫ excess above (setpoint + upperBandK), any time, K·s. */
+  /** ∫ excess above (upper reference + upperBandK), any time, K·s (reference: see accumulate's upperRefC). */
   highKs = 0;
   /** Time with the air above safetyMaxC, s. */
   aboveSafetyS = 0;
@@ -45,16 +45,18 @@ export class ComfortAccumulator {
 
   /**
    * Adds a step of dtS (s) with the air at airC (°C, held over the step: pass the step mean for exact integrals)
-   * and the setpoint setpointC (°C); `occupied` says whether the lower bound counts.
+   * and the setpoint setpointC (°C); `occupied` says whether the lower bound counts. `upperRefC` (°C, default
+   * setpointC) is the reference of the "too warm" bound: the twin passes the room's comfort (occupied) setpoint,
+   * since a set-back setpoint is a floor, not a ceiling (docs/ARCHITECTURE.md, "Readings we chose").
    */
-  accumulate(dtS: number, airC: number, setpointC: number, occupied: boolean): void {
+  accumulate(dtS: number, airC: number, setpointC: number, occupied: boolean, upperRefC = setpointC): void {
     const { lowerBandK, upperBandK, safetyMaxC } = this.limits;
     if (occupied) {
       const low = setpointC - lowerBandK - airC;
       if (low > 0) this.lowKs += low * dtS;
       this.occupiedS += dtS;
     }
-    const high = airC - setpointC - upperBandK;
+    const high = airC - upperRefC - upperBandK;
     if (high > 0) this.highKs += high * dtS;
     if (airC > safetyMaxC) this.aboveSafetyS += dtS;
     this.totalS += dtS;
@@ -64,14 +66,14 @@ export class ComfortAccumulator {
    * Adds a step of dtS (s) over which the air goes linearly from air0C to air1C (°C), setpoint and occupancy held:
    * the integrals are exact for piecewise-linear air temperatures, crossings included.
    */
-  accumulateRamp(dtS: number, air0C: number, air1C: number, setpointC: number, occupied: boolean): void {
+  accumulateRamp(dtS: number, air0C: number, air1C: number, setpointC: number, occupied: boolean, upperRefC = setpointC): void {
     const { lowerBandK, upperBandK, safetyMaxC } = this.limits;
     if (occupied) {
       const lo = setpointC - lowerBandK;
       this.lowKs += hingeIntegral(lo - air0C, lo - air1C, dtS);
       this.occupiedS += dtS;
     }
-    const hi = setpointC + upperBandK;
+    const hi = upperRefC + upperBandK;
     this.highKs += hingeIntegral(air0C - hi, air1C - hi, dtS);
     const a = air0C > air1C ? air0C : air1C;
     const b = air0C > air1C ? air1C : air0C;

@@ -125,3 +125,16 @@ void test('invalid inputs are rejected naming the field', () => {
   assert.throws(() => energyReuseEffectiveness(0.5, 0.9), field('pue'));
   assert.throws(() => withOverflow({ totalWh: 1, itWh: 1, reusedWh: 0 }, 1, 0.5), field('pue'));
 });
+
+void test('the too-warm bound can be measured against the comfort setpoint instead of a set-back', () => {
+  // Out at work: set-back 16 °C, room still at 19 °C. Literal reading: 2 K above 16 + 1; comfort reading: nothing.
+  const literal = new ComfortAccumulator(DEFAULT_COMFORT);
+  literal.accumulate(3600, 19, 16, false);
+  assert.ok(Math.abs(literal.highKh - 2) < 1e-12);
+  const comfort = new ComfortAccumulator(DEFAULT_COMFORT);
+  comfort.accumulate(3600, 19, 16, false, 19);
+  comfort.accumulateRamp(3600, 19, 19, 16, false, 19);
+  assert.equal(comfort.highKh, 0);
+  comfort.accumulateRamp(3600, 20, 22, 16, false, 19); // above 20 °C from 20 to 22: ∫ = 1 K·h over the hour
+  assert.ok(Math.abs(comfort.highKh - 1) < 1e-12);
+});
