@@ -2,6 +2,7 @@
 // the same room/tank controllers and scheduling policies the live platform runs; returns the scorecard and series.
 import { InvalidParameterError } from '../physics/errors.ts';
 import { buildKernelArchetype } from '../physics/building.ts';
+import { AIR_RHO_CP_JM3K } from '../physics/room.ts';
 import { allocateFleetArrays, RoomKernel } from '../physics/kernel.ts';
 import type { FleetArrays, KernelArchetype, KernelGroup } from '../physics/kernel.ts';
 import { createHeaterModel, heaterPowerW, planHeat } from '../physics/heater.ts';
@@ -66,6 +67,8 @@ export interface TwinOptions {
   readonly prepared?: PreparedTwin;
   /** Factories of the controllers and policies (default: src/control and src/scheduler). */
   readonly deps?: TwinDeps;
+  /** Residents open windows in overheating rooms (WINDOW_OPENING; default true). */
+  readonly windowOpening?: boolean;
 }
 
 /** Where the engine gets its brains from: the same factories the live platform uses. */
@@ -187,6 +190,14 @@ type SharedRoomController = PiController | HysteresisController;
 export const DEFAULT_HORIZON_H = 24;
 
 /** One room group: rooms of one room kind, contiguous in kernel order, sharing their weather and sun. */
+/**
+ * Residents open windows when a room overheats (no cooling is modelled otherwise), est.: a window opens while the
+ * room is occupied, its air is more than OPEN_ABOVE_K over the comfort setpoint and the outdoor air is at least
+ * OPEN_MIN_DELTA_K cooler; it closes below CLOSE_BELOW_K over the comfort setpoint or when the room empties.
+ * An open window ventilates OPEN_WINDOW_ACH air changes per hour.
+ */
+export const WINDOW_OPENING = { OPEN_ABOVE_K: 4, CLOSE_BELOW_K: 2, OPEN_MIN_DELTA_K: 2, OPEN_WINDOW_ACH: 3 } as const;
+
 interface PreparedGroup {
   readonly kind: number;
   readonly site: number;
@@ -217,6 +228,8 @@ interface PreparedGroup {
   /** Radiator body: capacity J/K and coupling W/K (for the derating watch bound). */
   readonly bodyCapJK: number;
   readonly bodyCouplingWK: number;
+  /** Ventilation conductance of an opened window, W/K (WINDOW_OPENING). */
+  readonly openWindowWK: number;
 }
 
 interface PreparedBoiler {
@@ -502,6 +515,7 @@ export function prepareTwin(scenario0: Scenario, options: TwinOptions = {}): Pre
       capacityJK: model.capacityJK,
       bodyCapJK: k.archetype.radiator.capacityJK,
       bodyCouplingWK: k.archetype.radiator.conductanceWK,
+      openWindowWK: (AIR_RHO_CP_JM3K * k.archetype.floorAreaM2 * k.archetype.heightM * WINDOW_OPENING.OPEN_WINDOW_ACH) / 3600,
     });
   });
 
@@ -801,6 +815,13 @@ class TwinRun {
   private readonly lowKs: Float64Array;
   private readonly highKs: Float64Array;
   private readonly aboveS: Float64Array;
+  /** Open windows: flag per room, the list of open rooms with each room's position in it, heat let out (W·steps). */
+  private readonly windowOpen: Uint8Array;
+  private readonly openList: Int32Array;
+  private readonly openPos: Int32Array;
+  private openCount = 0;
+  private readonly windowSumW: Float64Array;
+  private readonly toutStep: Float64Array;
   /** Seconds above the safety limit while the heater released more than its stand-by power, per room. */
   private readonly aboveHeatingS: Float64Array;
   private readonly lastHeatJ: Float64Array;
@@ -878,7 +899,10 @@ class TwinRun {
   private readonly traceAir: Float64Array[];
   private inOverflow = 0;
 
-  constructor(prep: PreparedTwin, policyName: PolicyName, deps: TwinDeps) {
+  private readonly windowsEnabled: boolean;
+
+  constructor(prep: PreparedTwin, policyName: PolicyName, deps: TwinDeps, windowOpening = true) {
+    this.windowsEnabled = windowOpening;
     this.p = prep;
     this.policyName = policyName;
     this.policy = deps.createPolicy(policyName);
@@ -918,6 +942,11 @@ class TwinRun {
     this.highKs = new Float64Array(nRooms);
     this.aboveS = new Float64Array(nRooms);
     this.aboveHeatingS = new Float64Array(nRooms);
+    this.windowOpen = new Uint8Array(nRooms);
+    this.openList = new Int32Array(nRooms);
+    this.openPos = new Int32Array(nRooms);
+    this.windowSumW = new Float64Array(nRooms);
+    this.toutStep = new Float64Array(G);
     this.lastHeatJ = new Float64Array(nRooms);
     this.watched = new Uint8Array(nRooms);
     this.watchList = new Int32Array(nRooms);
@@ -1075,7 +1104,6 @@ class TwinRun {
   private physicsStep(step: number, t: number, h: number): void {
     const p = this.p;
     const dt = p.dtS;
-    const f = this.fleet;
     // Weather at mid-step, shared by each group of a site; sun held over the hour (set by beginHour).
     for (let gi = 0; gi < p.groups.length; gi++) {
       const g = p.groups[gi];
@@ -1085,14 +1113,53 @@ class TwinRun {
       u[this.iSup[gi]] = tout;
       if (this.iWin[gi] >= 0) u[this.iWin[gi]] = tout;
       this.toutSum[gi] += tout;
+      this.toutStep[gi] = tout;
       this.solarSum[gi] += u[this.iSol[gi]];
-      this.gainsSum[gi] += f.gainsW[g.start];
+      // The group's gains as the kernel reads them (float32); open windows are booked per room below.
+      this.gainsSum[gi] += Math.fround(g.gainsW[this.hour]);
     }
+    // Open windows let heat out: a per-room (negative) gain held over the step, booked exactly for the balance.
+    if (this.openCount > 0) this.windowsPass();
     // Heaters that may derate this period: exact per-step throughput and booster energy.
     if (this.watchCount > 0) this.watchPass(dt);
     this.kernel?.step(this.shared);
     if (this.nBoilers > 0) this.boilersStep(t, h);
     this.postPass(dt);
+  }
+
+  /** Sets the gains of rooms with an open window: base gains − conductance × (air − outdoor), held over the step. */
+  private windowsPass(): void {
+    const p = this.p;
+    const air = this.fleet.x[0];
+    const gains = this.fleet.gainsW;
+    for (let k = 0; k < this.openCount; k++) {
+      const r = this.openList[k];
+      const gi = this.groupOf[r];
+      const g = p.groups[gi];
+      const base = Math.fround(g.gainsW[this.hour]);
+      const dT = air[r] - this.toutStep[gi];
+      gains[r] = base - (dT > 0 ? g.openWindowWK * dT : 0);
+      this.windowSumW[r] += base - gains[r];
+    }
+  }
+
+  /** Opens or closes room r's window after a step (air T1 °C); restores its gains when it closes. */
+  private windowRule(r: number, gi: number, T1: number): void {
+    const g = this.p.groups[gi];
+    const occupied = g.occupied[this.hour] === 1;
+    if (this.windowOpen[r] === 0) {
+      if (occupied && T1 > g.comfortSetpointC + WINDOW_OPENING.OPEN_ABOVE_K && this.toutStep[gi] < T1 - WINDOW_OPENING.OPEN_MIN_DELTA_K) {
+        this.windowOpen[r] = 1;
+        this.openPos[r] = this.openCount;
+        this.openList[this.openCount++] = r;
+      }
+    } else if (!occupied || T1 < g.comfortSetpointC + WINDOW_OPENING.CLOSE_BELOW_K) {
+      this.windowOpen[r] = 0;
+      const last = this.openList[--this.openCount];
+      this.openList[this.openPos[r]] = last;
+      this.openPos[last] = this.openPos[r];
+      this.fleet.gainsW[r] = g.gainsW[this.hour];
+    }
   }
 
   private watchPass(dt: number): void {
@@ -1171,6 +1238,7 @@ class TwinRun {
     const aboveS = this.aboveS;
     const aboveHeatingS = this.aboveHeatingS;
     const pw = this.fleet.powerW;
+    const windows = this.windowsEnabled;
     const acc = this.lossAcc;
     for (let gi = 0; gi < p.groups.length; gi++) {
       const g = p.groups[gi];
@@ -1197,6 +1265,7 @@ class TwinRun {
           // Caused by the heater when it released more than its all-off stand-by during the step.
           if (pw[r] > offW + 1e-9) aboveHeatingS[r] += s;
         }
+        if (windows && (T1 > g.comfortSetpointC + WINDOW_OPENING.CLOSE_BELOW_K || this.windowOpen[r] === 1)) this.windowRule(r, gi, T1);
       }
     }
   }
@@ -2046,11 +2115,13 @@ class TwinRun {
           dE += g.capacityJK[j] * (f.x[j][r] - this.x0[j][r]);
         }
         let outJ = accX;
+        // This room's gains: the group's, less what its open window let out.
+        const gainsR = this.gainsSum[gi] - this.windowSumW[r];
         for (let j = 0; j < g.lossU.length; j++) {
-          const U = j === this.iHeat[gi] ? f.heatJ[r] / dt : j === this.iGain[gi] ? this.gainsSum[gi] : j === this.iSol[gi] ? this.solarSum[gi] : iT.includes(j) ? this.toutSum[gi] : 0;
+          const U = j === this.iHeat[gi] ? f.heatJ[r] / dt : j === this.iGain[gi] ? gainsR : j === this.iSol[gi] ? this.solarSum[gi] : iT.includes(j) ? this.toutSum[gi] : 0;
           outJ += g.lossU[j] * U;
         }
-        const heaterJ = dE + outJ - this.gainsSum[gi] * dt - this.solarSum[gi] * dt;
+        const heaterJ = dE + outJ - gainsR * dt - this.solarSum[gi] * dt;
         residualJ += Math.abs(heaterJ - this.acctJ[r]);
         inJ += this.acctJ[r];
       }
@@ -2109,7 +2180,7 @@ export function runTwin(scenario: Scenario, policyName: PolicyName, options: Twi
   if (!(POLICY_NAMES as readonly string[]).includes(policyName)) throw new InvalidParameterError('policy', `must be one of ${POLICY_NAMES.join(', ')}, got '${String(policyName)}'`);
   const prep = options.prepared ?? prepareTwin(scenario, options);
   const deps = options.deps ?? defaultDeps();
-  return new TwinRun(prep, policyName, deps).run(options.onProgress);
+  return new TwinRun(prep, policyName, deps, options.windowOpening ?? true).run(options.onProgress);
 }
 
 /**

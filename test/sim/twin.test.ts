@@ -125,3 +125,16 @@ test('target: hearth kills and loses at most half of what qarnot-bands does', ()
   assert.ok(h.killedInstances <= 0.5 * q.killedInstances, `killed: hearth ${h.killedInstances}, qarnot-bands ${q.killedInstances}`);
   assert.ok(h.lostCoreHours <= 0.5 * q.lostCoreHours, `lost: hearth ${h.lostCoreHours.toFixed(1)}, qarnot-bands ${q.lostCoreHours.toFixed(1)} core-h`);
 });
+
+test('residents open windows in overheating rooms: less overheating, the energy balance still closes', () => {
+  // Three days of mid-October: offices and meeting rooms overheat from people and sun, no heater needed.
+  const opts = { start: '2025-10-20', days: 3 } as const;
+  const prep = prepareTwin(gironde, opts);
+  const open = runTwin(gironde, 'electric', { prepared: prep });
+  const shut = runTwin(gironde, 'electric', { prepared: prep, windowOpening: false });
+  const anyCause = (r: TwinResult): number => r.summary.comfort.minutesAboveSafetyAnyCause ?? NaN;
+  assert.ok(anyCause(shut) > 0, 'the closed building overheats');
+  assert.ok(anyCause(open) < anyCause(shut), `${anyCause(open)} < ${anyCause(shut)} room-minutes above safety`);
+  assert.ok(open.summary.comfort.discomfortKhPerRoom < shut.summary.comfort.discomfortKhPerRoom);
+  assert.ok(open.summary.energyBalanceResidual < 1e-9, `residual ${open.summary.energyBalanceResidual}`);
+});
