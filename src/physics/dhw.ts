@@ -2,8 +2,7 @@
 // draw generator calibrated in litres per person per day, and the RT2012 hourly cold-water temperature files.
 import type { ColdWaterSeries } from './weather/rt2012.ts';
 import { InvalidParameterError, ParseError, requireFinite, isList } from './errors.ts';
-import { createRng } from './random.ts';
-import type { Rng } from './random.ts';
+import { createRng, poisson } from './random.ts';
 import { WATER_CV_JLK } from './tank.ts';
 
 /** Length of an EN 16147 tapping cycle, s (24 h). */
@@ -226,22 +225,6 @@ function cumulative(field: string, w: readonly number[]): Float64Array {
   if (!(s > 0)) throw new InvalidParameterError(field, 'weights must not all be zero');
   for (let i = 0; i < 24; i++) out[i] /= s;
   return out;
-}
-
-/** Poisson deviate with mean lambda: Knuth's product method below 30, a rounded normal above. */
-function poisson(rng: Rng, lambda: number): number {
-  if (lambda <= 0) return 0;
-  if (lambda < 30) {
-    const l = Math.exp(-lambda);
-    let k = 0;
-    let p = rng.next();
-    while (p > l) {
-      k++;
-      p *= rng.next();
-    }
-    return k;
-  }
-  return Math.max(0, Math.round(lambda + Math.sqrt(lambda) * rng.normal()));
 }
 
 /** Validates generator parameters (defaults fill the gaps); returns the merged parameters. */

@@ -48,3 +48,19 @@ export function createRng(seed: number): Rng {
     },
   };
 }
+
+/** Poisson deviate of mean λ: Knuth's product method below 30, a rounded normal above. */
+export function poisson(rng: Rng, lambda: number): number {
+  if (lambda <= 0) return 0;
+  if (lambda < 30) {
+    const l = Math.exp(-lambda);
+    let k = 0;
+    let p = rng.next();
+    while (p > l) {
+      k++;
+      p *= rng.next();
+    }
+    return k;
+  }
+  return Math.max(0, Math.round(lambda + Math.sqrt(lambda) * rng.normal()));
+}

@@ -1,7 +1,7 @@
 // Workloads of the twin: scenario parameters of each customer workload (bank risk runs, render frames, science
 // jobs, SWF traces) and seeded generators turning them into instance arrivals sorted by submission time.
 import { InvalidParameterError } from '../physics/errors.ts';
-import { createRng } from '../physics/random.ts';
+import { createRng, poisson } from '../physics/random.ts';
 import type { Rng } from '../physics/random.ts';
 import { parseSwf, swfToArrivals } from './swf.ts';
 
@@ -413,22 +413,6 @@ function lognormalMean1(rng: Rng, cv: number): number {
 function lognormalMedian1(rng: Rng, cv: number): number {
   if (cv <= 0) return 1;
   return Math.exp(Math.sqrt(Math.log(1 + cv * cv)) * rng.normal());
-}
-
-/** Poisson deviate of mean λ (Knuth below 30, rounded normal above). */
-function poisson(rng: Rng, lambda: number): number {
-  if (lambda <= 0) return 0;
-  if (lambda < 30) {
-    const l = Math.exp(-lambda);
-    let k = 0;
-    let p = rng.next();
-    while (p > l) {
-      k++;
-      p *= rng.next();
-    }
-    return k;
-  }
-  return Math.max(0, Math.round(lambda + Math.sqrt(lambda) * rng.normal()));
 }
 
 /** A count with mean `x`: ⌊x⌋ plus one more with probability frac(x). */
