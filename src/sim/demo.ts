@@ -75,6 +75,8 @@ export interface DemoResult {
 
 /** PI thermostat gains for the demo (W/K and s); the real controllers come with the control part. */
 const KP_WK = 200;
+/** Days simulated before the reported period so that the walls' stored heat settles (not recorded). */
+const WARMUP_DAYS = 3;
 const TI_S = 1800;
 
 /** Runs the demo simulation (pure: no I/O; progress through the callback). */
@@ -109,16 +111,22 @@ export function runDemo(o: DemoOptions = DEFAULT_DEMO): DemoResult {
   const shared = rooms.map(() => new Float64Array(names.length));
   const sample = weatherAt(weather, t0);
   const every = Math.max(1, Math.round(600 / o.dtS));
-  for (let s = 0; s < steps; s++) {
+  // Warm-up: the walls start at 19 °C; three days before the reported week let them settle (not recorded).
+  const warm = Math.round((WARMUP_DAYS * 86400) / o.dtS);
+  for (let s = -warm; s < steps; s++) {
+    if (s === 0) fleet.heatJ.fill(0);
+    const rec = s >= 0;
     const t = t0 + s * o.dtS;
     weatherAt(weather, t + o.dtS / 2, sample);
     const hourIdx = Math.min(weather.tempC.length - 1, Math.floor((t - weather.startS + weather.stepS / 2) / weather.stepS));
-    const dayOfWeek = Math.floor((t - t0) / 86400) % 7;
+    const dayOfWeek = (((Math.floor((t - t0) / 86400) % 7) + 7) % 7);
     const hourOfDay = Math.floor((t % 86400) / 3600);
     const dayOfYear = Math.floor(t / 86400);
-    out.sum += sample.tempC;
-    out.min = Math.min(out.min, sample.tempC);
-    out.max = Math.max(out.max, sample.tempC);
+    if (rec) {
+      out.sum += sample.tempC;
+      out.min = Math.min(out.min, sample.tempC);
+      out.max = Math.max(out.max, sample.tempC);
+    }
     rooms.forEach((r, k) => {
       const sch = scheduleAt(r.schedule, dayOfWeek, hourOfDay, dayOfYear);
       const airC = fleet.x[iAir][k];
@@ -141,12 +149,14 @@ export function runDemo(o: DemoOptions = DEFAULT_DEMO): DemoResult {
       u[iSup] = sample.tempC;
       u[iWin] = sample.tempC;
       u[iSol] = solarW[k][hourIdx];
+      if (!rec) return;
       const st = stats[k];
       st.boardS += plan.throughput * o.dtS;
       if (sch.state === 'occupied') st.discomfortKs += Math.max(0, sch.setpointC - 0.5 - airC) * o.dtS;
       if (k === 0 && s % every === 0) series.setpointC.push(sch.setpointC);
     });
     kernel.step(shared);
+    if (!rec) continue;
     rooms.forEach((_, k) => {
       const v = fleet.x[iAir][k];
       const st = stats[k];
