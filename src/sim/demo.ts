@@ -93,8 +93,12 @@ export function runDemo(o: DemoOptions = DEFAULT_DEMO): DemoResult {
   const iBody = archetypes[0].model.stateNames.indexOf('T_body');
   kernel.fill(19);
   // Transmitted sun per room, hourly: façade irradiance through the room's windows.
+  // Façade irradiance once per orientation (several rooms share a façade).
+  const irrByAzimuth = new Map<number, ReturnType<typeof surfaceIrradiance>>();
   const solarW = rooms.map((r) => {
-    const irr = surfaceIrradiance(weather, { tiltDeg: 90, azimuthDeg: r.arch.facadeAzimuthDeg });
+    const az = r.arch.facadeAzimuthDeg;
+    const irr = irrByAzimuth.get(az) ?? surfaceIrradiance(weather, { tiltDeg: 90, azimuthDeg: az });
+    irrByAzimuth.set(az, irr);
     return Float64Array.from(irr.totalWm2, (_, i) =>
       windowSolarGainW({ beamWm2: irr.beamWm2[i], skyDiffuseWm2: irr.skyDiffuseWm2[i], groundWm2: irr.groundWm2[i], totalWm2: irr.totalWm2[i] }, irr.cosIncidence[i], 90, r.arch.windowAreaM2, r.arch.windowG),
     );
