@@ -14,7 +14,7 @@ export function validateComfortLimits(limits: ComfortLimits, field = 'limits'): 
 }
 
 /** ∫ max(0, d(t)) dt over a step of dtS (s) where d varies linearly from d0 to d1 (K): K·s, exact. */
-function hingeIntegral(d0: number, d1: number, dtS: number): number {
+export function hingeIntegral(d0: number, d1: number, dtS: number): number {
   if (d0 >= 0 && d1 >= 0) return 0.5 * (d0 + d1) * dtS;
   if (d0 <= 0 && d1 <= 0) return 0;
   const p = d0 > d1 ? d0 : d1;

@@ -20,7 +20,7 @@ import { isRt2012Text, parseRt2012 } from '../physics/weather/rt2012.ts';
 import { isEpwText, parseEpw } from '../physics/weather/epw.ts';
 import { DEFAULT_COMFORT } from '../control/types.ts';
 import type { ComfortLimits, HeatRequest, RoomControlInput, RoomController, TankControlInput, TankController } from '../control/types.ts';
-import { energyReuseKpis, REFERENCE_DATACENTER, withOverflow } from '../control/kpi.ts';
+import { energyReuseKpis, hingeIntegral, REFERENCE_DATACENTER, withOverflow } from '../control/kpi.ts';
 import { SharedHeatNeed, wantHeatHours } from '../control/forecast.ts';
 import { PiBank, PiController } from '../control/pi.ts';
 import { HysteresisController } from '../control/hysteresis.ts';
@@ -608,15 +608,6 @@ const MAX_TRACED_ROOMS = 256;
 const MAX_TRACED_TANKS = 4;
 /** Tanks' safety limit as seen by the scheduler, °C (water well below boiling). */
 const TANK_SAFETY_C = 95;
-
-/** ∫ max(0, d) over a step where d goes linearly from d0 to d1, in units of d × dtS (exact; see kpi.ts). */
-function hinge(d0: number, d1: number, dtS: number): number {
-  if (d0 <= 0 && d1 <= 0) return 0;
-  if (d0 >= 0 && d1 >= 0) return 0.5 * (d0 + d1) * dtS;
-  const p = d0 > d1 ? d0 : d1;
-  const q = d0 > d1 ? d1 : d0;
-  return (dtS * p * p) / (2 * (p - q));
-}
 
 /** A min-heap of (time, instance) pairs: overflow completions in time order, ties by instance index. */
 class CompletionHeap {
@@ -1255,8 +1246,8 @@ class TwinRun {
         const T0 = prev[r];
         prev[r] = T1;
         acc[r] += a0 * T1 + a1 * X1[r] + a2 * X2[r] + a3 * X3[r];
-        if (T0 < lo || T1 < lo) lowKs[r] += hinge(lo - T0, lo - T1, dt);
-        if (T0 > hi || T1 > hi) highKs[r] += hinge(T0 - hi, T1 - hi, dt);
+        if (T0 < lo || T1 < lo) lowKs[r] += hingeIntegral(lo - T0, lo - T1, dt);
+        if (T0 > hi || T1 > hi) highKs[r] += hingeIntegral(T0 - hi, T1 - hi, dt);
         if (T0 > safe || T1 > safe) {
           const mx = T0 > T1 ? T0 : T1;
           const mn = T0 > T1 ? T1 : T0;
