@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { InvalidParameterError, ParseError } from '../physics/errors.ts';
 import { registerStart } from './commands/start.ts';
+import { registerDemo } from './commands/demo.ts';
+import { registerAccount } from './commands/account.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWeather } from './commands/weather.ts';
 import { registerBench } from './commands/bench.ts';
@@ -15,6 +17,8 @@ export function buildProgram(): Command {
     .exitOverride()
     .showHelpAfterError();
   registerStart(program);
+  registerAccount(program);
+  registerDemo(program);
   registerValidate(program);
   registerWeather(program);
   registerBench(program);

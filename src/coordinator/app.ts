@@ -37,6 +37,8 @@ export interface BuildAppOptions {
   plugins?: ExtraPlugin[];
   /** Fastify's logger option (default off; pass true or pino options for structured logs). */
   logger?: boolean | Record<string, unknown>;
+  /** Key that seals new tokens so the S3 endpoint can verify SigV4 with them (see auth/tokens.ts); none: no sealing. */
+  sealKey?: Buffer;
 }
 
 /** Default per-token budget. */
@@ -81,6 +83,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     store: options.store,
     clock,
     storageUrl: options.storageUrl ?? ((req) => `${req.protocol}://${req.host}/storage`),
+    sealKey: options.sealKey,
   };
   const limiter = options.rateLimit === false ? null : new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT, clock);
 

@@ -1,62 +1,66 @@
-// `hearth start` (what `npm start` runs): for now the physics demo — one H2c building, a January week at
-// 1-minute steps — printing a table and writing a chart; it becomes the platform with the coordinator issue.
+// `hearth start` (what `npm start` runs): the platform in one process — the coordinator's compute API, hearth API
+// and S3 storage endpoint on one port, SQLite in the data directory (or PostgreSQL with --db), no configuration.
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { DEFAULT_DEMO, runDemo } from '../../sim/demo.ts';
-import type { DemoResult } from '../../sim/demo.ts';
-import { lineChartSvg } from '../../sim/charts.ts';
-import { CLIMATE_ZONES } from '../../physics/weather/synthetic.ts';
-import type { ClimateZone } from '../../physics/weather/synthetic.ts';
 import { InvalidParameterError } from '../../physics/errors.ts';
-import { createProgress } from '../progress.ts';
+import { startPlatform, STORAGE_PREFIX, type Platform } from '../../coordinator/server.ts';
 
-/** Formats the demo result as a compact text table. */
-export function demoTable(r: DemoResult): string {
-  const head = ['room', 'façade', 'm²', 'mean °C', 'min °C', 'max °C', 'discomfort K·h', 'heat kWh', 'compute board-h'];
-  const rows = r.rooms.map((x) => [x.label, x.facade, x.areaM2.toFixed(0), x.meanC.toFixed(1), x.minC.toFixed(1), x.maxC.toFixed(1), x.discomfortKh.toFixed(1), x.heatKWh.toFixed(1), x.computeBoardHours.toFixed(0)]);
-  const sum = (f: (x: DemoResult['rooms'][number]) => number): number => r.rooms.reduce((a, x) => a + f(x), 0);
-  rows.push(['building', '', sum((x) => x.areaM2).toFixed(0), '', '', '', sum((x) => x.discomfortKh).toFixed(1), sum((x) => x.heatKWh).toFixed(1), sum((x) => x.computeBoardHours).toFixed(0)]);
-  const w = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(w[i]) : c.padStart(w[i]))).join('  ');
-  return [line(head), w.map((n) => '─'.repeat(n)).join('  '), ...rows.slice(0, -1).map(line), w.map((n) => '─'.repeat(n)).join('  '), line(rows[rows.length - 1])].join('\n');
+export interface StartFlags {
+  port: string;
+  host: string;
+  data: string;
+  db?: string;
+  logs?: boolean;
 }
 
-/** The indoor-vs-outdoor chart of a demo run, as SVG. */
-export function demoChart(r: DemoResult): string {
-  return lineChartSvg(
-    [
-      { label: 'outdoor', x: r.series.hours, y: r.series.outdoorC, color: '#222', width: 2 },
-      { label: 'setpoint (flat 1)', x: r.series.hours, y: r.series.setpointC, color: '#888', dashed: true },
-      ...r.rooms.map((room, k) => ({ label: room.label, x: r.series.hours, y: r.series.roomsC[k] })),
-    ],
-    { title: `hearth demo — zone ${r.zone}, ${r.days} days of January, rooms heated by computing radiators`, xLabel: 'hours', yLabel: '°C' },
-  );
+/** Parses the flags of `hearth start`. @throws InvalidParameterError naming the flag */
+export function startOptionsFromFlags(f: StartFlags, env: Record<string, string | undefined> = process.env): { port: number; host: string; dataDir: string; db?: string; logger: boolean } {
+  const port = Number(f.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidParameterError('--port', `must be an integer in 0..65535, got ${f.port}`);
+  if (f.host.trim() === '') throw new InvalidParameterError('--host', 'must not be empty');
+  if (f.data.trim() === '') throw new InvalidParameterError('--data', 'must not be empty');
+  const db = f.db ?? (env.HEARTH_DB?.trim() || undefined);
+  return { port, host: f.host, dataDir: f.data, db, logger: f.logs === true };
+}
+
+/** What `hearth start` prints once the platform listens. */
+export function startBanner(p: Platform): string {
+  const lines = [
+    `hearth is running at ${p.url}`,
+    `  compute API   ${p.url}/  (also under /v1; OpenAPI at /openapi.json, docs at /docs)`,
+    `  hearth API    ${p.url}/hearth/v1`,
+    `  storage (S3)  ${p.url}${STORAGE_PREFIX}  (access key = account email, secret = API token)`,
+    `  data          ${p.dataDir}`,
+  ];
+  if (p.bootstrap.source === 'generated' && p.bootstrap.token) {
+    lines.push('', `operator token (shown once, store it now): ${p.bootstrap.token}`, `  create a customer: hearth account create --email you@example.com --credits 100 --data ${p.dataDir}`);
+  } else if (p.bootstrap.source === 'env') {
+    lines.push('', 'operator token: the one in HEARTH_BOOTSTRAP_TOKEN');
+  }
+  return lines.join('\n') + '\n';
 }
 
 /** Registers `hearth start`. */
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('run the demo: an H2c building heated by compute for a January week (the platform comes later)')
-    .option('--zone <zone>', 'climate zone', DEFAULT_DEMO.zone)
-    .option('--days <n>', 'days to simulate', String(DEFAULT_DEMO.days))
-    .option('--seed <n>', 'weather seed', String(DEFAULT_DEMO.seed))
-    .option('--out <dir>', 'where to write the chart', 'out')
-    .action((opts: { zone: string; days: string; seed: string; out: string }) => {
-      if (!(CLIMATE_ZONES as readonly string[]).includes(opts.zone)) throw new InvalidParameterError('--zone', `must be one of ${CLIMATE_ZONES.join(', ')}`);
-      const days = Number(opts.days);
-      const seed = Number(opts.seed);
-      if (!Number.isInteger(seed)) throw new InvalidParameterError('--seed', `must be an integer, got ${opts.seed}`);
-      const bar = createProgress('simulating');
-      const r = runDemo({ ...DEFAULT_DEMO, zone: opts.zone as ClimateZone, days, seed, onProgress: (f) => bar.update(f, `${Math.round(f * days * 24)} h`) });
-      bar.stop();
-      const dir = resolve(opts.out);
-      mkdirSync(dir, { recursive: true });
-      const chart = join(dir, 'demo-indoor-vs-outdoor.svg');
-      writeFileSync(chart, demoChart(r));
-      process.stdout.write(`hearth demo: zone ${r.zone}, ${r.days} days from 8 January at ${r.dtS} s steps; outdoor mean ${r.outdoor.meanC.toFixed(1)} °C (min ${r.outdoor.minC.toFixed(1)}, max ${r.outdoor.maxC.toFixed(1)})\n\n`);
-      process.stdout.write(demoTable(r) + '\n\n');
-      process.stdout.write(`chart: ${chart}\n`);
+    .description('start the platform: compute API, hearth API and S3 storage on one port, data in ./data')
+    .option('--port <n>', 'TCP port', '8080')
+    .option('--host <addr>', 'interface to listen on', '127.0.0.1')
+    .option('--data <dir>', 'data directory (SQLite file, objects, seal key)', './data')
+    .option('--db <url>', 'store: postgres://… or a SQLite file (default: hearth.db in the data directory; env HEARTH_DB)')
+    .option('--logs', 'structured JSON logs on stdout')
+    .action(async (flags: StartFlags) => {
+      const o = startOptionsFromFlags(flags);
+      const platform = await startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger });
+      process.stdout.write(startBanner(platform));
+      await new Promise<void>((resolveStop) => {
+        const stop = (): void => {
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          void platform.close().finally(resolveStop);
+        };
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
+      });
     });
 }

@@ -28,6 +28,7 @@ export const accountRoutes: FastifyPluginAsync<ApiContext> = (base, ctx) => {
         email: req.body.email,
         role: req.body.role ?? 'customer',
         credits: req.body.credits ?? 0,
+        sealKey: ctx.sealKey,
       });
       return reply.code(201).send({ id: created.id, email: created.email, role: created.role, credits: created.creditsEUR, token });
     },

@@ -27,6 +27,8 @@ export interface ApiContext {
   clock: () => number;
   /** The storage endpoint's base URL for `GET /settings` (a function of the request when it depends on the host). */
   storageUrl: string | ((req: FastifyRequest) => string);
+  /** Seals new tokens for SigV4 (absent: tokens cannot sign storage requests). */
+  sealKey?: Buffer;
 }
 
 /** The authenticated caller of a route that requires one. */
