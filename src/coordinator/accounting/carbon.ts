@@ -1,0 +1,384 @@
+// Carbon accounting (pure, no I/O): grid carbon-intensity sources (a constant, or a series parsed from CSV text),
+// named reference datacenters, and the carbon facts of a task from its attempts' energy and where their heat went.
+import { InvalidParameterError, ParseError, requireFinite } from '../../physics/errors.ts';
+import { energyReuseKpis } from '../../control/kpi.ts';
+
+// ---------------------------------------------------------------------------------------------------------
+// Sources
+
+/** Grid carbon intensity as a function of time. */
+export interface CarbonSource {
+  /** Intensity at an instant, gCO2e/kWh. `epochMs`: ms since the Unix epoch (UTC). */
+  intensityAt(epochMs: number): number;
+  /**
+   * Time-weighted mean intensity over [fromMs, toMs], gCO2e/kWh (exact for a step series). Optional: without it,
+   * {@link meanIntensity} samples `intensityAt`.
+   */
+  meanIntensity?(fromMs: number, toMs: number): number;
+}
+
+/**
+ * Default grid intensity, gCO2e/kWh: the mean of the French half-hourly series of calendar year 2020 in
+ * ../shared/data/grid/fr_carbon_intensity_2020.csv (17,568 values: 56.3; P. Wiesner et al., "Let's Wait Awhile",
+ * Middleware 2021, derived from ENTSO-E production data). The twin uses the same default (src/sim/carbon.ts).
+ */
+export const DEFAULT_GRID_G_PER_KWH = 56.3;
+
+/** A source that is the same at every instant, gCO2e/kWh (default {@link DEFAULT_GRID_G_PER_KWH}). */
+export function constantCarbonSource(gPerKWh: number = DEFAULT_GRID_G_PER_KWH): CarbonSource {
+  requireFinite('gPerKWh', gPerKWh, 0);
+  return { intensityAt: () => gPerKWh, meanIntensity: () => gPerKWh };
+}
+
+/**
+ * Time-weighted mean intensity of a source over [fromMs, toMs], gCO2e/kWh: the source's own `meanIntensity` when it
+ * has one, else the midpoint rule on at most 2,000 slices of at least 15 min. An empty interval gives the intensity
+ * at `fromMs`.
+ */
+export function meanIntensity(source: CarbonSource, fromMs: number, toMs: number): number {
+  if (!(toMs > fromMs)) return source.intensityAt(fromMs);
+  if (source.meanIntensity) return source.meanIntensity(fromMs, toMs);
+  const n = Math.max(1, Math.min(2000, Math.ceil((toMs - fromMs) / 900_000)));
+  const dt = (toMs - fromMs) / n;
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += source.intensityAt(fromMs + (i + 0.5) * dt);
+  return sum / n;
+}
+
+/** A parsed intensity series: sample times (ms, UTC, strictly ascending) and values, gCO2e/kWh. */
+export interface CarbonSeries {
+  readonly timesMs: Float64Array;
+  readonly gPerKWh: Float64Array;
+  /** Mean of the values, gCO2e/kWh. */
+  readonly meanGPerKWh: number;
+}
+
+const STAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?$/;
+
+/** Parses `YYYY-MM-DD HH:MM[:SS[.fff]][Z|±HH:MM]` (no zone: UTC) to ms since the epoch, or NaN when malformed. */
+export function parseTimestampMs(text: string): number {
+  const m = STAMP.exec(text.trim());
+  if (!m) return NaN;
+  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return NaN;
+  let t = Date.UTC(y, mo - 1, d, h, mi, s) + (m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0);
+  if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d) return NaN; // 2020-02-30 and the like
+  const z = m[8];
+  if (z && z !== 'Z') {
+    const sign = z.startsWith('-') ? -1 : 1;
+    const digits = z.slice(1).replace(':', '');
+    t -= sign * (Number(digits.slice(0, 2)) * 3_600_000 + Number(digits.slice(2)) * 60_000);
+  }
+  return t;
+}
+
+/**
+ * Parses carbon-intensity CSV text (the format of ../shared/data/grid/fr_carbon_intensity_2020.csv): an optional
+ * header line (`Time,Carbon Intensity`), then one `YYYY-MM-DD HH:MM:SS,<gCO2e/kWh>` row per sample. Times without
+ * a zone are UTC (ENTSO-E's convention); `,` or `;` separate the cells; blank lines are skipped. Steps may be
+ * hourly, half-hourly or uneven; each value holds until the next sample.
+ * @param source names the text in errors (a file name)
+ * @throws ParseError naming the 1-based line: a row without two cells, a bad time, a value that is not a number ≥ 0,
+ *   a time not after the previous row's, or no rows at all
+ */
+export function parseCarbonCsv(text: string, source = 'carbon csv'): CarbonSeries {
+  const lines = text.split(/\r?\n/);
+  const times: number[] = [];
+  const values: number[] = [];
+  let first = true;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i].trim();
+    if (line === '') continue;
+    const cells = line.split(/[,;]/).map((c) => c.trim());
+    if (first) {
+      first = false;
+      if (Number.isNaN(parseTimestampMs(cells[0]))) continue; // the header
+    }
+    if (cells.length !== 2) throw new ParseError(source, i + 1, `expected 2 cells 'time,gCO2e/kWh', got ${cells.length}: '${line}'`);
+    const t = parseTimestampMs(cells[0]);
+    if (Number.isNaN(t)) throw new ParseError(source, i + 1, `bad time '${cells[0]}' (expected YYYY-MM-DD HH:MM:SS, UTC)`);
+    const v = cells[1] === '' ? NaN : Number(cells[1]);
+    if (!Number.isFinite(v) || v < 0) throw new ParseError(source, i + 1, `bad carbon intensity '${cells[1]}' (expected a number ≥ 0, gCO2e/kWh)`);
+    if (times.length > 0 && t <= times[times.length - 1]) throw new ParseError(source, i + 1, `time ${cells[0]} is not after the previous row's`);
+    times.push(t);
+    values.push(v);
+  }
+  if (times.length === 0) throw new ParseError(source, lines.length, 'no data rows');
+  let sum = 0;
+  for (const v of values) sum += v;
+  return { timesMs: Float64Array.from(times), gPerKWh: Float64Array.from(values), meanGPerKWh: sum / values.length };
+}
+
+/** An instant a series does not cover was asked of a source built with `outside: 'error'`. */
+export class CarbonRangeError extends Error {
+  readonly code = 'CARBON_OUT_OF_RANGE';
+  constructor(
+    readonly epochMs: number,
+    readonly coveredFromMs: number,
+    readonly coveredToMs: number,
+  ) {
+    super(`no carbon intensity for ${iso(epochMs)}: the series covers ${iso(coveredFromMs)} to ${iso(coveredToMs)}`);
+    this.name = 'CarbonRangeError';
+  }
+}
+
+function iso(ms: number): string {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
+}
+
+/**
+ * What a series source answers outside the span it covers (first sample to last sample + the last step):
+ * - `nearest` (default): the first value before the series, the last one after it. Suits a live feed that lags a
+ *   little behind; far from the series it is a guess.
+ * - `wrap-year`: the same date and time of day (UTC) in a year the series covers (the middle year first), so that
+ *   one year of data serves as a typical year (season and hour kept, weekday drifts; 29 February of a year the
+ *   series does not cover as a leap year reads 1 March); `nearest` when no covered year holds the date.
+ * - `error`: throw {@link CarbonRangeError}.
+ */
+export type OutsideSeries = 'nearest' | 'wrap-year' | 'error';
+
+/** Index of the last sample at or before t (−1 when t is before the first), by bisection. */
+function floorIndex(times: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = times.length - 1;
+  if (t < times[0]) return -1;
+  if (t >= times[hi]) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/**
+ * A step source over a parsed series: each value holds from its sample time until the next sample; the last one
+ * for one more step (the last interval). Outside that span, see {@link OutsideSeries}.
+ */
+export function seriesCarbonSource(series: CarbonSeries, options: { outside?: OutsideSeries } = {}): CarbonSource {
+  const outside = options.outside ?? 'nearest';
+  const { timesMs, gPerKWh } = series;
+  const n = timesMs.length;
+  if (n === 0 || gPerKWh.length !== n) throw new InvalidParameterError('series', 'needs at least one sample and as many values as times');
+  const first = timesMs[0];
+  const lastStep = n > 1 ? timesMs[n - 1] - timesMs[n - 2] : 3_600_000;
+  const end = timesMs[n - 1] + lastStep;
+  // Years the series covers, the middle one first (for a date covered twice, e.g. late December of 2019 and 2020).
+  const midYear = new Date((first + end) / 2).getUTCFullYear();
+  const wrapYears: number[] = [];
+  for (let y = new Date(first).getUTCFullYear(); y <= new Date(end).getUTCFullYear(); y++) wrapYears.push(y);
+  wrapYears.sort((a, b) => Math.abs(a - midYear) - Math.abs(b - midYear) || a - b);
+
+  /** Value at t and the instant (> t) until which it holds. */
+  function segment(t: number): { g: number; untilMs: number } {
+    if (t >= first && t < end) {
+      const i = floorIndex(timesMs, t);
+      return { g: gPerKWh[i], untilMs: i + 1 < n ? timesMs[i + 1] : end };
+    }
+    if (outside === 'error') throw new CarbonRangeError(t, first, end);
+    if (outside === 'wrap-year') {
+      const d = new Date(t);
+      const dayEnd = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
+      for (const y of wrapYears) {
+        const shifted = Date.UTC(y, d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
+        if (shifted >= first && shifted < end) {
+          const s = segment(shifted);
+          return { g: s.g, untilMs: Math.min(t + (s.untilMs - shifted), dayEnd) };
+        }
+      }
+      // No covered year holds this date: nearest, until the next day is tried.
+      return t < first ? { g: gPerKWh[0], untilMs: Math.min(first, dayEnd) } : { g: gPerKWh[n - 1], untilMs: dayEnd };
+    }
+    return t < first ? { g: gPerKWh[0], untilMs: first } : { g: gPerKWh[n - 1], untilMs: Infinity };
+  }
+
+  return {
+    intensityAt: (epochMs) => segment(epochMs).g,
+    meanIntensity(fromMs, toMs) {
+      if (!(toMs > fromMs)) return segment(fromMs).g;
+      let acc = 0;
+      let t = fromMs;
+      while (t < toMs) {
+        const s = segment(t);
+        const next = Math.min(toMs, s.untilMs > t ? s.untilMs : t + 1);
+        acc += s.g * (next - t);
+        t = next;
+      }
+      return acc / (toMs - fromMs);
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reference datacenters
+
+/** A conventional datacenter the platform is compared with. */
+export interface ReferenceDatacenter {
+  readonly name: string;
+  /** Power usage effectiveness (total facility energy / IT energy), ≥ 1. */
+  readonly pue: number;
+  /** Its grid intensity, gCO2e/kWh, or 'grid': the platform's own source at the same instants (same country). */
+  readonly gPerKWh: number | 'grid';
+  /** What it stands for and where the numbers come from. */
+  readonly description: string;
+}
+
+/** Name of the reference datacenter used when a request names none. */
+export const DEFAULT_REFERENCE_DATACENTER = 'french-average';
+
+/**
+ * Named reference datacenters (`?comparisonDatacenter=`). PUE 1.58 is the industry average of the Uptime Institute
+ * Global Data Center Survey 2023, the reference of SCHEDULING.md and PHYSICS.md (src/control/kpi.ts); 1.10 is the
+ * best-in-class figure of PHYSICS.md (what hyperscalers report fleet-wide). Grid figures are stated per preset.
+ */
+export const REFERENCE_DATACENTERS: Readonly<Record<string, ReferenceDatacenter>> = Object.freeze({
+  'french-average': {
+    name: 'french-average',
+    pue: 1.58,
+    gPerKWh: 'grid',
+    description: 'an average datacenter (PUE 1.58, Uptime Institute 2023) on the same French grid at the same instants',
+  },
+  hyperscale: {
+    name: 'hyperscale',
+    pue: 1.1,
+    gPerKWh: 'grid',
+    description: 'a best-in-class hyperscale datacenter (PUE 1.10, PHYSICS.md) on the same French grid at the same instants',
+  },
+  'european-average': {
+    name: 'european-average',
+    pue: 1.6,
+    gPerKWh: 250,
+    description:
+      'an average European datacenter: PUE 1.6 and 250 gCO2e/kWh, both our estimates (the order of the EU-27 ' +
+      "generation intensity the European Environment Agency reports for 2020-2022), not quoted figures",
+  },
+  'world-average': {
+    name: 'world-average',
+    pue: 1.58,
+    gPerKWh: 475,
+    description: 'an average datacenter (PUE 1.58, Uptime Institute 2023) on the world-average grid (475 gCO2/kWh, IEA Global Energy & CO2 Status Report 2019)',
+  },
+});
+
+/** The preset of this name, or undefined. */
+export function referenceDatacenter(name: string): ReferenceDatacenter | undefined {
+  return Object.hasOwn(REFERENCE_DATACENTERS, name) ? REFERENCE_DATACENTERS[name] : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Carbon facts
+
+/** Where an attempt's heat went: a room, a hot-water tank, or nowhere useful (overflow datacenter, unwanted heat). */
+export type HeatDestination = 'room' | 'tank' | 'vented';
+
+/** Where one attempt's heat went, and the overheads of where it ran. */
+export interface AttemptHeat {
+  destination: HeatDestination;
+  /**
+   * Share of the attempt's energy that warmed the room or tank usefully, 0..1 (default 1 for room and tank; 0 and
+   * only 0 for vented). Lower it for a heater whose room did not want all of the heat.
+   */
+  reusedFraction?: number;
+  /** PUE of the place it ran, ≥ 1 (default 1: a board in a room or tank has no cooling; an overflow datacenter's). */
+  pue?: number;
+}
+
+/** One attempt's energy, when it was drawn and where its heat went. */
+export interface AttemptEnergy extends AttemptHeat {
+  /** Energy the board drew, Wh (measured; IT energy). */
+  energyWh: number;
+  /** When it was drawn, ms since the epoch: assumed evenly over [startMs, endMs] (an instant when equal). */
+  startMs: number;
+  endMs: number;
+}
+
+/** The carbon facts of a task (energies Wh, footprints gCO2e; savings may be negative). */
+export interface CarbonFacts {
+  /** Energy drawn, IT plus overheads (Σ IT × PUE), Wh. */
+  consumedEnergyWh: number;
+  /** Energy the boards drew, Wh. */
+  itEnergyWh: number;
+  /** Heat reused in rooms and tanks, Wh. */
+  reusedHeatWh: number;
+  /** This platform's footprint: Σ IT × PUE × grid intensity over the attempt, gCO2e. */
+  footprintGCO2e: number;
+  /** Name of the reference datacenter. */
+  referenceDatacenter: string;
+  /** The reference datacenter's footprint: Σ IT × its PUE × its intensity, gCO2e. */
+  referenceFootprintGCO2e: number;
+  /**
+   * Heat saving: Σ reused heat × grid intensity over the attempt, gCO2e. The heat would otherwise have come from the
+   * building's own heating, taken as resistive electric heating (efficiency 1) on the same grid at the same time.
+   */
+  heatSavedGCO2e: number;
+  /** Compute saving: reference footprint − this platform's, gCO2e. */
+  computeSavedGCO2e: number;
+  /** computeSaved + heatSaved, gCO2e. */
+  totalSavedGCO2e: number;
+  /** totalSaved / (reference footprint + heating that the reused heat replaced), % (0 when both are 0). */
+  savedPercent: number;
+  /** consumed / IT (1 when nothing was drawn). */
+  pue: number;
+  /** (1 − ERF)·PUE. */
+  ere: number;
+  /** reused / consumed, 0..1 (0 when nothing was drawn). */
+  erf: number;
+  /** Water usage effectiveness, L/kWh: 0 (heaters use no water; an overflow datacenter's water is not measured). */
+  wueLPerKWh: number;
+}
+
+/**
+ * The carbon facts of a task from its attempts (pure). Each attempt's grid intensity is the source's time-weighted
+ * mean over [startMs, endMs]; a reference datacenter with `gPerKWh: 'grid'` sees the same intensity.
+ * @throws InvalidParameterError naming `attempts[i].<field>` for a negative energy, an end before the start, a
+ *   reused fraction outside 0..1 (or above 0 for a vented attempt) or a PUE below 1
+ */
+export function carbonFacts(attempts: readonly AttemptEnergy[], source: CarbonSource, reference: ReferenceDatacenter): CarbonFacts {
+  requireFinite('reference.pue', reference.pue, 1);
+  if (reference.gPerKWh !== 'grid') requireFinite('reference.gPerKWh', reference.gPerKWh, 0);
+  let itWh = 0;
+  let consumedWh = 0;
+  let reusedWh = 0;
+  let footprintG = 0;
+  let referenceG = 0;
+  let heatG = 0;
+  attempts.forEach((a, i) => {
+    const f = (field: string) => `attempts[${i}].${field}`;
+    const e = requireFinite(f('energyWh'), a.energyWh, 0);
+    const start = requireFinite(f('startMs'), a.startMs);
+    const end = requireFinite(f('endMs'), a.endMs, start);
+    const pue = requireFinite(f('pue'), a.pue ?? 1, 1);
+    const vented = a.destination === 'vented';
+    const share = requireFinite(f('reusedFraction'), a.reusedFraction ?? (vented ? 0 : 1), 0, 1);
+    if (vented && share > 0) throw new InvalidParameterError(f('reusedFraction'), `must be 0 for vented heat, got ${share}`);
+    if (e === 0) return;
+    const g = meanIntensity(source, start, end);
+    const gRef = reference.gPerKWh === 'grid' ? g : reference.gPerKWh;
+    itWh += e;
+    consumedWh += e * pue;
+    reusedWh += e * share;
+    footprintG += (e * pue * g) / 1000;
+    referenceG += (e * reference.pue * gRef) / 1000;
+    heatG += (e * share * g) / 1000;
+  });
+  const k = itWh > 0 ? energyReuseKpis({ totalWh: consumedWh, itWh, reusedWh: Math.min(reusedWh, consumedWh) }) : { erf: 0, pue: 1, ere: 1 };
+  const computeSavedGCO2e = referenceG - footprintG;
+  const totalSavedGCO2e = computeSavedGCO2e + heatG;
+  const baseline = referenceG + heatG;
+  return {
+    consumedEnergyWh: consumedWh,
+    itEnergyWh: itWh,
+    reusedHeatWh: reusedWh,
+    footprintGCO2e: footprintG,
+    referenceDatacenter: reference.name,
+    referenceFootprintGCO2e: referenceG,
+    heatSavedGCO2e: heatG,
+    computeSavedGCO2e,
+    totalSavedGCO2e,
+    savedPercent: baseline > 0 ? (100 * totalSavedGCO2e) / baseline : 0,
+    pue: k.pue,
+    ere: k.ere,
+    erf: k.erf,
+    wueLPerKWh: 0,
+  };
+}
