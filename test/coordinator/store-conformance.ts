@@ -797,5 +797,52 @@ export function runStoreConformance(target: ConformanceTarget): void {
       await assert.rejects(store.putObject(a.id, { bucket, key: 'k\u0000', size: 1, etag: 'e', blobHash: 'h' }), StoreInputError);
       await assert.rejects(store.createBucket({ name: '\uD83D', accountId: a.id }), StoreInputError);
     });
+
+    test('platform aggregates: last event id, latest sample per device before a time, attempt totals per device in a range', async () => {
+      const e = await store.appendEvent({ type: 'x', payload: null });
+      assert.equal(await store.lastEventId(), e.id);
+      assert.equal(await store.lastEventId(), (await store.readEvents(SYSTEM, { afterId: e.id - 1 }))[0].id);
+
+      const [d1, d2, d3] = [uniq('dev'), uniq('dev'), uniq('dev')];
+      const t0 = 1_800_000_000_000;
+      await store.appendTelemetry([
+        ...[0, 1, 2].map((i) => ({ deviceId: d1, time: t0 + i * 60_000, data: { meterWh: i * 10 } })),
+        { deviceId: d2, time: t0, data: { meterWh: 5 } },
+      ]);
+      const latest = await store.latestTelemetry([d2, d1, d3]);
+      assert.deepEqual(latest, [
+        { deviceId: d2, time: t0, data: { meterWh: 5 } },
+        { deviceId: d1, time: t0 + 120_000, data: { meterWh: 20 } },
+      ]);
+      assert.deepEqual((await store.latestTelemetry([d1, d2], t0 + 120_000)).map((s) => [s.deviceId, s.time]), [[d1, t0 + 60_000], [d2, t0]], 'before is exclusive');
+      assert.deepEqual(await store.latestTelemetry([d1], t0), []);
+      assert.deepEqual(await store.latestTelemetry([]), []);
+
+      const a = await account();
+      const b = await account();
+      const ta = await task(a.id);
+      const tb = await task(b.id);
+      const [hA, hB] = [uniq('heater'), uniq('heater')];
+      await store.applyInstanceEvent({ taskUuid: ta.uuid, instanceId: 0, attempt: 1, sequence: 0, set: { state: 'running', heaterId: hA, startedAt: t0 }, add: { energyWh: 2, ghzSeconds: 10, execTimeSec: 4, wallTimeSec: 5 } });
+      await store.applyInstanceEvent({ taskUuid: ta.uuid, instanceId: 0, attempt: 1, sequence: 1, set: { state: 'success', endedAt: t0 + 10_000 }, add: { energyWh: 1, ghzSeconds: 5, execTimeSec: 2, wallTimeSec: 2 } });
+      await store.applyInstanceEvent({ taskUuid: ta.uuid, instanceId: 1, attempt: 1, sequence: 0, set: { state: 'running', heaterId: hB, startedAt: t0 + 20_000 }, add: { energyWh: 3, execTimeSec: 1 } });
+      await store.applyInstanceEvent({ taskUuid: ta.uuid, instanceId: 2, attempt: 1, sequence: 0, set: { state: 'success', startedAt: t0 + 3_600_000, endedAt: t0 + 3_700_000 }, add: { energyWh: 7 } });
+      await store.applyInstanceEvent({ taskUuid: tb.uuid, instanceId: 0, attempt: 1, sequence: 0, set: { state: 'running', heaterId: hA, startedAt: t0 }, add: { energyWh: 100 } });
+
+      assert.deepEqual(await store.summarizeAttempts(a.id), [
+        { heaterId: null, attempts: 1, energyWh: 7, ghzSeconds: 0, execTimeSec: 0, wallTimeSec: 0 },
+        ...[
+          { heaterId: hA, attempts: 1, energyWh: 3, ghzSeconds: 15, execTimeSec: 6, wallTimeSec: 7 },
+          { heaterId: hB, attempts: 1, energyWh: 3, ghzSeconds: 0, execTimeSec: 1, wallTimeSec: 0 },
+        ].sort((x, y) => (x.heaterId < y.heaterId ? -1 : 1)),
+      ]);
+      const early = await store.summarizeAttempts(a.id, { from: t0, to: t0 + 60_000 });
+      assert.deepEqual(early.map((g) => [g.heaterId, g.energyWh]).sort(), [[hA, 3], [hB, 3]].sort(), 'ended (or, running, started) in the range');
+      assert.deepEqual((await store.summarizeAttempts(a.id, { from: t0 + 60_000 })).map((g) => g.energyWh), [7]);
+      assert.deepEqual(await store.summarizeAttempts(a.id, { to: t0 + 10_000 }), [], 'to is exclusive');
+      assert.equal((await store.summarizeAttempts(b.id)).reduce((s, g) => s + g.energyWh, 0), 100, 'scoped to the owner');
+      const all = await store.summarizeAttempts(SYSTEM, { from: t0, to: t0 + 4_000_000 });
+      assert.ok(all.reduce((s, g) => s + g.energyWh, 0) >= 113);
+    });
   });
 }

@@ -1861,4 +1861,54 @@ export class KyselyStore implements Store {
   async pruneEvents(before: EpochMs): Promise<number> {
     return Number((await this.db.deleteFrom('events').where('at', '<', before).executeTakeFirst()).numDeletedRows);
   }
+
+  // --- platform API aggregates
+
+  async lastEventId(): Promise<number> {
+    const r = await this.db.selectFrom('counters').select('value').where('name', '=', 'events').executeTakeFirst();
+    return numberOf(r?.value);
+  }
+
+  async latestTelemetry(deviceIds: string[], before?: EpochMs): Promise<TelemetrySample[]> {
+    const out: TelemetrySample[] = [];
+    // One index probe per device on (device_id, time): cheap however long the history.
+    for (const id of deviceIds) {
+      let q = this.db.selectFrom('telemetry').selectAll().where('device_id', '=', id);
+      if (before !== undefined) q = q.where('time', '<', before);
+      const r = await q.orderBy('time', 'desc').limit(1).executeTakeFirst();
+      if (r) out.push({ deviceId: r.device_id, time: Number(r.time), data: parse<Record<string, unknown>>(r.data) });
+    }
+    return out;
+  }
+
+  async summarizeAttempts(owner: Owner, range: { from?: EpochMs; to?: EpochMs } = {}): Promise<AttemptUsageRow[]> {
+    let q = this.db
+      .selectFrom('instance_attempts as a')
+      .innerJoin('tasks as t', 't.uuid', 'a.task_uuid')
+      .select((eb) => [
+        'a.heater_id as heater_id',
+        eb.fn.countAll().as('n'),
+        eb.fn.sum('a.energy_wh').as('e'),
+        eb.fn.sum('a.ghz_seconds').as('g'),
+        eb.fn.sum('a.exec_time_sec').as('x'),
+        eb.fn.sum('a.wall_time_sec').as('w'),
+      ]);
+    if (owner !== SYSTEM) q = q.where('t.account_id', '=', owner);
+    if (range.from !== undefined) q = q.where((eb) => eb(eb.fn.coalesce('a.ended_at', 'a.started_at'), '>=', range.from!));
+    if (range.to !== undefined) q = q.where((eb) => eb(eb.fn.coalesce('a.ended_at', 'a.started_at'), '<', range.to!));
+    const rows = await q.groupBy('a.heater_id').execute();
+    // Sorted here, not in SQL: the backends disagree on where NULL sorts. No device first, then by id.
+    rows.sort((x, y) => (x.heater_id === y.heater_id ? 0 : x.heater_id === null ? -1 : y.heater_id === null ? 1 : x.heater_id < y.heater_id ? -1 : 1));
+    return rows.map((r) => ({
+      heaterId: r.heater_id,
+      attempts: numberOf(r.n),
+      energyWh: numberOf(r.e),
+      ghzSeconds: numberOf(r.g),
+      execTimeSec: numberOf(r.x),
+      wallTimeSec: numberOf(r.w),
+    }));
+  }
 }
+
+/** One entry of {@link KyselyStore.summarizeAttempts} (the Store interface's AttemptUsage). */
+type AttemptUsageRow = Awaited<ReturnType<Store['summarizeAttempts']>>[number];

@@ -840,4 +840,29 @@ export interface Store {
   readEvents(owner: Owner, options?: { afterId?: number; limit?: number }): Promise<StoreEvent[]>;
   /** Deletes events older than `before`; returns how many. */
   pruneEvents(before: EpochMs): Promise<number>;
+
+  // platform API aggregates
+  /** The id of the newest event committed so far (0 before the first). */
+  lastEventId(): Promise<number>;
+  /**
+   * The newest sample of each device with time < `before` (default: the newest of all), in the order of
+   * `deviceIds`; a device without one is left out.
+   */
+  latestTelemetry(deviceIds: string[], before?: EpochMs): Promise<TelemetrySample[]>;
+  /**
+   * Totals of the owner's instance attempts, one entry per device they ran on (`heaterId`, null for none).
+   * With a range, only attempts whose end (or, while unfinished, start) lies in [from, to).
+   */
+  summarizeAttempts(owner: Owner, range?: { from?: EpochMs; to?: EpochMs }): Promise<AttemptUsage[]>;
 }
+
+/** Totals of a set of instance attempts that ran on one device ({@link Store.summarizeAttempts}). */
+export interface AttemptUsage {
+  heaterId: string | null;
+  attempts: number;
+  energyWh: number;
+  ghzSeconds: number;
+  execTimeSec: number;
+  wallTimeSec: number;
+}
+
