@@ -1,7 +1,10 @@
 // `hearth bench kernel`: heater-steps per second of the room kernel on one core and all cores, next to a bare
 // typed-array loop in the same run; `hearth bench twin`: the full twin next to the kernel, and a season's wall time.
+// `hearth bench http`: runs bench/http.ts (the coordinator's HTTP API under autocannon) in a child node.
 // Each prints one JSON line per figure (with --json), the summary object last.
 import type { Command } from 'commander';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { benchKernel, DEFAULT_KERNEL_BENCH } from '../../sim/bench-kernel.ts';
@@ -76,5 +79,22 @@ export function registerBench(program: Command): void {
         process.stdout.write(o.json ? JSON.stringify({ figure, value, unit }) + '\n' : `${figure.padEnd(26)} ${value.toPrecision(4).padStart(12)}  ${unit}\n`);
       }
       process.stdout.write(JSON.stringify({ bench: 'twin', ...r }) + '\n');
+    });
+  bench
+    .command('http')
+    .description('coordinator HTTP API under autocannon (server in a child process) vs GET /versions; JSON lines')
+    .option('--duration <s>', 'seconds per scenario', '5')
+    .option('--warmup <s>', 'warm-up seconds before each scenario', '1')
+    .option('--connections <n>', 'concurrent connections', '64')
+    .option('--scenarios <list>', 'comma-separated subset (baseline always runs)')
+    .option('--pool <n>', 'tasks read by the GET and stdout scenarios', '1000')
+    .option('--cpu-prof <dir>', "write the server's CPU profile to this directory")
+    .action((o: { duration: string; warmup: string; connections: string; scenarios?: string; pool: string; cpuProf?: string }) => {
+      const script = fileURLToPath(new URL('../../../bench/http.ts', import.meta.url));
+      const args = ['--duration', o.duration, '--warmup', o.warmup, '--connections', o.connections, '--pool', o.pool];
+      if (o.scenarios !== undefined) args.push('--scenarios', o.scenarios);
+      if (o.cpuProf !== undefined) args.push('--cpu-prof', o.cpuProf);
+      const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), script, ...args], { stdio: 'inherit' });
+      process.exitCode = r.status ?? 1;
     });
 }
