@@ -15,6 +15,11 @@ import { metaRoutes } from './api/meta.ts';
 import { taskRoutes } from './api/tasks.ts';
 import { jobRoutes } from './api/jobs.ts';
 import { accountRoutes } from './api/accounts.ts';
+import { platformRoutes } from './api/platform.ts';
+import { EventHub } from './events.ts';
+import { carbonRoutes } from './api/carbon.ts';
+import { snapshotRoutes } from './api/snapshots.ts';
+import { metricsPlugin, metricsPluginOptions, type MetricsOptions, type MetricsRegistry } from './api/metrics.ts';
 
 /** A plugin mounted beside the compute API (outside its auth hook and rate limit), e.g. the S3 endpoint. */
 export interface ExtraPlugin {
@@ -37,8 +42,12 @@ export interface BuildAppOptions {
   plugins?: ExtraPlugin[];
   /** Fastify's logger option (default off; pass true or pino options for structured logs). */
   logger?: boolean | Record<string, unknown>;
+  /** Prometheus metrics: a registry to record into (default a new one, `app.metrics`); `GET /metrics` is public unless `{public: false}` (operators' token): firewall it. */
+  metrics?: MetricsRegistry | MetricsOptions;
   /** Key that seals new tokens so the S3 endpoint can verify SigV4 with them (see auth/tokens.ts); none: no sealing. */
   sealKey?: Buffer;
+  /** Live-change hub behind `GET /hearth/v1/events` (share it with whatever publishes). Default: a new one. */
+  events?: EventHub;
 }
 
 /** Default per-token budget. */
@@ -58,6 +67,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     // Qarnot ids are case-sensitive and paths short: keep defaults otherwise.
     routerOptions: { ignoreTrailingSlash: true },
   });
+  await app.register(metricsPlugin, metricsPluginOptions(options.metrics, options.store)); // first: its hooks see every route and the 404s
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((req, reply) => {
@@ -114,8 +124,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(metaRoutes, { ...ctx, prefix });
       await api.register(taskRoutes, { ...ctx, prefix });
       await api.register(jobRoutes, { ...ctx, prefix });
+      await api.register(carbonRoutes, { ...ctx, prefix });
+      await api.register(snapshotRoutes, { ...ctx, prefix });
     }
     await api.register(accountRoutes, { ...ctx, prefix: '/hearth/v1' });
+    await api.register(platformRoutes, { ...ctx, events: options.events ?? new EventHub(), prefix: '/hearth/v1' });
   });
 
   for (const p of options.plugins ?? []) await app.register(p.plugin, p.options ?? {});

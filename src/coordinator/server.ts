@@ -8,6 +8,14 @@ import { createSealKey, ensureBootstrapOperator, type BootstrapResult } from './
 import { s3Plugin } from './s3/plugin.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
+import { FleetLoop, type FleetLoopHooks } from './fleet/loop.ts';
+import { EventHub } from './events.ts';
+import { EVENT_TYPES } from '../protocol/platform.ts';
+import { seedDemoSite } from './fleet/demo-site.ts';
+import { LocalFleet } from './executor/local-fleet.ts';
+import type { PolicyName } from '../scheduler/index.ts';
+import { billAttempt, DEFAULT_PRICES, type PriceTable } from './accounting/billing.ts';
+import type { SchedulingTypeName } from './store/types.ts';
 
 /** Where the storage endpoint is mounted on the coordinator's origin. */
 export const STORAGE_PREFIX = '/storage';
@@ -31,8 +39,27 @@ export interface PlatformOptions {
   logger?: boolean | Record<string, unknown>;
   /** Further plugins (mounted beside the API). */
   plugins?: ExtraPlugin[];
+  /**
+   * The fleet: the live scheduling loop with the local executor standing in for agents (false: API only).
+   * Default: on, policy `hearth`, a 5 s period, the demo site seeded into an empty store.
+   */
+  fleet?: false | FleetOptions;
   /** Hook run once the store is open and the operator exists, before listening (e.g. to seed a demo fleet). */
   beforeListen?: (p: { store: Store; app: FastifyInstance; sealKey: Buffer; dataDir: string }) => Promise<void>;
+}
+
+/** How `startPlatform` runs the fleet. */
+export interface FleetOptions {
+  policy?: PolicyName;
+  /** Scheduling period, s (wall clock). Default 5. */
+  periodS?: number;
+  /** Seed the demo site when the store has none. Default true. */
+  demo?: boolean;
+  /** Rooms of the demo site (1–6). Default 6. */
+  demoRooms?: number;
+  /** Prices per core-hour by scheduling type (billing). Default DEFAULT_PRICES. */
+  prices?: PriceTable;
+  hooks?: FleetLoopHooks;
 }
 
 export interface Platform {
@@ -44,6 +71,8 @@ export interface Platform {
   dataDir: string;
   sealKey: Buffer;
   bootstrap: BootstrapResult;
+  /** The live loop and the local executor (absent with `fleet: false`). */
+  fleet?: { loop: FleetLoop; executor: LocalFleet; tick(): Promise<void> };
   /** Stops listening, then closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -82,7 +111,9 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   try {
     const bootstrap = await ensureBootstrapOperator(store, { env: options.env ?? process.env, sealKey });
     let base = options.publicUrl?.replace(/\/+$/, '');
+    const events = new EventHub();
     app = await buildApp({
+      events,
       store,
       clock: options.clock,
       sealKey,
@@ -91,6 +122,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       plugins: [{ plugin: s3Plugin, options: { prefix: STORAGE_PREFIX, store, blobDir: join(dir, 'blobs'), sealKey, clock: options.clock } }, ...(options.plugins ?? [])],
     });
     if (options.beforeListen) await options.beforeListen({ store, app, sealKey, dataDir: dir });
+    const fleet = options.fleet === false ? undefined : await startFleet(store, dir, options.fleet ?? {}, options.clock ?? Date.now, events, (m) => app?.log.warn(m));
     await app.listen({ port: options.port ?? 8080, host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : (options.port ?? 8080);
@@ -105,9 +137,11 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       dataDir: dir,
       sealKey,
       bootstrap,
+      fleet: fleet && { loop: fleet.loop, executor: fleet.executor, tick: fleet.tick },
       close: () =>
         (closed ??= (async () => {
           try {
+            await fleet?.stop();
             await listening.close();
           } finally {
             await store.close();
@@ -119,4 +153,56 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     await store.close();
     throw e;
   }
+}
+
+/** Seeds the demo site if asked, then runs executor steps and loop ticks on a wall-clock timer. */
+async function startFleet(
+  store: Store,
+  dataDir: string,
+  o: FleetOptions,
+  clock: () => number,
+  events: EventHub,
+  warn: (m: string) => void,
+): Promise<{ loop: FleetLoop; executor: LocalFleet; tick: () => Promise<void>; stop: () => Promise<void> }> {
+  const periodS = o.periodS ?? 5;
+  if (o.demo !== false) await seedDemoSite(store, { rooms: o.demoRooms });
+  const executor = new LocalFleet({ store, blobDir: join(dataDir, 'blobs'), workRoot: join(dataDir, 'work'), stepS: Math.min(10, periodS), onWarning: warn });
+  const prices = o.prices ?? DEFAULT_PRICES;
+  // Billing follows the work really done: each report's wall time × cores × clock ratio, at the task's price.
+  const onUsage: FleetLoopHooks['onUsage'] = async (u) => {
+    const eur = billAttempt({ coreCount: u.cores, wallTimeSec: u.wallTimeSec, clockRatio: u.clockRatio, schedulingType: u.schedulingType as SchedulingTypeName }, prices);
+    if (eur > 0) await store.adjustCredits(u.accountId, -eur);
+  };
+  // Task state changes go to the live event stream (GET /hearth/v1/events) of the task's owner.
+  const onTaskState: FleetLoopHooks['onTaskState'] = async (e) => {
+    await events.publish(store, { type: EVENT_TYPES.taskState, accountId: e.accountId, payload: { uuid: e.taskUuid, state: e.state }, at: e.at });
+  };
+  const loop = new FleetLoop({ store, link: executor, policy: o.policy, periodS, hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks } });
+  let running: Promise<void> | undefined;
+  const tick = (): Promise<void> =>
+    (running ??= (async () => {
+      try {
+        const now = clock();
+        await executor.syncDevices(now);
+        executor.step(now);
+        await loop.tick(now);
+      } catch (e) {
+        warn(`fleet tick failed: ${(e as Error).message}`);
+      } finally {
+        running = undefined;
+      }
+    })());
+  await tick();
+  const timer = setInterval(() => void tick(), periodS * 1000);
+  timer.unref();
+  return {
+    loop,
+    executor,
+    tick,
+    stop: async () => {
+      clearInterval(timer);
+      await running;
+      await executor.close();
+    },
+  };
 }

@@ -295,3 +295,20 @@ export const TaskListQuery = Type.Object({ tag: Type.Optional(Type.String({ maxL
 
 /** `/tasks/{uuid}/stdout/{instanceId}` path. */
 export const InstanceParams = Type.Object({ uuid: Uuid, instanceId: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1 }) });
+
+/**
+ * `POST /tasks/{uuid}/snapshot` (one-off) and `/snapshot/periodic` (every `interval` s): upload the running
+ * instances' working directories (filtered by the regexes) to `bucket` (default: the result bucket) under
+ * `bucketPrefix`.
+ */
+export const SnapshotSchema = Type.Object(
+  {
+    interval: Type.Optional(Type.Integer({ minimum: 1, maximum: 7 * 86400 })),
+    whitelist: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()])),
+    blacklist: Type.Optional(Type.Union([Type.String({ maxLength: 1024 }), Type.Null()])),
+    bucket: Type.Optional(Type.Union([Type.String({ minLength: 3, maxLength: 63 }), Type.Null()])),
+    bucketPrefix: Type.Optional(Type.Union([Type.String({ maxLength: 512 }), Type.Null()])),
+  },
+  { additionalProperties: false },
+);
+export type SnapshotRequest = Static<typeof SnapshotSchema>;

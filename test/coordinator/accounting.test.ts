@@ -101,7 +101,8 @@ test('billing: incremental charges add up to the whole bill, never twice', () =>
           wall += s;
           const r = chargeIncrement(cur, { coreCount: cores, wallTimeSec: wall, clockRatio: ratio, schedulingType });
           assert.ok(r.deltaEUR >= 0);
-          assert.equal(r.deltaEUR * 1e6, Math.round(r.deltaEUR * 1e6)); // whole micro-euros
+          // Whole micro-euros (up to the float representation of a decimal euro amount).
+          assert.ok(Math.abs(r.deltaEUR * 1e6 - Math.round(r.deltaEUR * 1e6)) < 1e-6, `${r.deltaEUR} € is not whole micro-euros`);
           sumMicro += Math.round(r.deltaEUR * 1e6);
           cur = r.cursor;
         }

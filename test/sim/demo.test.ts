@@ -22,9 +22,9 @@ test('demo: two days keep every room near its setpoint with heat from compute, s
   assert.equal(a.series.hours.length, (2 * 86400) / 600);
 });
 
-test('hearth start --days 1 prints the table and writes the SVG chart', () => {
+test('hearth demo --days 1 prints the table and writes the SVG chart', () => {
   const out = mkdtempSync(join(tmpdir(), 'hearth-demo-'));
-  const r = spawnSync(process.execPath, ['bin/hearth.mjs', 'start', '--days', '1', '--out', out], { cwd: repoRoot, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['bin/hearth.mjs', 'demo', '--days', '1', '--out', out], { cwd: repoRoot, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /flat 1 living/);
   assert.match(r.stdout, /building/);

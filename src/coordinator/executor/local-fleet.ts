@@ -1,0 +1,567 @@
+// The local executor: stands in for the fleet until agents exist. Each registered heater or boiler becomes a
+// device on this machine that runs its instances as real processes (runner.ts), stages inputs from the
+// account's buckets and uploads results to its result bucket, draws board power from the CPU time its processes
+// really used, and heats a simulated room (the physics room model) or tank with it. It speaks the device contract
+// of protocol/device.ts to the live loop through the DeviceLink interface, like an agent over MQTT will.
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { archetypeModel } from '../../physics/building.ts';
+import { dwellingRoom, officeRoom, radiatorForPower, type Era, type RoomArchetype } from '../../physics/archetypes.ts';
+import { BoardState, boardPowerW } from '../../physics/board.ts';
+import { stepDiscrete, type DiscreteStateSpaceFoh } from '../../physics/discretise.ts';
+import { createHeaterModel, type HeaterModel } from '../../physics/heater.ts';
+import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../protocol/device.ts';
+import { BlobStore } from '../s3/blobs.ts';
+import { StoreConflictError, type RegistryRow, type Store } from '../store/types.ts';
+import { OVERFLOW_DEVICE, type DeviceLink, type Inbox } from '../fleet/link.ts';
+import { expandCommand, sandboxCapabilities, startProcess, type RunHandle } from './runner.ts';
+import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile } from './workdir.ts';
+
+export interface LocalFleetOptions {
+  store: Store;
+  /** The blob directory the storage endpoint uses (inputs are read from it, results written to it). */
+  blobDir: string;
+  /** Where instances' working directories are made. */
+  workRoot: string;
+  /** Room model step, s (the simulated rooms advance in steps of this length). Default 10. */
+  stepS?: number;
+  /** Outdoor temperature at a time, °C (default: a constant 5 °C winter day). */
+  outdoorC?: (ms: number) => number;
+  /** Keep working directories after the attempt (debugging). Default false. */
+  keepWorkDirs?: boolean;
+  /** Something went wrong on the device side that it survived. */
+  onWarning?: (message: string) => void;
+}
+
+const ROOM_STATE_COUNT = 4;
+const ERAS: readonly Era[] = ['pre1974', '1974-1982', '1989-2000', 'rt2005', 'rt2012'];
+
+/** A room archetype from a room spec (`archetype`: "dwelling-<era>" or "office-<era>", `areaM2`). */
+export function archetypeFromSpec(spec: Record<string, unknown>, heaterMaxW: number): RoomArchetype {
+  const name = typeof spec.archetype === 'string' ? spec.archetype : 'dwelling-1974-1982';
+  const m = /^(dwelling|office)-(.+)$/.exec(name);
+  const era = (m && (ERAS as readonly string[]).includes(m[2]) ? m[2] : '1974-1982') as Era;
+  const area = typeof spec.areaM2 === 'number' && spec.areaM2 >= 5 && spec.areaM2 <= 500 ? spec.areaM2 : 20;
+  const radiator = radiatorForPower(heaterMaxW);
+  return m?.[1] === 'office' ? officeRoom(era, area, { radiator }) : dwellingRoom(era, area, { radiator });
+}
+
+/** One attempt running on a board. */
+interface Attempt {
+  a: Assignment;
+  deviceId: string;
+  workDir: string;
+  handle: RunHandle | null;
+  paused: boolean;
+  killed: boolean;
+  seq: number;
+  stdout: string;
+  stderr: string;
+  /** Accumulated since the last report. */
+  energyWh: number;
+  wallS: number;
+  cpuReportedS: number;
+  lastCpuS: number;
+  utilisation: number;
+  progress: number | undefined;
+  progressRes: RegExp[];
+  startedMs: number;
+}
+
+interface LocalDevice {
+  id: string;
+  kind: 'heater' | 'boiler' | 'overflow';
+  model: HeaterModel;
+  level: number;
+  booster: number;
+  filler: boolean[];
+  resistiveW: number | null;
+  setpointC: number;
+  /** Room: discrete model and state (T_air, T_E1, T_I1, T_body). */
+  room: { d: DiscreteStateSpaceFoh; x: Float64Array; u: Float64Array; next: Float64Array } | null;
+  /** Boiler: one mixed tank. */
+  tank: { tempC: number; capacityJK: number; lossWK: number } | null;
+  meterWh: number;
+  lastStepMs: number;
+  /** Attempts by board (overflow: unbounded list keyed by instance). */
+  runs: Map<string, Attempt>;
+  lastPower: { powerW: number; computeW: number; fillerW: number; boosterW: number; busy: number };
+}
+
+const runKey = (taskUuid: string, instanceId: number, attempt: number): string => `${taskUuid}/${instanceId}/${attempt}`;
+
+/** The local stand-in for a fleet of agents. */
+export class LocalFleet implements DeviceLink {
+  private readonly store: Store;
+  private readonly blobs: BlobStore;
+  private readonly workRoot: string;
+  private readonly stepS: number;
+  private readonly outdoorC: (ms: number) => number;
+  private readonly keep: boolean;
+  private readonly warn: (m: string) => void;
+  private readonly devices = new Map<string, LocalDevice>();
+  private inbox: Inbox = { reports: [], instances: [] };
+  private readonly pending = new Set<Promise<void>>();
+  private closed = false;
+  /** What the sandbox could not do on this machine (shown in each instance's info). */
+  readonly sandbox: string;
+
+  constructor(o: LocalFleetOptions) {
+    this.store = o.store;
+    this.blobs = new BlobStore(o.blobDir);
+    this.workRoot = o.workRoot;
+    this.stepS = o.stepS ?? 10;
+    this.outdoorC = o.outdoorC ?? (() => 5);
+    this.keep = o.keepWorkDirs ?? false;
+    this.warn = o.onWarning ?? (() => undefined);
+    const caps = sandboxCapabilities();
+    this.sandbox = caps.bwrap ? 'bubblewrap' : caps.prlimit ? 'process group + prlimit' : 'process group';
+    this.devices.set(OVERFLOW_DEVICE, this.newDevice(OVERFLOW_DEVICE, 'overflow', createHeaterModel({ boards: 32 }), null, 0));
+  }
+
+  /** Makes the devices match the registry (heaters with their rooms, boilers); new ones start at `nowMs`. */
+  async syncDevices(nowMs: number): Promise<void> {
+    const heaters = await this.store.listRegistry({ kind: 'heater' });
+    const boilers = await this.store.listRegistry({ kind: 'boiler' });
+    const rooms = new Map((await this.store.listRegistry({ kind: 'room' })).map((r) => [r.id, r]));
+    const seen = new Set<string>([OVERFLOW_DEVICE]);
+    for (const row of [...heaters, ...boilers]) {
+      seen.add(row.id);
+      if (this.devices.has(row.id)) continue;
+      const spec = (row.spec ?? {}) as Record<string, unknown>;
+      const boards = typeof spec.boards === 'number' && Number.isInteger(spec.boards) && spec.boards >= 1 && spec.boards <= 16 ? spec.boards : 3;
+      const model = createHeaterModel({ boards });
+      const room = row.parentId ? rooms.get(row.parentId) : undefined;
+      const dev = this.newDevice(row.id, row.kind === 'boiler' ? 'boiler' : 'heater', model, row, nowMs, room);
+      this.devices.set(row.id, dev);
+    }
+    for (const [id, dev] of this.devices) {
+      if (seen.has(id)) continue;
+      for (const run of dev.runs.values()) this.killRun(run);
+      this.devices.delete(id);
+    }
+  }
+
+  private newDevice(id: string, kind: LocalDevice['kind'], model: HeaterModel, row: RegistryRow | null, nowMs: number, room?: RegistryRow): LocalDevice {
+    const spec = (row?.spec ?? {}) as Record<string, unknown>;
+    const roomSpec = (room?.spec ?? {}) as Record<string, unknown>;
+    const setpointC = kind === 'boiler' ? (typeof spec.setpointC === 'number' ? spec.setpointC : 55) : typeof roomSpec.comfortC === 'number' ? roomSpec.comfortC : 19;
+    let roomModel: LocalDevice['room'] = null;
+    let tank: LocalDevice['tank'] = null;
+    if (kind === 'heater') {
+      const d = archetypeModel(archetypeFromSpec(roomSpec, model.maxW), this.stepS) as DiscreteStateSpaceFoh;
+      // Start a little below the setpoint, in equilibrium-ish (walls cooler than air).
+      const x = Float64Array.from([setpointC - 1, setpointC - 3, setpointC - 1.5, setpointC - 1]);
+      roomModel = { d, x, u: new Float64Array(d.B.length / ROOM_STATE_COUNT), next: new Float64Array(ROOM_STATE_COUNT) };
+    } else if (kind === 'boiler') {
+      const volumeL = typeof spec.volumeL === 'number' && spec.volumeL > 0 ? spec.volumeL : 300;
+      tank = { tempC: setpointC - 10, capacityJK: volumeL * 4186, lossWK: 2 };
+    }
+    return {
+      id,
+      kind,
+      model,
+      level: model.board.levels - 1,
+      booster: 0,
+      filler: new Array<boolean>(model.boards).fill(false),
+      resistiveW: null,
+      setpointC,
+      room: roomModel,
+      tank,
+      meterWh: 0,
+      lastStepMs: nowMs,
+      runs: new Map(),
+      lastPower: { powerW: 0, computeW: 0, fillerW: 0, boosterW: 0, busy: 0 },
+    };
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // DeviceLink
+
+  send(deviceId: string, command: DeviceCommand): void {
+    const dev = this.devices.get(deviceId);
+    if (!dev || this.closed) {
+      this.warn(`command ${command.kind} for unknown device ${deviceId} dropped`);
+      return;
+    }
+    switch (command.kind) {
+      case 'start': {
+        const a = command.assignment;
+        const key = runKey(a.taskUuid, a.instanceId, a.attempt);
+        if (dev.runs.has(key)) return; // a repeated delivery
+        const run: Attempt = {
+          a,
+          deviceId,
+          workDir: '',
+          handle: null,
+          paused: false,
+          killed: false,
+          seq: 0,
+          stdout: '',
+          stderr: '',
+          energyWh: 0,
+          wallS: 0,
+          cpuReportedS: 0,
+          lastCpuS: 0,
+          utilisation: 0,
+          progress: undefined,
+          progressRes: compileProgress(a.progressRegexes),
+          startedMs: dev.lastStepMs,
+        };
+        dev.runs.set(key, run);
+        this.track(this.execute(dev, run));
+        return;
+      }
+      case 'pause':
+      case 'resume': {
+        const run = dev.runs.get(runKey(command.ref.taskUuid, command.ref.instanceId, command.ref.attempt));
+        if (!run) return;
+        run.paused = command.kind === 'pause';
+        if (run.handle) {
+          if (run.paused) run.handle.pause();
+          else run.handle.resume();
+        }
+        return;
+      }
+      case 'kill': {
+        const run = dev.runs.get(runKey(command.ref.taskUuid, command.ref.instanceId, command.ref.attempt));
+        if (run) this.killRun(run);
+        return;
+      }
+      case 'snapshot': {
+        const run = dev.runs.get(runKey(command.ref.taskUuid, command.ref.instanceId, command.ref.attempt));
+        if (!run || !run.workDir) return;
+        const c = command;
+        this.track(
+          this.uploadDir(run.a.accountId, run.workDir, c.bucket, c.prefix, { whitelist: c.whitelist, blacklist: c.blacklist }).then(
+            () => undefined,
+            (e: unknown) => this.warn(`snapshot of ${run.a.taskUuid}/${run.a.instanceId} failed: ${(e as Error).message}`),
+          ),
+        );
+        return;
+      }
+      case 'power':
+        dev.level = Math.min(command.level, dev.model.board.levels - 1);
+        dev.booster = command.booster;
+        dev.filler = command.filler.slice(0, dev.model.boards);
+        dev.resistiveW = command.resistiveW;
+        return;
+      case 'setpoint':
+        dev.setpointC = command.setpointC;
+        return;
+      default: {
+        const never: never = command;
+        this.warn(`unknown command ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  drain(): Inbox {
+    const out = this.inbox;
+    this.inbox = { reports: [], instances: [] };
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Physics and accounting
+
+  /** Advances every device to `nowMs`: CPU-driven board power, room or tank temperature, meters, reports. */
+  step(nowMs: number): void {
+    for (const dev of this.devices.values()) {
+      const dtS = (nowMs - dev.lastStepMs) / 1000;
+      if (!(dtS > 0)) continue;
+      dev.lastStepMs = nowMs;
+      const power = this.powerOf(dev, dtS);
+      dev.lastPower = power;
+      dev.meterWh += (power.powerW * dtS) / 3600;
+      const outdoorC = this.outdoorC(nowMs);
+      let airC = dev.setpointC;
+      let bodyC = dev.setpointC;
+      if (dev.room) {
+        const r = dev.room;
+        const n = Math.max(1, Math.round(dtS / this.stepS));
+        // Inputs: T_amb, T_sup, T_ambWin, Q_gains, Q_sol_1, Q_heater (held over the steps).
+        r.u[0] = outdoorC;
+        r.u[1] = outdoorC;
+        r.u[2] = outdoorC;
+        r.u[3] = 0;
+        r.u[4] = 0;
+        r.u[5] = power.powerW;
+        for (let k = 0; k < n; k++) {
+          stepDiscrete(r.d, r.x, r.u, r.next);
+          r.x.set(r.next);
+        }
+        airC = r.x[0];
+        bodyC = r.x[3];
+      } else if (dev.tank) {
+        const t = dev.tank;
+        // Mixed tank: heated by the boards, losing to a 20 °C room, drawn by a steady 4 L/h of 10 °C water.
+        const drawWK = (4 / 3600) * 4186;
+        t.tempC += ((power.powerW - t.lossWK * (t.tempC - 20) - drawWK * (t.tempC - 10)) * dtS) / t.capacityJK;
+        airC = t.tempC;
+        bodyC = t.tempC;
+      }
+      if (dev.kind !== 'overflow') {
+        const report: DeviceReport = {
+          deviceId: dev.id,
+          at: nowMs,
+          airC: round(airC, 3),
+          setpointC: dev.setpointC,
+          bodyC: round(bodyC, 3),
+          outdoorC: round(outdoorC, 2),
+          powerW: round(power.powerW, 2),
+          computeW: round(power.computeW, 2),
+          fillerW: round(power.fillerW, 2),
+          boosterW: round(power.boosterW, 2),
+          busyBoards: power.busy,
+          level: dev.level,
+          meterWh: round(dev.meterWh, 4),
+        };
+        this.inbox.reports.push(report);
+      }
+      for (const run of dev.runs.values()) this.report(run, nowMs, {});
+    }
+  }
+
+  /** Power drawn over the last dtS by a device, W: its boards from measured utilisation, filler, booster. */
+  private powerOf(dev: LocalDevice, dtS: number): LocalDevice['lastPower'] {
+    const m = dev.model;
+    const bm = m.board;
+    let computeW = 0;
+    let busy = 0;
+    const boardUsed = new Array<boolean>(m.boards).fill(false);
+    for (const run of dev.runs.values()) {
+      const cpu = run.handle ? run.handle.cpuTimeS() : run.lastCpuS;
+      const used = Math.max(0, cpu - run.lastCpuS);
+      run.lastCpuS = Math.max(run.lastCpuS, cpu);
+      run.utilisation = Math.min(1, used / (dtS * Math.max(1, run.a.cores)));
+      const w = run.paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, dev.level, run.utilisation);
+      run.energyWh += (w * dtS) / 3600;
+      run.wallS += dtS;
+      computeW += w;
+      busy++;
+      if (run.a.boardIndex < m.boards) boardUsed[run.a.boardIndex] = true;
+    }
+    if (dev.kind === 'overflow') return { powerW: computeW, computeW, fillerW: 0, boosterW: 0, busy };
+    if (dev.resistiveW !== null) return { powerW: dev.resistiveW, computeW: 0, fillerW: 0, boosterW: dev.resistiveW, busy: 0 };
+    let fillerW = 0;
+    for (let b = 0; b < m.boards; b++) if (!boardUsed[b] && dev.filler[b]) fillerW += boardPowerW(bm, BoardState.active, dev.level, 1);
+    const boosterW = dev.booster * m.boosterW;
+    return { powerW: computeW + fillerW + boosterW, computeW, fillerW, boosterW, busy };
+  }
+
+  /** Queues a report of an attempt: what it used since the previous one, its output, and `extra` fields. */
+  private report(run: Attempt, nowMs: number, extra: Partial<InstanceReport>): void {
+    if (run.killed && extra.state === undefined) {
+      if (run.energyWh === 0 && run.wallS === 0) return;
+    }
+    const cpu = run.handle ? run.handle.cpuTimeS() : run.lastCpuS;
+    const execS = Math.max(0, cpu - run.cpuReportedS);
+    const dev = this.devices.get(run.deviceId);
+    const bm = dev?.model.board;
+    const level = dev ? dev.level : 0;
+    const clockRatio = bm ? bm.relFreqByLevel[level] : 1;
+    const ghz = bm ? bm.freqLevelsGHz[level] : 0;
+    const hasUsage = run.energyWh > 0 || run.wallS > 0 || execS > 0;
+    const hasOutput = run.stdout !== '' || run.stderr !== '';
+    if (!hasUsage && !hasOutput && Object.keys(extra).length === 0) return;
+    run.seq++;
+    const rep: InstanceReport = {
+      taskUuid: run.a.taskUuid,
+      instanceId: run.a.instanceId,
+      attempt: run.a.attempt,
+      seq: run.seq,
+      at: nowMs,
+      deviceId: run.deviceId,
+      ...extra,
+    };
+    if (hasUsage) {
+      rep.add = { energyWh: run.energyWh, ghzSeconds: execS * ghz, execTimeSec: execS, wallTimeSec: run.wallS };
+      rep.clockRatio = clockRatio;
+      run.energyWh = 0;
+      run.wallS = 0;
+      run.cpuReportedS += execS;
+    }
+    if (run.progress !== undefined && rep.progress === undefined) rep.progress = run.progress;
+    if (run.stdout !== '') rep.stdout = run.stdout;
+    if (run.stderr !== '') rep.stderr = run.stderr;
+    run.stdout = '';
+    run.stderr = '';
+    this.inbox.instances.push(rep);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // One attempt, end to end
+
+  private async execute(dev: LocalDevice, run: Attempt): Promise<void> {
+    const a = run.a;
+    const now = (): number => dev.lastStepMs;
+    try {
+      run.workDir = await createWorkDir(this.workRoot, `${a.taskUuid}-${a.instanceId}-${a.attempt}`);
+      this.report(run, now(), { state: 'running', phase: 'download' });
+      for (const bucket of a.resourceBuckets) {
+        await this.stageBucket(a.accountId, bucket, run.workDir);
+        if (run.killed) return;
+      }
+      const staged = await snapshotFiles(run.workDir);
+      if (run.killed) return;
+      // HOME is the working directory too: a task never writes into the coordinator user's home.
+      const env = { ...a.env, TASK_PATH: run.workDir, HOME: run.workDir };
+      run.handle = startProcess(
+        { command: expandCommand(a.command, env), env, workDir: run.workDir, limits: a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : undefined },
+        {
+          stdout: (chunk) => {
+            run.stdout += chunk;
+            const p = readProgress(run.progressRes, chunk);
+            if (p !== undefined) run.progress = p;
+          },
+          stderr: (chunk) => {
+            run.stderr += chunk;
+          },
+        },
+      );
+      if (run.paused) run.handle.pause();
+      this.report(run, now(), { state: 'running', phase: 'execution' });
+      const exit = await run.handle.done;
+      run.lastCpuS = Math.max(run.lastCpuS, exit.cpuTimeS);
+      if (run.killed) {
+        this.report(run, now(), {});
+        return;
+      }
+      this.report(run, now(), { phase: 'upload' });
+      let results: Array<{ key: string; size: number }> = [];
+      let uploadError: string | undefined;
+      if (a.resultBucket) {
+        try {
+          results = await this.upload(a, run.workDir, staged);
+        } catch (e) {
+          uploadError = `results not uploaded: ${(e as Error).message}`;
+        }
+      }
+      const ok = exit.code === 0 && !exit.timedOut && uploadError === undefined;
+      this.report(run, now(), {
+        state: ok ? 'success' : 'failure',
+        exitCode: exit.code,
+        results,
+        info: { sandbox: this.sandbox, runtime: 'local (DOCKER_CMD without a container runtime)', cpuModel: 'local', coreCount: a.cores },
+        ...(ok ? {} : { error: uploadError ?? (exit.timedOut ? 'wall-time limit reached' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`) }),
+      });
+    } catch (e) {
+      if (!run.killed) this.report(run, now(), { state: 'failure', error: (e as Error).message.slice(0, 4000) });
+    } finally {
+      dev.runs.delete(runKey(a.taskUuid, a.instanceId, a.attempt));
+      if (run.workDir && !this.keep) await removeWorkDir(run.workDir).catch(() => undefined);
+    }
+  }
+
+  /** Copies every object of a bucket of the account into the working directory (keys become relative paths). */
+  private async stageBucket(accountId: string, bucket: string, dir: string): Promise<void> {
+    let token: string | undefined;
+    do {
+      const page = await this.store.listObjects(accountId, bucket, { continuationToken: token });
+      if (!page) throw new Error(`resource bucket ${bucket} does not exist`);
+      for (const obj of page.objects) {
+        const stream = await this.blobs.read(obj.blobHash);
+        await stageFile(dir, obj.key, stream);
+      }
+      token = page.nextContinuationToken ?? undefined;
+    } while (token);
+  }
+
+  /** Uploads the files the instance left (filtered) to the result bucket, created if missing. */
+  private upload(a: Assignment, dir: string, staged: Awaited<ReturnType<typeof snapshotFiles>>): Promise<Array<{ key: string; size: number }>> {
+    return this.uploadDir(a.accountId, dir, a.resultBucket!, '', { whitelist: a.resultsWhitelist, blacklist: a.resultsBlacklist }, staged);
+  }
+
+  /**
+   * Uploads the regular files of a working directory (filtered; inputs staged and left unchanged skipped) to a
+   * bucket of the account under `prefix`, creating the bucket if missing. Returns the keys written.
+   */
+  private async uploadDir(
+    accountId: string,
+    dir: string,
+    bucket: string,
+    prefix: string,
+    filters: { whitelist: string | null; blacklist: string | null },
+    staged?: Awaited<ReturnType<typeof snapshotFiles>>,
+  ): Promise<Array<{ key: string; size: number }>> {
+    if (!(await this.store.getBucket(accountId, bucket))) {
+      try {
+        await this.store.createBucket({ name: bucket, accountId });
+      } catch (e) {
+        if (!(e instanceof StoreConflictError)) throw e;
+        if (!(await this.store.getBucket(accountId, bucket))) throw new Error(`bucket ${bucket} belongs to another account`);
+      }
+    }
+    const files = await collectResults(dir, { whitelist: filters.whitelist ?? undefined, blacklist: filters.blacklist ?? undefined, unchangedSince: staged });
+    const out: Array<{ key: string; size: number }> = [];
+    for (const f of files) {
+      const key = prefix + f.path;
+      const written = await this.blobs.write(createReadStream(join(dir, f.path)));
+      try {
+        const r = await this.store.putObject(accountId, { bucket, key, size: written.size, etag: written.md5, blobHash: written.hash, contentType: null });
+        if (!r) throw new Error(`bucket ${bucket} vanished`);
+        if (r.previous && r.previous.blobHash !== written.hash) await this.blobs.deleteIfUnreferenced(r.previous.blobHash, (h) => this.store.isBlobReferenced(h));
+      } finally {
+        written.release();
+      }
+      out.push({ key, size: written.size });
+    }
+    return out;
+  }
+
+  private killRun(run: Attempt): void {
+    if (run.killed) return;
+    run.killed = true;
+    run.handle?.kill();
+  }
+
+  private track(p: Promise<void>): void {
+    this.pending.add(p);
+    void p.finally(() => this.pending.delete(p));
+  }
+
+  /** Kills every process and waits for the attempts to wind down. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const dev of this.devices.values()) for (const run of dev.runs.values()) this.killRun(run);
+    await Promise.allSettled([...this.pending]);
+  }
+
+  /** Devices and their state (tests, the API). */
+  list(): Array<{ id: string; kind: string; airC: number | null; powerW: number; running: number }> {
+    return [...this.devices.values()].map((d) => ({ id: d.id, kind: d.kind, airC: d.room ? d.room.x[0] : d.tank ? d.tank.tempC : null, powerW: d.lastPower.powerW, running: d.runs.size }));
+  }
+}
+
+function round(x: number, digits: number): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Compiles the progress regexes; an invalid one is skipped (the task was accepted with it; progress is optional). */
+function compileProgress(sources: readonly string[]): RegExp[] {
+  const out: RegExp[] = [];
+  for (const s of sources) {
+    try {
+      out.push(new RegExp(s));
+    } catch {
+      /* not a valid JS regex: no progress from it */
+    }
+  }
+  return out;
+}
+
+/** Progress (0–100) read from the last match of any regex in a chunk of stdout (first capture group, or the match). */
+export function readProgress(res: readonly RegExp[], chunk: string): number | undefined {
+  let found: number | undefined;
+  for (const line of chunk.split('\n')) {
+    for (const re of res) {
+      const m = re.exec(line);
+      if (!m) continue;
+      const v = Number.parseFloat(m[1] ?? m[0]);
+      if (Number.isFinite(v)) found = Math.max(0, Math.min(100, v));
+    }
+  }
+  return found;
+}

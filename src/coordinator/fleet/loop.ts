@@ -1,0 +1,838 @@
+// The live scheduling loop: every period it takes in what devices reported (telemetry, instance progress, output,
+// exits), picks up new and cancelled work from the store, asks each room's thermostat for heat, runs the same
+// scheduler policy as the twin on that FleetView, and turns its decisions into device commands and store events.
+// It never reads a clock: `tick(nowMs)` is called by a timer (or a test) with the time.
+import { createPiController, type PiController } from '../../control/pi.ts';
+import { DEFAULT_COMFORT, type HeatRequest } from '../../control/types.ts';
+import { createHeaterModel, type HeaterModel } from '../../physics/heater.ts';
+import { COORDINATOR_SEQ_BASE, type DeviceCommand, type DeviceReport, type InstanceReport } from '../../protocol/device.ts';
+import { canTransition, isFinalState, stateFromInstances, dependencyGate, type TaskStateName } from '../../protocol/task-state.ts';
+import { allocateFleetView, createInstanceTable, createPolicy, growInstanceTable, type FleetViewBuffer, type PolicyName } from '../../scheduler/index.ts';
+import { BOARD_FILLER, BOARD_FREE, InstancePhase, SchedulingType, type Decision, type InstanceTable, type OverflowPool, type Policy } from '../../scheduler/types.ts';
+import { SYSTEM, type InstanceRecord, type InstanceState, type RegistryRow, type Store, type TaskRecord } from '../store/types.ts';
+import { buildAssignment, DEFAULT_ESTIMATED_DURATION_S, instanceNeeds, type InstanceNeeds } from './assignment.ts';
+import { OVERFLOW_DEVICE, type DeviceLink } from './link.ts';
+import { shouldSuspend } from '../accounting/billing.ts';
+import { setpointAt, type RoomSpec } from '../../protocol/platform.ts';
+import { snapshotOrders, type SnapshotOrder } from '../api/snapshots.ts';
+
+/** What the loop tells the rest of the platform (billing, the event stream, metrics). */
+export interface FleetLoopHooks {
+  /** An instance attempt used this much since its previous report (bill it). */
+  onUsage?(u: { accountId: string; taskUuid: string; schedulingType: string; cores: number; wallTimeSec: number; clockRatio: number }): Promise<void> | void;
+  /** A task changed state. */
+  onTaskState?(e: { accountId: string; taskUuid: string; state: TaskStateName; at: number }): Promise<void> | void;
+  /** A device reported telemetry. */
+  onTelemetry?(r: DeviceReport): Promise<void> | void;
+  /** Something went wrong that the loop survived (bad report, invalid decision). */
+  onWarning?(message: string, detail?: unknown): void;
+}
+
+export interface FleetLoopOptions {
+  store: Store;
+  link: DeviceLink;
+  /** Scheduler policy (default `hearth`, as in the twin). */
+  policy?: PolicyName;
+  /** Scheduling period, s (decisions hold until the next tick). Default 60. */
+  periodS?: number;
+  /** A device silent for this many periods is offline (its work is requeued). Default 3. */
+  offlineAfterPeriods?: number;
+  /** Accounts with credits ≤ 0 get no new dispatch (their work waits). Default: ask the store. */
+  hooks?: FleetLoopHooks;
+  /** The overflow datacenter as the policy sees it. */
+  overflow?: OverflowPool;
+  /**
+   * On the first tick, send every instance the store shows in flight (dispatched, running, paused, overflow) back
+   * to the queue: right when the devices died with the coordinator (the local executor). Default true.
+   */
+  requeueInFlightAtStart?: boolean;
+}
+
+/** Default overflow pool: a conventional datacenter (PUE 1.5, French grid, price of onDemand). */
+export const DEFAULT_OVERFLOW: OverflowPool = { pue: 1.5, priceEURPerCoreH: 0.05, carbonGPerKWh: 56 };
+
+/** Task states whose queued instances may be dispatched. */
+const DISPATCHABLE: TaskStateName[] = ['Submitted', 'PartiallyDispatched', 'FullyDispatched', 'PartiallyExecuting', 'FullyExecuting'];
+
+/** A heater or boiler the loop schedules. */
+interface Device {
+  row: RegistryRow;
+  index: number;
+  kind: 0 | 1;
+  model: HeaterModel;
+  coresPerBoard: number;
+  memoryMBPerBoard: number;
+  gpu: boolean;
+  comfortC: number;
+  /** The room's spec (setpoint schedule), heaters only. */
+  roomSpec: RoomSpec | null;
+  safetyC: number;
+  controller: PiController | null;
+  request: HeatRequest;
+  last: DeviceReport | null;
+  lastSeenMs: number;
+  /** Last power command sent (JSON), to send only changes. */
+  sentPower: string;
+  resistiveW: number | null;
+  sentSetpoint: number;
+}
+
+/** Where one table row came from. */
+interface Entry {
+  task: TaskRecord;
+  instanceId: number;
+  rank: number;
+  needs: InstanceNeeds;
+  /** Attempt of the current (or last) start. */
+  attempt: number;
+  /** Device id while on a device (or OVERFLOW_DEVICE). */
+  deviceId: string | null;
+  /** Coordinator-side sequence of this attempt's own events. */
+  seq: number;
+  /** Retries used by this instance (task failures only). */
+  retries: number;
+}
+
+/** Counts of one tick (for logs and tests). */
+export interface TickResult {
+  decisions: number;
+  started: number;
+  finished: number;
+  queued: number;
+  running: number;
+}
+
+/** Sequence of the "requeued at coordinator start" event: above any the coordinator issues during an attempt. */
+const RESTART_SEQ = COORDINATOR_SEQ_BASE + 900_000_000;
+
+const TYPE_CODE: Record<string, 0 | 1 | 2> = { flex: SchedulingType.flex, onDemand: SchedulingType.onDemand, reserved: SchedulingType.reserved };
+
+/** The live loop (one per coordinator). */
+export class FleetLoop {
+  private readonly store: Store;
+  private readonly link: DeviceLink;
+  private readonly policy: Policy;
+  readonly policyName: PolicyName;
+  private readonly periodS: number;
+  private readonly offlineMs: number;
+  private readonly hooks: FleetLoopHooks;
+  private readonly overflow: OverflowPool;
+  private devices: Device[] = [];
+  private readonly byId = new Map<string, Device>();
+  private view: FleetViewBuffer | null = null;
+  private registryKey = '';
+  private table: InstanceTable = createInstanceTable(1024);
+  private readonly entries: Entry[] = [];
+  private readonly index = new Map<string, number>();
+  /** Tasks with instances in the table that are not finished, by uuid → table rows. */
+  private readonly live = new Map<string, Set<number>>();
+  private readonly decisions: Decision[] = [];
+  private ticking = false;
+  /** Per task: the one-off snapshot order last acted on, and when the periodic one last ran (ms). */
+  private readonly snapshots = new Map<string, { seq: number; periodicAt: number }>();
+  private recovered: boolean;
+
+  constructor(o: FleetLoopOptions) {
+    this.store = o.store;
+    this.link = o.link;
+    this.policyName = o.policy ?? 'hearth';
+    this.policy = createPolicy(this.policyName);
+    this.periodS = o.periodS ?? 60;
+    this.offlineMs = (o.offlineAfterPeriods ?? 3) * this.periodS * 1000;
+    this.hooks = o.hooks ?? {};
+    this.overflow = o.overflow ?? DEFAULT_OVERFLOW;
+    this.recovered = o.requeueInFlightAtStart === false;
+  }
+
+  /** One round at `nowMs`. Rounds never overlap: a tick called while one runs returns null. */
+  async tick(nowMs: number): Promise<TickResult | null> {
+    if (this.ticking) return null;
+    this.ticking = true;
+    try {
+      const touched = new Set<string>();
+      if (!this.recovered) {
+        await this.requeueInFlight(nowMs, touched);
+        this.recovered = true;
+      }
+      await this.loadDevices();
+      let finished = await this.ingest(nowMs, touched);
+      finished += await this.syncTasks(nowMs, touched);
+      this.fillView(nowMs);
+      this.decisions.length = 0;
+      if (this.view) this.policy.decide(this.view, this.table, this.overflow, this.decisions);
+      let started = 0;
+      for (const d of this.decisions) {
+        try {
+          if (await this.apply(d, nowMs, touched)) started++;
+        } catch (e) {
+          this.hooks.onWarning?.(`decision ${d.kind} not applied: ${(e as Error).message}`, d);
+        }
+      }
+      this.sendPower();
+      for (const uuid of touched) await this.refreshTaskState(uuid, nowMs);
+      let queued = 0;
+      let running = 0;
+      for (const rows of this.live.values()) {
+        for (const i of rows) {
+          if (this.table.phase[i] === InstancePhase.queued) queued++;
+          else if (this.table.phase[i] === InstancePhase.running || this.table.phase[i] === InstancePhase.overflow) running++;
+        }
+      }
+      return { decisions: this.decisions.length, started, finished, queued, running };
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  /** Devices the loop schedules, with their last report (for the API and tests). */
+  snapshot(): Array<{ id: string; kind: 'heater' | 'boiler'; online: boolean; last: DeviceReport | null; boards: Array<{ taskUuid: string; instanceId: number } | 'filler' | null> }> {
+    const v = this.view;
+    return this.devices.map((d) => ({
+      id: d.row.id,
+      kind: d.kind === 0 ? 'heater' : 'boiler',
+      online: v ? v.online[d.index] === 1 : false,
+      last: d.last,
+      boards: Array.from({ length: d.model.boards }, (_, b) => {
+        const s = v ? v.boardInstance[d.index * v.maxBoards + b] : BOARD_FREE;
+        if (s === BOARD_FILLER) return 'filler';
+        if (s < 0) return null;
+        const e = this.entries[s];
+        return { taskUuid: e.task.uuid, instanceId: e.instanceId };
+      }),
+    }));
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Devices
+
+  private async loadDevices(): Promise<void> {
+    const rows = [...(await this.store.listRegistry({ kind: 'heater' })), ...(await this.store.listRegistry({ kind: 'boiler' }))];
+    const rooms = new Map((await this.store.listRegistry({ kind: 'room' })).map((r) => [r.id, r]));
+    const key = rows.map((r) => `${r.id}@${r.updatedAt}`).join(',') + '|' + [...rooms.values()].map((r) => `${r.id}@${r.updatedAt}`).join(',');
+    if (key === this.registryKey) return;
+    this.registryKey = key;
+    const old = this.byId;
+    const devices: Device[] = [];
+    for (const row of rows) {
+      const spec = (row.spec ?? {}) as Record<string, unknown>;
+      const num = (k: string, d: number): number => (typeof spec[k] === 'number' && Number.isFinite(spec[k]) ? spec[k] : d);
+      const boards = Math.max(1, Math.min(16, Math.round(num('boards', 3))));
+      const room = row.parentId ? rooms.get(row.parentId) : undefined;
+      const roomSpec = (room?.spec ?? {}) as Record<string, unknown>;
+      const rnum = (k: string, d: number): number => (typeof roomSpec[k] === 'number' && Number.isFinite(roomSpec[k]) ? roomSpec[k] : d);
+      const kind: 0 | 1 = row.kind === 'boiler' ? 1 : 0;
+      const prev = old.get(row.id);
+      const comfortC = kind === 1 ? num('setpointC', 55) : rnum('comfortC', 19);
+      devices.push({
+        row,
+        index: devices.length,
+        kind,
+        model: createHeaterModel({ boards }),
+        coresPerBoard: Math.max(1, Math.round(num('coresPerBoard', 4))),
+        memoryMBPerBoard: num('memoryMBPerBoard', 8192),
+        gpu: spec.gpu === true,
+        comfortC,
+        roomSpec: kind === 0 && typeof roomSpec.comfortC === 'number' ? (roomSpec as unknown as RoomSpec) : null,
+        safetyC: kind === 1 ? num('safetyC', 70) : rnum('safetyC', DEFAULT_COMFORT.safetyMaxC),
+        controller: kind === 0 ? (prev?.controller ?? createPiController()) : null,
+        request: prev?.request ?? { powerW: 0, minW: 0, maxW: 0, forecastW: new Float64Array(24) },
+        last: prev?.last ?? null,
+        lastSeenMs: prev?.lastSeenMs ?? -Infinity,
+        sentPower: '',
+        resistiveW: prev?.resistiveW ?? null,
+        sentSetpoint: NaN,
+      });
+    }
+    this.devices = devices;
+    this.byId.clear();
+    for (const d of devices) this.byId.set(d.row.id, d);
+    const maxBoards = Math.max(1, ...devices.map((d) => d.model.boards));
+    const view = allocateFleetView(devices.length, maxBoards, devices.map((d) => d.model));
+    view.boardInstance.fill(BOARD_FREE);
+    const prevView = this.view;
+    for (const d of devices) {
+      view.kind[d.index] = d.kind;
+      view.model[d.index] = d.index;
+      view.boards[d.index] = d.model.boards;
+      view.coresPerBoard[d.index] = d.coresPerBoard;
+      view.memoryMBPerBoard[d.index] = d.memoryMBPerBoard;
+      view.gpu[d.index] = d.gpu ? 1 : 0;
+      view.safetyC[d.index] = d.safetyC;
+      const p = old.get(d.row.id);
+      if (p && prevView) {
+        view.level[d.index] = prevView.level[p.index];
+        view.booster[d.index] = prevView.booster[p.index];
+        for (let b = 0; b < d.model.boards && b < prevView.maxBoards; b++) {
+          if (prevView.boardInstance[p.index * prevView.maxBoards + b] === BOARD_FILLER) view.boardInstance[d.index * maxBoards + b] = BOARD_FILLER;
+        }
+      } else {
+        view.level[d.index] = d.model.board.levels - 1;
+      }
+    }
+    // Work on a heater that disappeared goes back to the queue; the rest is re-pinned to the new indexes.
+    const t = this.table;
+    for (const rows of this.live.values()) {
+      for (const i of rows) {
+        if (t.phase[i] !== InstancePhase.running && t.phase[i] !== InstancePhase.paused) continue;
+        const e = this.entries[i];
+        const d = e.deviceId ? this.byId.get(e.deviceId) : undefined;
+        if (!d) {
+          t.phase[i] = InstancePhase.queued;
+          t.heater[i] = -1;
+          t.board[i] = -1;
+          e.deviceId = null;
+          this.policy.onChange(i, t);
+          continue;
+        }
+        t.heater[i] = d.index;
+        view.boardInstance[d.index * maxBoards + t.board[i]] = i;
+      }
+    }
+    this.view = view;
+  }
+
+  /** Fills the view's per-round fields from the latest reports and each room's thermostat. */
+  private fillView(nowMs: number): void {
+    const v = this.view;
+    if (!v) return;
+    v.nowS = nowMs / 1000;
+    v.periodS = this.periodS;
+    for (const d of this.devices) {
+      const h = d.index;
+      const r = d.last;
+      if (d.roomSpec) d.comfortC = setpointAt(d.roomSpec, nowMs);
+      const online = r !== null && nowMs - d.lastSeenMs <= this.offlineMs;
+      v.online[h] = online ? 1 : 0;
+      const airC = r?.airC ?? d.comfortC;
+      const outdoorC = r?.outdoorC ?? 10;
+      v.airC[h] = airC;
+      v.bodyC[h] = r?.bodyC ?? airC;
+      v.diffK[h] = d.comfortC - airC;
+      if (d.kind === 1) {
+        const want = airC < d.comfortC ? d.model.maxW : 0;
+        v.requestW[h] = want;
+        v.minW[h] = 0;
+        v.maxW[h] = airC < d.safetyC - 2 ? d.model.maxW : 0;
+        v.wantHeatH[h] = airC < d.comfortC ? 24 : 0;
+        continue;
+      }
+      const ahead = (x: number): number[] => new Array<number>(24).fill(x);
+      const req = d.controller!.request(
+        {
+          nowS: nowMs / 1000,
+          periodS: this.periodS,
+          airC,
+          setpointC: d.comfortC,
+          setpointAheadC: ahead(d.comfortC),
+          outdoorAheadC: ahead(outdoorC),
+          solarAheadW: ahead(0),
+          gainsAheadW: ahead(0),
+          maxHeatW: d.model.maxW,
+          limits: { ...DEFAULT_COMFORT, safetyMaxC: d.safetyC },
+        },
+        d.request,
+      );
+      v.requestW[h] = req.powerW;
+      v.minW[h] = req.minW;
+      v.maxW[h] = req.maxW;
+      let hours = req.forecastW.length;
+      for (let k = 0; k < req.forecastW.length; k++) {
+        if (req.forecastW[k] < d.model.board.idleW) {
+          hours = k;
+          break;
+        }
+      }
+      v.wantHeatH[h] = hours;
+    }
+  }
+
+  /** Sends each device its power settings and setpoint when they changed. */
+  private sendPower(): void {
+    const v = this.view;
+    if (!v) return;
+    for (const d of this.devices) {
+      const h = d.index;
+      const filler = Array.from({ length: d.model.boards }, (_, b) => v.boardInstance[h * v.maxBoards + b] === BOARD_FILLER);
+      const cmd: DeviceCommand = { kind: 'power', level: v.level[h], booster: v.booster[h], filler, resistiveW: d.resistiveW };
+      const key = JSON.stringify(cmd);
+      if (key !== d.sentPower) {
+        this.link.send(d.row.id, cmd);
+        d.sentPower = key;
+      }
+      if (d.kind === 0 && d.sentSetpoint !== d.comfortC) {
+        this.link.send(d.row.id, { kind: 'setpoint', setpointC: Math.min(30, Math.max(5, d.comfortC)) });
+        d.sentSetpoint = d.comfortC;
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Reports in
+
+  private async ingest(nowMs: number, touched: Set<string>): Promise<number> {
+    const inbox = this.link.drain();
+    for (const r of inbox.reports) {
+      const d = this.byId.get(r.deviceId);
+      if (d) {
+        if (d.controller && d.last) d.controller.delivered(r.powerW);
+        d.last = r;
+        d.lastSeenMs = nowMs;
+      }
+      try {
+        await this.store.appendTelemetry([{ deviceId: r.deviceId, time: r.at, data: { ...r } }]);
+        await this.hooks.onTelemetry?.(r);
+      } catch (e) {
+        this.hooks.onWarning?.(`telemetry of ${r.deviceId} not stored: ${(e as Error).message}`);
+      }
+    }
+    let finished = 0;
+    for (const rep of inbox.instances) {
+      try {
+        if (await this.ingestInstance(rep, nowMs, touched)) finished++;
+      } catch (e) {
+        this.hooks.onWarning?.(`report of ${rep.taskUuid}/${rep.instanceId} not applied: ${(e as Error).message}`, rep);
+      }
+    }
+    return finished;
+  }
+
+  /** Applies one instance report; true when it ended the instance's work. */
+  private async ingestInstance(rep: InstanceReport, nowMs: number, touched: Set<string>): Promise<boolean> {
+    const i = this.index.get(`${rep.taskUuid}/${rep.instanceId}`);
+    const e = i === undefined ? undefined : this.entries[i];
+    const chunkSeq = rep.seq;
+    if (rep.stdout) await this.store.appendOutput({ taskUuid: rep.taskUuid, instanceId: rep.instanceId, stream: 'stdout', text: rep.stdout, attempt: rep.attempt, chunkSeq, at: rep.at });
+    if (rep.stderr) await this.store.appendOutput({ taskUuid: rep.taskUuid, instanceId: rep.instanceId, stream: 'stderr', text: rep.stderr, attempt: rep.attempt, chunkSeq, at: rep.at });
+    const current = e !== undefined && i !== undefined && e.attempt === rep.attempt && this.live.get(rep.taskUuid)?.has(i) === true;
+    const set: Parameters<Store['applyInstanceEvent']>[0]['set'] = {};
+    if (rep.progress !== undefined) set.progress = rep.progress;
+    if (rep.clockRatio !== undefined) set.clockRatio = rep.clockRatio;
+    if (rep.phase !== undefined) set.phase = rep.phase;
+    let ended = false;
+    let requeue = false;
+    if (rep.state === 'running' || rep.state === 'paused') {
+      set.state = rep.state;
+      if (rep.state === 'running' && rep.phase === undefined) set.phase = 'execution';
+    } else if (rep.state === 'success' || rep.state === 'failure') {
+      ended = true;
+      set.phase = null;
+      set.endedAt = rep.at;
+      if (rep.results) set.results = rep.results;
+      set.info = { ...(rep.info ?? {}), ...(rep.exitCode !== undefined ? { exitCode: rep.exitCode } : {}), ...(rep.error ? { error: rep.error } : {}) };
+      if (rep.state === 'success') {
+        set.state = 'success';
+        set.progress = 100;
+      } else if (current && e && (await this.mayRetry(e))) {
+        requeue = true;
+        set.state = 'failure';
+      } else {
+        set.state = 'failure';
+      }
+    }
+    const applied = await this.store.applyInstanceEvent({
+      taskUuid: rep.taskUuid,
+      instanceId: rep.instanceId,
+      attempt: rep.attempt,
+      sequence: rep.seq,
+      at: rep.at,
+      set,
+      add: rep.add,
+    });
+    if (!applied.applied) return false;
+    if (rep.add && e && rep.add.wallTimeSec > 0) {
+      await this.hooks.onUsage?.({
+        accountId: e.task.accountId,
+        taskUuid: e.task.uuid,
+        schedulingType: e.task.schedulingType,
+        cores: e.needs.cores,
+        wallTimeSec: rep.add.wallTimeSec,
+        clockRatio: rep.clockRatio ?? 1,
+      });
+    }
+    if (!current || i === undefined || !e) return false;
+    touched.add(rep.taskUuid);
+    const t = this.table;
+    if (rep.progress !== undefined) t.doneS[i] = (t.workS[i] * rep.progress) / 100;
+    if (!ended) return false;
+    if (rep.state === 'failure') await this.recordError(e.task, rep);
+    this.freeSlot(i);
+    if (requeue) {
+      e.retries++;
+      await this.coordinatorEvent(e, nowMs, { state: 'queued', heaterId: null, boardIndex: null, progress: 0, endedAt: null });
+      t.phase[i] = InstancePhase.queued;
+      t.doneS[i] = 0;
+      this.policy.onChange(i, t);
+      return false;
+    }
+    t.phase[i] = rep.state === 'success' ? InstancePhase.done : InstancePhase.failed;
+    t.endedS[i] = rep.at / 1000;
+    this.policy.onChange(i, t);
+    this.forget(rep.taskUuid, i);
+    return true;
+  }
+
+  /** Whether a failed attempt may run again: the task's retry budgets (maxPerInstanceRetries, maxTotalRetries). */
+  private async mayRetry(e: Entry): Promise<boolean> {
+    const rs = e.task.retrySettings;
+    if (e.retries >= rs.maxPerInstanceRetries) return false;
+    const task = await this.store.getTask(SYSTEM, e.task.uuid);
+    if (!task || task.retryCount >= rs.maxTotalRetries) return false;
+    const updated = await this.store.updateTask(SYSTEM, task.uuid, { retryCount: task.retryCount + 1 });
+    if (updated) e.task = updated;
+    return true;
+  }
+
+  private async recordError(task: TaskRecord, rep: InstanceReport): Promise<void> {
+    const fresh = await this.store.getTask(SYSTEM, task.uuid);
+    if (!fresh) return;
+    const status = (fresh.status && typeof fresh.status === 'object' ? fresh.status : {}) as Record<string, unknown>;
+    const errors = Array.isArray(status.errors) ? status.errors.slice(-49) : [];
+    const why = rep.error ?? (rep.exitCode !== undefined && rep.exitCode !== null ? `exit code ${rep.exitCode}` : 'failed');
+    errors.push({ code: 'InstanceFailure', message: `instance ${rep.instanceId} (attempt ${rep.attempt}): ${why}` });
+    await this.store.updateTask(SYSTEM, task.uuid, { status: { ...status, errors } });
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Work in: new tasks, relaunched instances, cancellations
+
+  /** Instances left in flight by a previous run go back to the queue (their attempt ends; the next start adds one). */
+  private async requeueInFlight(nowMs: number, touched: Set<string>): Promise<void> {
+    const stale = await this.store.listInstances(SYSTEM, { states: ['dispatched', 'running', 'paused', 'overflow'] });
+    for (const inst of stale) {
+      await this.store.applyInstanceEvent({
+        taskUuid: inst.taskUuid,
+        instanceId: inst.instanceId,
+        attempt: Math.max(1, inst.attempt),
+        sequence: RESTART_SEQ,
+        at: nowMs,
+        set: { state: 'queued', phase: null, heaterId: null, boardIndex: null, progress: 0 },
+      });
+      touched.add(inst.taskUuid);
+    }
+    if (stale.length > 0) this.hooks.onWarning?.(`${stale.length} instance(s) in flight at start went back to the queue`);
+  }
+
+  private async syncTasks(nowMs: number, touched: Set<string>): Promise<number> {
+    let finished = 0;
+    // Cancelled or deleted tasks: stop their live instances.
+    const liveUuids = [...this.live.keys()];
+    const states = new Map<string, TaskRecord>();
+    for (let k = 0; k < liveUuids.length; k += 500) {
+      let token: string | null = null;
+      do {
+        const page = await this.store.listTasks(SYSTEM, { filter: { uuids: liveUuids.slice(k, k + 500) }, limit: 1000, pageToken: token });
+        for (const t of page.items) states.set(t.uuid, t);
+        token = page.nextToken;
+      } while (token);
+    }
+    for (const uuid of liveUuids) {
+      const task = states.get(uuid);
+      if (task && !isFinalState(task.state) && task.state !== 'PendingDelete' && task.state !== 'PendingCancel') {
+        this.snapshotIfOrdered(task, nowMs);
+        continue;
+      }
+      this.snapshots.delete(uuid);
+      for (const i of [...(this.live.get(uuid) ?? [])]) {
+        this.stopOnDevice(i);
+        this.table.phase[i] = InstancePhase.failed;
+        this.table.endedS[i] = nowMs / 1000;
+        this.policy.onChange(i, this.table);
+        this.forget(uuid, i);
+        finished++;
+      }
+      if (task && task.state === 'PendingCancel') {
+        await this.store.updateInstances(SYSTEM, uuid, { states: ['queued', 'dispatched', 'running', 'paused', 'overflow'] }, { state: 'cancelled', endedAt: nowMs });
+        touched.add(uuid);
+      }
+    }
+    // New work: tasks waiting for dispatch whose queued instances the table does not hold yet.
+    let token: string | null = null;
+    const fresh: number[] = [];
+    do {
+      const page = await this.store.listTasks(SYSTEM, { filter: { states: DISPATCHABLE }, limit: 1000, pageToken: token, orderBy: 'creationDate', order: 'asc' });
+      for (const task of page.items) await this.admit(task, nowMs, fresh, touched);
+      token = page.nextToken;
+    } while (token);
+    if (fresh.length > 0) this.policy.onSubmit(fresh, this.table);
+    return finished;
+  }
+
+  /** Sends snapshot commands for a task's running instances when a one-off order is new or a periodic one is due. */
+  private snapshotIfOrdered(task: TaskRecord, nowMs: number): void {
+    const { once, periodic } = snapshotOrders(task.status);
+    if (!once && !periodic) return;
+    let seen = this.snapshots.get(task.uuid);
+    if (!seen) this.snapshots.set(task.uuid, (seen = { seq: 0, periodicAt: nowMs }));
+    const orders: SnapshotOrder[] = [];
+    if (once && once.seq > seen.seq) {
+      seen.seq = once.seq;
+      orders.push(once);
+    }
+    if (periodic?.intervalS && nowMs - seen.periodicAt >= periodic.intervalS * 1000) {
+      seen.periodicAt = nowMs;
+      orders.push(periodic);
+    }
+    for (const o of orders) {
+      for (const i of this.live.get(task.uuid) ?? []) {
+        const e = this.entries[i];
+        if (this.table.phase[i] !== InstancePhase.running || !e.deviceId) continue;
+        this.link.send(e.deviceId, {
+          kind: 'snapshot',
+          ref: { taskUuid: task.uuid, instanceId: e.instanceId, attempt: e.attempt },
+          bucket: o.bucket,
+          prefix: o.prefix,
+          whitelist: o.whitelist,
+          blacklist: o.blacklist,
+        });
+      }
+    }
+  }
+
+  /** Adds a task's queued instances to the table (when its dependencies allow, within maxTimeQueueSeconds). */
+  private async admit(task: TaskRecord, nowMs: number, fresh: number[], touched: Set<string>): Promise<void> {
+    const body = (task.body ?? {}) as { maxTimeQueueSeconds?: number | null };
+    if (task.dependsOn.length > 0) {
+      const deps = await Promise.all(task.dependsOn.map((u) => this.store.getTask(task.accountId, u)));
+      const gate = dependencyGate(deps.map((d) => d?.state));
+      if (gate === 'waiting') return;
+      if (gate === 'never') {
+        await this.cancelTask(task, nowMs, 'a task it depends on did not succeed');
+        touched.add(task.uuid);
+        return;
+      }
+    }
+    const rows = this.live.get(task.uuid);
+    const queued = await this.store.listInstances(SYSTEM, { taskUuid: task.uuid, states: ['queued'] });
+    if (queued.length === 0) return;
+    if (typeof body.maxTimeQueueSeconds === 'number' && task.state === 'Submitted' && nowMs - task.stateTransitionTime > body.maxTimeQueueSeconds * 1000) {
+      await this.cancelTask(task, nowMs, `not started within maxTimeQueueSeconds (${body.maxTimeQueueSeconds} s)`);
+      touched.add(task.uuid);
+      return;
+    }
+    const account = await this.store.getAccount(task.accountId);
+    if (account && account.role !== 'operator' && shouldSuspend(account.creditsEUR)) return;
+    const all = await this.store.listInstances(SYSTEM, { taskUuid: task.uuid });
+    const rank = new Map(all.map((inst, k) => [inst.instanceId, k]));
+    const needs = instanceNeeds(task);
+    for (const inst of queued) {
+      const key = `${task.uuid}/${inst.instanceId}`;
+      const known = this.index.get(key);
+      if (known !== undefined && rows?.has(known)) continue; // already waiting or running here
+      fresh.push(this.addRow(task, inst, rank.get(inst.instanceId) ?? inst.instanceId, needs));
+    }
+  }
+
+  private addRow(task: TaskRecord, inst: InstanceRecord, rank: number, needs: InstanceNeeds): number {
+    if (this.table.count >= this.table.taskId.length) this.table = growInstanceTable(this.table, this.table.taskId.length * 2);
+    const t = this.table;
+    const i = t.count++;
+    const work = task.estimatedInstanceDurationSec ?? DEFAULT_ESTIMATED_DURATION_S;
+    t.taskId[i] = 0;
+    t.instanceIndex[i] = inst.instanceId;
+    t.type[i] = TYPE_CODE[task.schedulingType] ?? SchedulingType.flex;
+    t.priority[i] = 0;
+    t.cores[i] = needs.cores;
+    t.memoryMB[i] = needs.memoryMB;
+    t.gpu[i] = needs.gpu ? 1 : 0;
+    t.submittedS[i] = task.creationDate / 1000;
+    t.deadlineS[i] = task.deadline === null ? Infinity : task.deadline / 1000;
+    t.workS[i] = work;
+    t.estWorkS[i] = work;
+    t.doneS[i] = 0;
+    t.checkpointable[i] = task.checkpoint === 'snapshot' ? 1 : 0;
+    t.dataSite[i] = -1;
+    t.dataMB[i] = 0;
+    t.phase[i] = InstancePhase.queued;
+    t.heater[i] = -1;
+    t.board[i] = -1;
+    t.startedS[i] = NaN;
+    t.endedS[i] = NaN;
+    t.attempts[i] = inst.attempt;
+    this.entries[i] = { task, instanceId: inst.instanceId, rank, needs, attempt: inst.attempt, deviceId: null, seq: 0, retries: 0 };
+    this.index.set(`${task.uuid}/${inst.instanceId}`, i);
+    let rows = this.live.get(task.uuid);
+    if (!rows) this.live.set(task.uuid, (rows = new Set()));
+    rows.add(i);
+    return i;
+  }
+
+  private async cancelTask(task: TaskRecord, nowMs: number, why: string): Promise<void> {
+    await this.store.updateInstances(SYSTEM, task.uuid, { states: ['queued', 'dispatched'] }, { state: 'cancelled', endedAt: nowMs });
+    const status = (task.status && typeof task.status === 'object' ? task.status : {}) as Record<string, unknown>;
+    const errors: unknown[] = Array.isArray(status.errors) ? (status.errors as unknown[]) : [];
+    await this.store.updateTask(SYSTEM, task.uuid, { status: { ...status, errors: [...errors, { code: 'Cancelled', message: why }] } });
+  }
+
+  private forget(uuid: string, i: number): void {
+    const rows = this.live.get(uuid);
+    rows?.delete(i);
+    if (rows && rows.size === 0) this.live.delete(uuid);
+  }
+
+  // ---------------------------------------------------------------------------------------------------------
+  // Decisions out
+
+  /** Applies one decision; true when it started an instance. Throws on a decision that does not fit the state. */
+  private async apply(d: Decision, nowMs: number, touched: Set<string>): Promise<boolean> {
+    const t = this.table;
+    const v = this.view!;
+    switch (d.kind) {
+      case 'start':
+      case 'migrate': {
+        const i = d.instance;
+        const e = this.entries[i];
+        const dev = this.devices[d.heater];
+        if (!e || !dev) throw new Error('unknown instance or heater');
+        if (d.kind === 'start' && t.phase[i] !== InstancePhase.queued) throw new Error(`instance is not queued`);
+        if (d.kind === 'migrate' && t.phase[i] !== InstancePhase.paused) throw new Error(`instance is not paused`);
+        const slot = d.heater * v.maxBoards + d.board;
+        if (d.board >= dev.model.boards || v.boardInstance[slot] >= 0) throw new Error(`board ${d.board} of heater ${d.heater} is not free`);
+        if (!v.online[d.heater]) throw new Error(`heater ${d.heater} is offline`);
+        if (d.kind === 'migrate') {
+          // A migration without a real snapshot is a restart elsewhere (the local runner cannot checkpoint a process).
+          this.stopOnDevice(i);
+        }
+        v.boardInstance[slot] = i;
+        t.phase[i] = InstancePhase.running;
+        t.heater[i] = d.heater;
+        t.board[i] = d.board;
+        t.attempts[i]++;
+        if (Number.isNaN(t.startedS[i])) t.startedS[i] = nowMs / 1000;
+        e.attempt++;
+        e.seq = 0;
+        e.deviceId = dev.row.id;
+        await this.store.applyInstanceEvent({
+          taskUuid: e.task.uuid,
+          instanceId: e.instanceId,
+          attempt: e.attempt,
+          sequence: 0,
+          at: nowMs,
+          set: { state: 'dispatched', phase: 'dispatch', heaterId: dev.row.id, boardIndex: d.board, startedAt: nowMs, endedAt: null, progress: 0 },
+        });
+        this.link.send(dev.row.id, { kind: 'start', assignment: buildAssignment(e.task, e.instanceId, e.rank, e.attempt, d.board, e.needs) });
+        touched.add(e.task.uuid);
+        return true;
+      }
+      case 'pause':
+      case 'resume': {
+        const i = d.instance;
+        const e = this.entries[i];
+        const want = d.kind === 'pause' ? InstancePhase.running : InstancePhase.paused;
+        if (!e || t.phase[i] !== want || !e.deviceId) throw new Error(`instance is not ${d.kind === 'pause' ? 'running' : 'paused'}`);
+        t.phase[i] = d.kind === 'pause' ? InstancePhase.paused : InstancePhase.running;
+        this.link.send(e.deviceId, { kind: d.kind, ref: { taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt } });
+        await this.coordinatorEvent(e, nowMs, { state: d.kind === 'pause' ? 'paused' : 'running' });
+        touched.add(e.task.uuid);
+        return false;
+      }
+      case 'kill': {
+        const i = d.instance;
+        const e = this.entries[i];
+        if (!e || (t.phase[i] !== InstancePhase.running && t.phase[i] !== InstancePhase.paused)) throw new Error('instance is neither running nor paused');
+        this.stopOnDevice(i);
+        t.phase[i] = InstancePhase.queued;
+        t.doneS[i] = t.checkpointable[i] ? t.doneS[i] : 0;
+        await this.coordinatorEvent(e, nowMs, { state: 'queued', phase: null, heaterId: null, boardIndex: null, progress: 0 });
+        touched.add(e.task.uuid);
+        return false;
+      }
+      case 'overflow': {
+        const i = d.instance;
+        const e = this.entries[i];
+        if (!e || (t.phase[i] !== InstancePhase.queued && t.phase[i] !== InstancePhase.paused)) throw new Error('instance is neither queued nor paused');
+        if (t.phase[i] === InstancePhase.paused) this.stopOnDevice(i);
+        t.phase[i] = InstancePhase.overflow;
+        t.attempts[i]++;
+        if (Number.isNaN(t.startedS[i])) t.startedS[i] = nowMs / 1000;
+        e.attempt++;
+        e.seq = 0;
+        e.deviceId = OVERFLOW_DEVICE;
+        await this.store.applyInstanceEvent({
+          taskUuid: e.task.uuid,
+          instanceId: e.instanceId,
+          attempt: e.attempt,
+          sequence: 0,
+          at: nowMs,
+          set: { state: 'overflow', phase: 'dispatch', heaterId: null, boardIndex: null, startedAt: nowMs, endedAt: null, progress: 0 },
+        });
+        this.link.send(OVERFLOW_DEVICE, { kind: 'start', assignment: buildAssignment(e.task, e.instanceId, e.rank, e.attempt, 0, e.needs) });
+        touched.add(e.task.uuid);
+        return true;
+      }
+      case 'filler': {
+        const slot = d.heater * v.maxBoards + d.board;
+        if (d.on ? v.boardInstance[slot] !== BOARD_FREE : v.boardInstance[slot] !== BOARD_FILLER) throw new Error('filler does not fit the board');
+        v.boardInstance[slot] = d.on ? BOARD_FILLER : BOARD_FREE;
+        return false;
+      }
+      case 'level': {
+        const dev = this.devices[d.heater];
+        if (!dev || !(Number.isInteger(d.level) && d.level >= 0 && d.level < dev.model.board.levels)) throw new Error('bad level');
+        v.level[d.heater] = d.level;
+        return false;
+      }
+      case 'booster': {
+        if (!this.devices[d.heater] || !(d.fraction >= 0 && d.fraction <= 1)) throw new Error('bad booster');
+        v.booster[d.heater] = d.fraction;
+        return false;
+      }
+      case 'resistive': {
+        const dev = this.devices[d.heater];
+        if (!dev) throw new Error('unknown heater');
+        dev.resistiveW = Math.max(0, Math.min(d.powerW, dev.model.maxW));
+        return false;
+      }
+      default: {
+        const never: never = d;
+        throw new Error(`unknown decision ${JSON.stringify(never)}`);
+      }
+    }
+  }
+
+  /** Tells the instance's device to kill its attempt and frees its board in the view. */
+  private stopOnDevice(i: number): void {
+    const e = this.entries[i];
+    if (e.deviceId) this.link.send(e.deviceId, { kind: 'kill', ref: { taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt } });
+    this.freeSlot(i);
+    e.deviceId = null;
+  }
+
+  private freeSlot(i: number): void {
+    const t = this.table;
+    const v = this.view;
+    if (v && t.heater[i] >= 0 && t.board[i] >= 0) {
+      const slot = t.heater[i] * v.maxBoards + t.board[i];
+      if (v.boardInstance[slot] === i) v.boardInstance[slot] = BOARD_FREE;
+    }
+    t.heater[i] = -1;
+    t.board[i] = -1;
+  }
+
+  /** An event of the coordinator's own on the current attempt (outranks the device's reports of that attempt). */
+  private async coordinatorEvent(e: Entry, nowMs: number, set: { state?: InstanceState; phase?: null; heaterId?: null; boardIndex?: null; progress?: number; endedAt?: number | null }): Promise<void> {
+    e.seq++;
+    await this.store.applyInstanceEvent({ taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt, sequence: COORDINATOR_SEQ_BASE + e.seq, at: nowMs, set });
+  }
+
+  /** Moves the task to the state its instances imply (when the state machine allows it). */
+  private async refreshTaskState(uuid: string, nowMs: number): Promise<void> {
+    const task = await this.store.getTask(SYSTEM, uuid);
+    if (!task || task.state === 'PendingDelete') return;
+    const sum = await this.store.summarizeInstances(SYSTEM, uuid);
+    if (!sum) return;
+    const b = sum.byState;
+    const to = stateFromInstances({
+      queued: b.queued ?? 0,
+      dispatched: b.dispatched ?? 0,
+      executing: (b.running ?? 0) + (b.paused ?? 0) + (b.overflow ?? 0),
+      uploading: 0,
+      success: b.success ?? 0,
+      failure: b.failure ?? 0,
+      cancelled: b.cancelled ?? 0,
+    });
+    if (to === task.state || !canTransition(task.state, to)) return;
+    const final = isFinalState(to);
+    const moved = await this.store.transitionTask(SYSTEM, uuid, { to, from: [task.state], at: nowMs, endDate: final ? nowMs : null });
+    if (moved) await this.hooks.onTaskState?.({ accountId: moved.accountId, taskUuid: uuid, state: to, at: nowMs });
+  }
+}

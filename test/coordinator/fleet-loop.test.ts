@@ -1,0 +1,225 @@
+// The live loop against a scripted device link (the one fake: hardware we do not have here) and a real SQLite
+// store, on a fake clock: dispatch through the scheduler, the task state machine from instance reports, retry
+// budgets, cancellation reaching the device, dependencies, maxTimeQueueSeconds, the credits gate, restart
+// recovery, and duplicate reports counted once.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { openStore } from '../../src/coordinator/store/index.ts';
+import { SYSTEM, type Store } from '../../src/coordinator/store/types.ts';
+import { createAccount } from '../../src/coordinator/auth/tokens.ts';
+import { prepareTask, abortTask } from '../../src/coordinator/api/task-ops.ts';
+import type { TaskCreate } from '../../src/protocol/tasks.ts';
+import { FleetLoop } from '../../src/coordinator/fleet/loop.ts';
+import type { DeviceLink, Inbox } from '../../src/coordinator/fleet/link.ts';
+import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
+
+/** A link whose devices are scripted by the test: commands are recorded, reports are pushed by hand. */
+class ScriptedLink implements DeviceLink {
+  sent: Array<{ deviceId: string; command: DeviceCommand }> = [];
+  inbox: Inbox = { reports: [], instances: [] };
+  send(deviceId: string, command: DeviceCommand): void {
+    this.sent.push({ deviceId, command });
+  }
+  drain(): Inbox {
+    const out = this.inbox;
+    this.inbox = { reports: [], instances: [] };
+    return out;
+  }
+  starts(): Assignment[] {
+    return this.sent.flatMap((s) => (s.command.kind === 'start' ? [s.command.assignment] : []));
+  }
+  kills(): number {
+    return this.sent.filter((s) => s.command.kind === 'kill').length;
+  }
+  telemetry(deviceId: string, at: number, airC: number): void {
+    const r: DeviceReport = { deviceId, at, airC, setpointC: 20, bodyC: airC, outdoorC: 0, powerW: 0, computeW: 0, fillerW: 0, boosterW: 0, busyBoards: 0, level: 4, meterWh: 0 };
+    this.inbox.reports.push(r);
+  }
+  report(a: Assignment, seq: number, at: number, extra: Partial<InstanceReport>): InstanceReport {
+    const r: InstanceReport = { taskUuid: a.taskUuid, instanceId: a.instanceId, attempt: a.attempt, seq, at, deviceId: 'h1', ...extra };
+    this.inbox.instances.push(r);
+    return r;
+  }
+}
+
+interface World {
+  store: Store;
+  link: ScriptedLink;
+  loop: FleetLoop;
+  account: string;
+  now: { ms: number };
+  submit(body: Partial<TaskCreate>): Promise<string>;
+  tick(): Promise<void>;
+  state(uuid: string): Promise<string | undefined>;
+  close(): Promise<void>;
+}
+
+async function world(credits = 100): Promise<World> {
+  const store = await openStore('sqlite::memory:');
+  const { account } = await createAccount(store, { email: 'c@example.com', credits });
+  await store.upsertRegistry({ id: 'site', kind: 'site', name: 'site', spec: { climateZone: 'H2c', tariffEURPerKWh: 0.2 } });
+  await store.upsertRegistry({ id: 'room', kind: 'room', siteId: 'site', name: 'room', spec: { archetype: 'dwelling-1974-1982', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 } });
+  await store.upsertRegistry({ id: 'h1', kind: 'heater', siteId: 'site', parentId: 'room', name: 'h1', spec: { boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 495 } });
+  const link = new ScriptedLink();
+  const now = { ms: Date.UTC(2026, 0, 12, 8) };
+  const loop = new FleetLoop({ store, link, periodS: 60 });
+  const w: World = {
+    store,
+    link,
+    loop,
+    account: account.id,
+    now,
+    submit: async (body) => {
+      const full = { name: 'job', profile: 'docker-batch', instanceCount: 2, constants: [{ key: 'DOCKER_CMD', value: 'echo ${INSTANCE_ID}' }], ...body } as TaskCreate;
+      const acc = (await store.getAccount(account.id))!;
+      return (await store.createTask({ ...(await prepareTask(store, acc, full)), creationDate: now.ms })).uuid;
+    },
+    tick: async () => {
+      // A cold room (16 °C against 20): every policy wants to put work there.
+      link.telemetry('h1', now.ms, 16);
+      await loop.tick(now.ms);
+      now.ms += 60_000;
+    },
+    state: async (uuid) => (await store.getTask(SYSTEM, uuid))?.state,
+    close: () => store.close(),
+  };
+  return w;
+}
+
+test('fleet loop: dispatch, running, success; the task walks the state machine; duplicates count once', async () => {
+  const w = await world();
+  try {
+    const uuid = await w.submit({ instanceCount: 2 });
+    await w.tick();
+    await w.tick();
+    const starts = w.link.starts();
+    assert.equal(starts.length, 2, 'both instances dispatched to the cold room');
+    assert.deepEqual(starts.map((a) => a.env.INSTANCE_ID).sort(), ['0', '1']);
+    assert.equal(starts[0].env.QSIZE, '2');
+    assert.equal(starts[0].attempt, 1);
+    assert.equal(await w.state(uuid), 'FullyDispatched');
+    for (const a of starts) w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution', stdout: `hello ${a.instanceId}\n` });
+    await w.tick();
+    assert.equal(await w.state(uuid), 'FullyExecuting');
+    const [a0, a1] = starts;
+    const fin = w.link.report(a0, 2, w.now.ms, { state: 'success', add: { energyWh: 1, ghzSeconds: 4, execTimeSec: 1, wallTimeSec: 2 }, clockRatio: 1 });
+    w.link.inbox.instances.push({ ...fin }); // delivered twice (a replay after a reconnection)
+    await w.tick();
+    // One done, the other still running: every unfinished instance executes.
+    assert.equal(await w.state(uuid), 'FullyExecuting');
+    const inst = await w.store.getInstance(SYSTEM, uuid, a0.instanceId);
+    assert.equal(inst?.energyWh, 1, 'a replayed report is counted once');
+    assert.equal(inst?.state, 'success');
+    w.link.report(a1, 2, w.now.ms, { state: 'success' });
+    await w.tick();
+    const done = await w.store.getTask(SYSTEM, uuid);
+    assert.equal(done?.state, 'Success');
+    assert.ok(done?.endDate);
+    const out = await w.store.readOutput(SYSTEM, uuid, 'stdout');
+    assert.equal(out?.map((c) => c.text).sort().join(''), 'hello 0\nhello 1\n');
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: a failed instance is retried within maxPerInstanceRetries, then the task fails', async () => {
+  const w = await world();
+  try {
+    const uuid = await w.submit({ instanceCount: 1, retrySettings: { maxTotalRetries: 5, maxPerInstanceRetries: 1 } });
+    await w.tick();
+    const [first] = w.link.starts();
+    w.link.report(first, 1, w.now.ms, { state: 'failure', exitCode: 3 });
+    await w.tick();
+    await w.tick();
+    const starts = w.link.starts();
+    assert.equal(starts.length, 2, 'retried once');
+    assert.equal(starts[1].attempt, 2);
+    assert.notEqual(await w.state(uuid), 'Failure');
+    w.link.report(starts[1], 1, w.now.ms, { state: 'failure', exitCode: 3 });
+    await w.tick();
+    await w.tick();
+    assert.equal(w.link.starts().length, 2, 'no third attempt');
+    const t = await w.store.getTask(SYSTEM, uuid);
+    assert.equal(t?.state, 'Failure');
+    assert.equal(t?.retryCount, 1);
+    const errors = (t?.status as { errors: Array<{ message: string }> }).errors;
+    assert.ok(errors.some((e) => /exit code 3/.test(e.message)));
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: an abort reaches the device as a kill; a restart requeues what was in flight', async () => {
+  const w = await world();
+  try {
+    const uuid = await w.submit({ instanceCount: 1 });
+    await w.tick();
+    assert.equal(w.link.starts().length, 1);
+    await abortTask(w.store, w.account, uuid, w.now.ms);
+    await w.tick();
+    assert.equal(w.link.kills(), 1);
+    assert.equal(await w.state(uuid), 'Cancelled');
+
+    const other = await w.submit({ instanceCount: 1 });
+    await w.tick();
+    assert.equal((await w.store.getInstance(SYSTEM, other, 0))?.state, 'dispatched');
+    // A new coordinator process over the same store: the devices died with the old one.
+    const link2 = new ScriptedLink();
+    const loop2 = new FleetLoop({ store: w.store, link: link2, periodS: 60 });
+    link2.telemetry('h1', w.now.ms, 16);
+    await loop2.tick(w.now.ms);
+    const again = link2.starts();
+    assert.equal(again.length, 1, 'requeued and dispatched again');
+    assert.equal(again[0].attempt, 2);
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: dependencies, maxTimeQueueSeconds and the credits gate', async () => {
+  const w = await world();
+  try {
+    const first = await w.submit({ instanceCount: 1 });
+    const second = await w.submit({ instanceCount: 1, dependencies: { dependsOn: [first] } });
+    await w.tick();
+    assert.deepEqual(w.link.starts().map((a) => a.taskUuid), [first], 'the dependent task waits');
+    w.link.report(w.link.starts()[0], 1, w.now.ms, { state: 'success' });
+    await w.tick();
+    await w.tick();
+    assert.deepEqual(w.link.starts().map((a) => a.taskUuid), [first, second]);
+
+    // No heater can take a 64-core instance: the policy sends it to the overflow datacenter.
+    const big = await w.submit({ instanceCount: 1, hardwareConstraints: [{ discriminator: 'MinimumCoreHardwareConstraint', coreCount: 64 }] });
+    await w.tick();
+    const bigStart = w.link.sent.find((s) => s.command.kind === 'start' && s.command.assignment.taskUuid === big);
+    assert.equal(bigStart?.deviceId, 'overflow');
+    assert.equal((await w.store.getInstance(SYSTEM, big, 0))?.state, 'overflow');
+
+    // An account without credits gets no dispatch.
+    await w.store.adjustCredits(w.account, -1000);
+    const broke = await w.submit({ instanceCount: 1 });
+    await w.tick();
+    assert.ok(!w.link.starts().some((a) => a.taskUuid === broke));
+    assert.equal(await w.state(broke), 'Submitted');
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: a task nobody starts within maxTimeQueueSeconds is cancelled', async () => {
+  const w = await world();
+  try {
+    const uuid = await w.submit({ instanceCount: 1, maxTimeQueueSeconds: 90 });
+    // The only heater never reports: it is offline, nothing can start.
+    for (let k = 0; k < 3; k++) {
+      await w.loop.tick(w.now.ms);
+      w.now.ms += 60_000;
+    }
+    assert.equal(w.link.starts().length, 0);
+    const t = await w.store.getTask(SYSTEM, uuid);
+    assert.equal(t?.state, 'Cancelled');
+    assert.match(JSON.stringify(t?.status), /maxTimeQueueSeconds/);
+  } finally {
+    await w.close();
+  }
+});
