@@ -223,3 +223,22 @@ test('fleet loop: a task nobody starts within maxTimeQueueSeconds is cancelled',
     await w.close();
   }
 });
+
+test('fleet loop: a finished task with autoDeleteOnCompletion is deleted after completionTimeToLive', async () => {
+  const w = await world();
+  try {
+    const keep = await w.submit({ instanceCount: 1 });
+    const gone = await w.submit({ instanceCount: 1, autoDeleteOnCompletion: true, completionTimeToLive: '00:05:00' });
+    await w.tick();
+    for (const a of w.link.starts()) w.link.report(a, 1, w.now.ms, { state: 'success' });
+    await w.tick();
+    assert.equal(await w.state(gone), 'Success');
+    for (let k = 0; k < 3; k++) await w.tick(); // 3 min: still there
+    assert.equal(await w.state(gone), 'Success');
+    for (let k = 0; k < 4; k++) await w.tick(); // past 5 min
+    assert.equal(await w.state(gone), undefined);
+    assert.equal(await w.state(keep), 'Success');
+  } finally {
+    await w.close();
+  }
+});

@@ -14,6 +14,7 @@ import { buildAssignment, DEFAULT_ESTIMATED_DURATION_S, instanceNeeds, type Inst
 import { OVERFLOW_DEVICE, type DeviceLink } from './link.ts';
 import { shouldSuspend } from '../accounting/billing.ts';
 import { setpointAt, type RoomSpec } from '../../protocol/platform.ts';
+import { parseTimeSpan } from '../../protocol/timespan.ts';
 import { snapshotOrders, type SnapshotOrder } from '../api/snapshots.ts';
 
 /** What the loop tells the rest of the platform (billing, the event stream, metrics). */
@@ -105,6 +106,9 @@ export interface TickResult {
 /** Sequence of the "requeued at coordinator start" event: above any the coordinator issues during an attempt. */
 const RESTART_SEQ = COORDINATOR_SEQ_BASE + 900_000_000;
 
+/** How often finished tasks are swept for auto-deletion, ms. */
+const AUTO_DELETE_SWEEP_MS = 60_000;
+
 const TYPE_CODE: Record<string, 0 | 1 | 2> = { flex: SchedulingType.flex, onDemand: SchedulingType.onDemand, reserved: SchedulingType.reserved };
 
 /** The live loop (one per coordinator). */
@@ -130,6 +134,8 @@ export class FleetLoop {
   private ticking = false;
   /** Per task: the one-off snapshot order last acted on, and when the periodic one last ran (ms). */
   private readonly snapshots = new Map<string, { seq: number; periodicAt: number }>();
+  /** When finished tasks with `autoDeleteOnCompletion` were last looked for, ms. */
+  private lastSweepMs = -Infinity;
   private recovered: boolean;
 
   constructor(o: FleetLoopOptions) {
@@ -170,6 +176,10 @@ export class FleetLoop {
       }
       this.sendPower();
       for (const uuid of touched) await this.refreshTaskState(uuid, nowMs);
+      if (nowMs - this.lastSweepMs >= AUTO_DELETE_SWEEP_MS) {
+        this.lastSweepMs = nowMs;
+        await this.autoDelete(nowMs);
+      }
       let queued = 0;
       let running = 0;
       for (const rows of this.live.values()) {
@@ -812,6 +822,24 @@ export class FleetLoop {
   private async coordinatorEvent(e: Entry, nowMs: number, set: { state?: InstanceState; phase?: null; heaterId?: null; boardIndex?: null; progress?: number; endedAt?: number | null }): Promise<void> {
     e.seq++;
     await this.store.applyInstanceEvent({ taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt, sequence: COORDINATOR_SEQ_BASE + e.seq, at: nowMs, set });
+  }
+
+  /**
+   * Deletes finished tasks created with `autoDeleteOnCompletion` once `completionTimeToLive` (a time span,
+   * default 0) has passed since they ended. A sweep over finished tasks, at most once a minute.
+   */
+  private async autoDelete(nowMs: number): Promise<void> {
+    let token: string | null = null;
+    do {
+      const page = await this.store.listTasks(SYSTEM, { filter: { states: ['Success', 'Failure', 'Cancelled'] }, limit: 1000, pageToken: token });
+      for (const t of page.items) {
+        const body = (t.body ?? {}) as { autoDeleteOnCompletion?: boolean; completionTimeToLive?: string | null };
+        if (body.autoDeleteOnCompletion !== true || t.endDate === null) continue;
+        const ttlS = body.completionTimeToLive ? (parseTimeSpan(body.completionTimeToLive) ?? 0) : 0;
+        if (nowMs >= t.endDate + ttlS * 1000) await this.store.deleteTask(SYSTEM, t.uuid);
+      }
+      token = page.nextToken;
+    } while (token);
   }
 
   /** Moves the task to the state its instances imply (when the state machine allows it). */
