@@ -12,7 +12,7 @@ import { FleetLoop, type FleetLoopHooks } from './fleet/loop.ts';
 import { EventHub } from './events.ts';
 import { EVENT_TYPES } from '../protocol/platform.ts';
 import { seedDemoSite } from './fleet/demo-site.ts';
-import { LocalFleet } from './executor/local-fleet.ts';
+import type { LocalExecutor, LocalExecutorFactory } from './fleet/link.ts';
 import type { PolicyName } from '../scheduler/index.ts';
 import { billAttempt, DEFAULT_PRICES, type PriceTable } from './accounting/billing.ts';
 import type { SchedulingTypeName } from './store/types.ts';
@@ -40,16 +40,18 @@ export interface PlatformOptions {
   /** Further plugins (mounted beside the API). */
   plugins?: ExtraPlugin[];
   /**
-   * The fleet: the live scheduling loop with the local executor standing in for agents (false: API only).
-   * Default: on, policy `hearth`, a 5 s period, the demo site seeded into an empty store.
+   * The fleet: the live scheduling loop with a local executor standing in for agents (absent: API only).
+   * Defaults: policy `hearth`, a 5 s period, the demo site seeded into an empty store.
    */
-  fleet?: false | FleetOptions;
+  fleet?: FleetOptions;
   /** Hook run once the store is open and the operator exists, before listening (e.g. to seed a demo fleet). */
   beforeListen?: (p: { store: Store; app: FastifyInstance; sealKey: Buffer; dataDir: string }) => Promise<void>;
 }
 
 /** How `startPlatform` runs the fleet. */
 export interface FleetOptions {
+  /** The devices: builds the local executor that stands in for agents (the CLI passes `localExecutor`). */
+  executor: LocalExecutorFactory;
   policy?: PolicyName;
   /** Scheduling period, s (wall clock). Default 5. */
   periodS?: number;
@@ -72,7 +74,7 @@ export interface Platform {
   sealKey: Buffer;
   bootstrap: BootstrapResult;
   /** The live loop and the local executor (absent with `fleet: false`). */
-  fleet?: { loop: FleetLoop; executor: LocalFleet; tick(): Promise<void> };
+  fleet?: { loop: FleetLoop; executor: LocalExecutor; tick(): Promise<void> };
   /** Stops listening, then closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -122,7 +124,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       plugins: [{ plugin: s3Plugin, options: { prefix: STORAGE_PREFIX, store, blobDir: join(dir, 'blobs'), sealKey, clock: options.clock } }, ...(options.plugins ?? [])],
     });
     if (options.beforeListen) await options.beforeListen({ store, app, sealKey, dataDir: dir });
-    const fleet = options.fleet === false ? undefined : await startFleet(store, dir, options.fleet ?? {}, options.clock ?? Date.now, events, (m) => app?.log.warn(m));
+    const fleet = options.fleet === undefined ? undefined : await startFleet(store, dir, options.fleet, options.clock ?? Date.now, events, (m) => app?.log.warn(m));
     await app.listen({ port: options.port ?? 8080, host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : (options.port ?? 8080);
@@ -163,10 +165,10 @@ async function startFleet(
   clock: () => number,
   events: EventHub,
   warn: (m: string) => void,
-): Promise<{ loop: FleetLoop; executor: LocalFleet; tick: () => Promise<void>; stop: () => Promise<void> }> {
+): Promise<{ loop: FleetLoop; executor: LocalExecutor; tick: () => Promise<void>; stop: () => Promise<void> }> {
   const periodS = o.periodS ?? 5;
   if (o.demo !== false) await seedDemoSite(store, { rooms: o.demoRooms });
-  const executor = new LocalFleet({ store, blobDir: join(dataDir, 'blobs'), workRoot: join(dataDir, 'work'), stepS: Math.min(10, periodS), onWarning: warn });
+  const executor = o.executor({ store, dataDir, stepS: Math.min(10, periodS), warn });
   const prices = o.prices ?? DEFAULT_PRICES;
   // Billing follows the work really done: each report's wall time × cores × clock ratio, at the task's price.
   const onUsage: FleetLoopHooks['onUsage'] = async (u) => {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startPlatform, STORAGE_PREFIX } from '../../src/coordinator/server.ts';
+import { localExecutor } from '../../src/cli/local-fleet.ts';
 
 const OPERATOR_TOKEN = 'hth_test_operator_token_0123456789abcdef';
 
@@ -29,7 +30,7 @@ test('customer story: account, input upload, 4-instance docker-batch task, stdou
     port: 0,
     dataDir: dir,
     env: { HEARTH_BOOTSTRAP_TOKEN: OPERATOR_TOKEN },
-    fleet: { periodS: 0.2, demoRooms: 2 },
+    fleet: { executor: localExecutor, periodS: 0.2, demoRooms: 2 },
   });
   try {
     const api = async (method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: any; text: string }> => {
@@ -144,7 +145,7 @@ test('customer story: account, input upload, 4-instance docker-batch task, stdou
 
 test('a running task: snapshot of its working directory, progress from DOCKER_PROGRESS1, then abort kills it', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-snap-'));
-  const platform = await startPlatform({ port: 0, dataDir: dir, env: { HEARTH_BOOTSTRAP_TOKEN: OPERATOR_TOKEN }, fleet: { periodS: 0.2, demoRooms: 1 } });
+  const platform = await startPlatform({ port: 0, dataDir: dir, env: { HEARTH_BOOTSTRAP_TOKEN: OPERATOR_TOKEN }, fleet: { executor: localExecutor, periodS: 0.2, demoRooms: 1 } });
   try {
     const call = async (method: string, path: string, token: string, body?: unknown): Promise<{ status: number; json: any; text: string }> => {
       const res = await fetch(platform.url + path, { method, headers: { authorization: token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body) });

@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { InvalidParameterError } from '../../physics/errors.ts';
 import { startPlatform, STORAGE_PREFIX, type Platform } from '../../coordinator/server.ts';
+import { localExecutor } from '../local-fleet.ts';
 
 export interface StartFlags {
   port: string;
@@ -51,7 +52,7 @@ export function registerStart(program: Command): void {
     .option('--logs', 'structured JSON logs on stdout')
     .action(async (flags: StartFlags) => {
       const o = startOptionsFromFlags(flags);
-      const platform = await startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger });
+      const platform = await startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, fleet: { executor: localExecutor } });
       process.stdout.write(startBanner(platform));
       await new Promise<void>((resolveStop) => {
         const stop = (): void => {

@@ -1,21 +1,22 @@
-// The local executor: stands in for the fleet until agents exist. Each registered heater or boiler becomes a
+// The local executor: stands in for the fleet until agents run as their own processes. It lives with the CLI,
+// the one part allowed to join the coordinator (store, blobs) and the agent's runner and sandbox. Each registered heater or boiler becomes a
 // device on this machine that runs its instances as real processes (runner.ts), stages inputs from the
 // account's buckets and uploads results to its result bucket, draws board power from the CPU time its processes
 // really used, and heats a simulated room (the physics room model) or tank with it. It speaks the device contract
 // of protocol/device.ts to the live loop through the DeviceLink interface, like an agent over MQTT will.
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { archetypeModel } from '../../physics/building.ts';
-import { dwellingRoom, officeRoom, radiatorForPower, type Era, type RoomArchetype } from '../../physics/archetypes.ts';
-import { BoardState, boardPowerW } from '../../physics/board.ts';
-import { stepDiscrete, type DiscreteStateSpaceFoh } from '../../physics/discretise.ts';
-import { createHeaterModel, type HeaterModel } from '../../physics/heater.ts';
-import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../protocol/device.ts';
-import { BlobStore } from '../s3/blobs.ts';
-import { StoreConflictError, type RegistryRow, type Store } from '../store/types.ts';
-import { OVERFLOW_DEVICE, type DeviceLink, type Inbox } from '../fleet/link.ts';
-import { expandCommand, sandboxCapabilities, startProcess, type RunHandle } from './runner.ts';
-import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile } from './workdir.ts';
+import { archetypeModel } from '../physics/building.ts';
+import { dwellingRoom, officeRoom, radiatorForPower, type Era, type RoomArchetype } from '../physics/archetypes.ts';
+import { BoardState, boardPowerW } from '../physics/board.ts';
+import { stepDiscrete, type DiscreteStateSpaceFoh } from '../physics/discretise.ts';
+import { createHeaterModel, type HeaterModel } from '../physics/heater.ts';
+import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../protocol/device.ts';
+import { BlobStore } from '../coordinator/s3/blobs.ts';
+import { StoreConflictError, type RegistryRow, type Store } from '../coordinator/store/types.ts';
+import { OVERFLOW_DEVICE, type Inbox, type LocalExecutor } from '../coordinator/fleet/link.ts';
+import { expandCommand, sandboxCapabilities, startProcess, type RunHandle } from '../agent/runner.ts';
+import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile } from '../agent/workdir.ts';
 
 export interface LocalFleetOptions {
   store: Store;
@@ -91,7 +92,11 @@ interface LocalDevice {
 const runKey = (taskUuid: string, instanceId: number, attempt: number): string => `${taskUuid}/${instanceId}/${attempt}`;
 
 /** The local stand-in for a fleet of agents. */
-export class LocalFleet implements DeviceLink {
+export function localExecutor(ctx: { store: Store; dataDir: string; stepS: number; warn: (m: string) => void }): LocalFleet {
+  return new LocalFleet({ store: ctx.store, blobDir: join(ctx.dataDir, 'blobs'), workRoot: join(ctx.dataDir, 'work'), stepS: ctx.stepS, onWarning: ctx.warn });
+}
+
+export class LocalFleet implements LocalExecutor {
   private readonly store: Store;
   private readonly blobs: BlobStore;
   private readonly workRoot: string;

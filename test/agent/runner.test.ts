@@ -8,8 +8,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
-import { expandCommand, sandboxCapabilities, startProcess } from '../../src/coordinator/executor/runner.ts';
-import type { RunExit, RunHandle, RunSpec } from '../../src/coordinator/executor/runner.ts';
+import { expandCommand, sandboxCapabilities, startProcess } from '../../src/agent/runner.ts';
+import type { RunExit, RunHandle, RunSpec } from '../../src/agent/runner.ts';
 
 let workDir: string;
 before(async () => {

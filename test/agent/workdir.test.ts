@@ -7,7 +7,7 @@ import { isAbsolute, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import fc from 'fast-check';
-import { collectResults, createWorkDir, removeWorkDir, safeJoin, snapshotFiles, stageFile } from '../../src/coordinator/executor/workdir.ts';
+import { collectResults, createWorkDir, removeWorkDir, safeJoin, snapshotFiles, stageFile } from '../../src/agent/workdir.ts';
 
 let base: string;
 let outside: string;
