@@ -17,7 +17,7 @@ import { jobRoutes } from './api/jobs.ts';
 import { accountRoutes } from './api/accounts.ts';
 import { platformRoutes } from './api/platform.ts';
 import { EventHub } from './events.ts';
-import { carbonRoutes } from './api/carbon.ts';
+import { carbonRoutes, type CarbonRouteOptions } from './api/carbon.ts';
 import { snapshotRoutes } from './api/snapshots.ts';
 import { metricsPlugin, metricsPluginOptions, type MetricsOptions, type MetricsRegistry } from './api/metrics.ts';
 
@@ -44,6 +44,8 @@ export interface BuildAppOptions {
   logger?: boolean | Record<string, unknown>;
   /** Prometheus metrics: a registry to record into (default a new one, `app.metrics`); `GET /metrics` is public unless `{public: false}` (operators' token): firewall it. */
   metrics?: MetricsRegistry | MetricsOptions;
+  /** Carbon facts: the grid intensity source and reference datacenter (default: a constant 56.3 gCO2e/kWh). */
+  carbon?: CarbonRouteOptions;
   /** Key that seals new tokens so the S3 endpoint can verify SigV4 with them (see auth/tokens.ts); none: no sealing. */
   sealKey?: Buffer;
   /** Live-change hub behind `GET /hearth/v1/events` (share it with whatever publishes). Default: a new one. */
@@ -124,7 +126,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(metaRoutes, { ...ctx, prefix });
       await api.register(taskRoutes, { ...ctx, prefix });
       await api.register(jobRoutes, { ...ctx, prefix });
-      await api.register(carbonRoutes, { ...ctx, prefix });
+      await api.register(carbonRoutes, { ...ctx, carbon: options.carbon, prefix });
       await api.register(snapshotRoutes, { ...ctx, prefix });
     }
     await api.register(accountRoutes, { ...ctx, prefix: '/hearth/v1' });

@@ -10,6 +10,7 @@ import { openStore } from './store/index.ts';
 import type { Store } from './store/types.ts';
 import { FleetLoop, type FleetLoopHooks } from './fleet/loop.ts';
 import { EventHub } from './events.ts';
+import type { CarbonSource } from './accounting/carbon.ts';
 import { EVENT_TYPES } from '../protocol/platform.ts';
 import { seedDemoSite } from './fleet/demo-site.ts';
 import type { LocalExecutor, LocalExecutorFactory } from './fleet/link.ts';
@@ -37,6 +38,8 @@ export interface PlatformOptions {
   publicUrl?: string;
   /** Structured logs (Fastify's pino): true, false or pino options. Default false. */
   logger?: boolean | Record<string, unknown>;
+  /** Grid carbon intensity for carbon facts (default: the constant DEFAULT_GRID_G_PER_KWH). */
+  carbonSource?: CarbonSource;
   /** Further plugins (mounted beside the API). */
   plugins?: ExtraPlugin[];
   /**
@@ -116,6 +119,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const events = new EventHub();
     app = await buildApp({
       events,
+      carbon: options.carbonSource ? { source: options.carbonSource } : undefined,
       store,
       clock: options.clock,
       sealKey,

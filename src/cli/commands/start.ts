@@ -4,6 +4,8 @@ import type { Command } from 'commander';
 import { InvalidParameterError } from '../../physics/errors.ts';
 import { startPlatform, STORAGE_PREFIX, type Platform } from '../../coordinator/server.ts';
 import { localExecutor } from '../local-fleet.ts';
+import { readFileSync } from 'node:fs';
+import { parseCarbonCsv, seriesCarbonSource, type CarbonSource } from '../../coordinator/accounting/carbon.ts';
 
 export interface StartFlags {
   port: string;
@@ -11,6 +13,18 @@ export interface StartFlags {
   data: string;
   db?: string;
   logs?: boolean;
+  carbonCsv?: string;
+}
+
+/** The carbon source of `--carbon-csv FILE` (time,gCO2e/kWh rows; outside the series: the same date of a covered year). */
+export function carbonSourceFromFile(path: string): CarbonSource {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new InvalidParameterError('--carbon-csv', `cannot read ${path}: ${(e as Error).message}`);
+  }
+  return seriesCarbonSource(parseCarbonCsv(text, path), { outside: 'wrap-year' });
 }
 
 /** Parses the flags of `hearth start`. @throws InvalidParameterError naming the flag */
@@ -50,9 +64,11 @@ export function registerStart(program: Command): void {
     .option('--data <dir>', 'data directory (SQLite file, objects, seal key)', './data')
     .option('--db <url>', 'store: postgres://… or a SQLite file (default: hearth.db in the data directory; env HEARTH_DB)')
     .option('--logs', 'structured JSON logs on stdout')
+    .option('--carbon-csv <file>', 'grid carbon intensity series for carbon facts (CSV: time,gCO2e/kWh); default a constant 56.3')
     .action(async (flags: StartFlags) => {
       const o = startOptionsFromFlags(flags);
-      const platform = await startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, fleet: { executor: localExecutor } });
+      const carbonSource = flags.carbonCsv ? carbonSourceFromFile(flags.carbonCsv) : undefined;
+      const platform = await startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, carbonSource, fleet: { executor: localExecutor } });
       process.stdout.write(startBanner(platform));
       await new Promise<void>((resolveStop) => {
         const stop = (): void => {
