@@ -242,3 +242,32 @@ test('fleet loop: a finished task with autoDeleteOnCompletion is deleted after c
     await w.close();
   }
 });
+
+test('fleet loop: a heater that falls silent loses its work to the queue, and another heater takes it', async () => {
+  const w = await world();
+  try {
+    await w.store.upsertRegistry({ id: 'room2', kind: 'room', siteId: 'site', name: 'room2', spec: { archetype: 'dwelling-1974-1982', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 } });
+    await w.store.upsertRegistry({ id: 'h2', kind: 'heater', siteId: 'site', parentId: 'room2', name: 'h2', spec: { boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 495 } });
+    const uuid = await w.submit({ instanceCount: 1 });
+    // Only h1 reports at first: the instance lands there.
+    await w.tick();
+    const [first] = w.link.starts();
+    assert.equal(w.link.sent.find((s) => s.command.kind === 'start')?.deviceId, 'h1');
+    w.link.report(first, 1, w.now.ms, { state: 'running' });
+    // From now on h1 is silent; h2 (cold) reports every period.
+    for (let k = 0; k < 5; k++) {
+      w.link.telemetry('h2', w.now.ms, 16);
+      await w.loop.tick(w.now.ms);
+      w.now.ms += 60_000;
+    }
+    const starts = w.link.sent.filter((s) => s.command.kind === 'start');
+    assert.equal(starts.length, 2, 'dispatched again');
+    assert.equal(starts[1].deviceId, 'h2');
+    const inst = await w.store.getInstance(SYSTEM, uuid, 0);
+    assert.equal(inst?.attempt, 2);
+    assert.equal(inst?.heaterId, 'h2');
+    assert.equal((await w.store.getTask(SYSTEM, uuid))?.retryCount, 0, 'a lost heater is not the task\'s fault');
+  } finally {
+    await w.close();
+  }
+});

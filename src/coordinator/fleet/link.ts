@@ -10,6 +10,8 @@ export const OVERFLOW_DEVICE = 'overflow';
 export interface Inbox {
   reports: DeviceReport[];
   instances: InstanceReport[];
+  /** Devices that said they went offline (an MQTT last will), in arrival order. */
+  offline?: string[];
 }
 
 /** A transport between the coordinator and its devices. */

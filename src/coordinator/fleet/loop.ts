@@ -38,7 +38,11 @@ export interface FleetLoopOptions {
   periodS?: number;
   /** A device silent for this many periods is offline (its work is requeued). Default 3. */
   offlineAfterPeriods?: number;
-  /** Accounts with credits ≤ 0 get no new dispatch (their work waits). Default: ask the store. */
+  /**
+   * An instance whose heater was lost (offline: last will or silence) goes back to the queue this many times
+   * before it fails; these losses do not count against the task's retry budget (they are not its fault). Default 5.
+   */
+  maxInfrastructureLosses?: number;
   hooks?: FleetLoopHooks;
   /** The overflow datacenter as the policy sees it. */
   overflow?: OverflowPool;
@@ -76,6 +80,8 @@ interface Device {
   sentPower: string;
   resistiveW: number | null;
   sentSetpoint: number;
+  /** Online at the previous tick (a fall to offline requeues its work). */
+  wasOnline: boolean;
 }
 
 /** Where one table row came from. */
@@ -92,6 +98,8 @@ interface Entry {
   seq: number;
   /** Retries used by this instance (task failures only). */
   retries: number;
+  /** Times its heater was lost under it. */
+  losses: number;
 }
 
 /** Counts of one tick (for logs and tests). */
@@ -119,6 +127,7 @@ export class FleetLoop {
   readonly policyName: PolicyName;
   private readonly periodS: number;
   private readonly offlineMs: number;
+  private readonly maxLosses: number;
   private readonly hooks: FleetLoopHooks;
   private readonly overflow: OverflowPool;
   private devices: Device[] = [];
@@ -145,6 +154,7 @@ export class FleetLoop {
     this.policy = createPolicy(this.policyName);
     this.periodS = o.periodS ?? 60;
     this.offlineMs = (o.offlineAfterPeriods ?? 3) * this.periodS * 1000;
+    this.maxLosses = o.maxInfrastructureLosses ?? 5;
     this.hooks = o.hooks ?? {};
     this.overflow = o.overflow ?? DEFAULT_OVERFLOW;
     this.recovered = o.requeueInFlightAtStart === false;
@@ -163,6 +173,7 @@ export class FleetLoop {
       await this.loadDevices();
       let finished = await this.ingest(nowMs, touched);
       finished += await this.syncTasks(nowMs, touched);
+      finished += await this.handleLostDevices(nowMs, touched);
       this.fillView(nowMs);
       this.decisions.length = 0;
       if (this.view) this.policy.decide(this.view, this.table, this.overflow, this.decisions);
@@ -251,6 +262,7 @@ export class FleetLoop {
         sentPower: '',
         resistiveW: prev?.resistiveW ?? null,
         sentSetpoint: NaN,
+        wasOnline: prev?.wasOnline ?? false,
       });
     }
     this.devices = devices;
@@ -299,6 +311,48 @@ export class FleetLoop {
       }
     }
     this.view = view;
+  }
+
+  /**
+   * A device that fell offline since the previous tick loses its work: each of its instances goes back to the
+   * queue (its attempt ends; `executionAttemptCount` grows at the next start), or fails after too many losses.
+   * Returns how many instances ended.
+   */
+  private async handleLostDevices(nowMs: number, touched: Set<string>): Promise<number> {
+    let ended = 0;
+    const t = this.table;
+    for (const d of this.devices) {
+      const online = d.last !== null && nowMs - d.lastSeenMs <= this.offlineMs;
+      const fell = d.wasOnline && !online;
+      d.wasOnline = online;
+      if (!fell) continue;
+      this.hooks.onWarning?.(`device ${d.row.id} is offline: its instances go back to the queue`);
+      for (const rows of this.live.values()) {
+        for (const i of [...rows]) {
+          const e = this.entries[i];
+          if (e.deviceId !== d.row.id || (t.phase[i] !== InstancePhase.running && t.phase[i] !== InstancePhase.paused)) continue;
+          this.freeSlot(i);
+          e.deviceId = null;
+          e.losses++;
+          touched.add(e.task.uuid);
+          if (e.losses > this.maxLosses) {
+            await this.coordinatorEvent(e, nowMs, { state: 'failure', phase: null, endedAt: nowMs });
+            await this.recordError(e.task, { taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt, seq: 1, at: nowMs, deviceId: d.row.id, error: `lost its heater ${e.losses} times` });
+            t.phase[i] = InstancePhase.failed;
+            t.endedS[i] = nowMs / 1000;
+            this.policy.onChange(i, t);
+            this.forget(e.task.uuid, i);
+            ended++;
+            continue;
+          }
+          await this.coordinatorEvent(e, nowMs, { state: 'queued', phase: null, heaterId: null, boardIndex: null, progress: 0 });
+          t.phase[i] = InstancePhase.queued;
+          if (!t.checkpointable[i]) t.doneS[i] = 0;
+          this.policy.onChange(i, t);
+        }
+      }
+    }
+    return ended;
   }
 
   /** Fills the view's per-round fields from the latest reports and each room's thermostat. */
@@ -394,6 +448,10 @@ export class FleetLoop {
       } catch (e) {
         this.hooks.onWarning?.(`telemetry of ${r.deviceId} not stored: ${(e as Error).message}`);
       }
+    }
+    for (const id of inbox.offline ?? []) {
+      const d = this.byId.get(id);
+      if (d) d.lastSeenMs = -Infinity;
     }
     let finished = 0;
     for (const rep of inbox.instances) {
@@ -658,7 +716,7 @@ export class FleetLoop {
     t.startedS[i] = NaN;
     t.endedS[i] = NaN;
     t.attempts[i] = inst.attempt;
-    this.entries[i] = { task, instanceId: inst.instanceId, rank, needs, attempt: inst.attempt, deviceId: null, seq: 0, retries: 0 };
+    this.entries[i] = { task, instanceId: inst.instanceId, rank, needs, attempt: inst.attempt, deviceId: null, seq: 0, retries: 0, losses: 0 };
     this.index.set(`${task.uuid}/${inst.instanceId}`, i);
     let rows = this.live.get(task.uuid);
     if (!rows) this.live.set(task.uuid, (rows = new Set()));
