@@ -5,6 +5,11 @@ import { Type, type Static } from 'typebox';
 
 const Str = Type.String({ maxLength: 4096 });
 const Uuid = Type.String({ minLength: 1, maxLength: 64 });
+/** A device id (as the MQTT topics allow: `[A-Za-z0-9._:-]{1,128}`). */
+const DeviceId = Type.String({ minLength: 1, maxLength: 128 });
+/** Keys of string-keyed maps: no control characters (a newline in a key must not escape validation). */
+const EnvKey = Type.String({ pattern: '^[A-Za-z_][A-Za-z0-9_]{0,255}$' });
+const InfoKey = Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$' });
 
 /** One instance attempt handed to a device. */
 export const AssignmentSchema = Type.Object({
@@ -18,7 +23,7 @@ export const AssignmentSchema = Type.Object({
   /** The profile's command line before `${NAME}` expansion (docker-batch: DOCKER_CMD). */
   command: Type.String({ maxLength: 65536 }),
   /** Environment of the instance: INSTANCE_ID, FRAME_ID, QRANK, QSIZE, TASK_PATH and every task constant. */
-  env: Type.Record(Type.String(), Type.String()),
+  env: Type.Record(EnvKey, Type.String(), { additionalProperties: false }),
   resourceBuckets: Type.Array(Str),
   resultBucket: Type.Union([Str, Type.Null()]),
   resultsWhitelist: Type.Union([Str, Type.Null()]),
@@ -70,7 +75,7 @@ export type DeviceCommand = Static<typeof DeviceCommandSchema>;
 
 /** Device telemetry, one per period. Temperatures °C, powers W, the meter Wh (cumulative, monotone). */
 export const DeviceReportSchema = Type.Object({
-  deviceId: Uuid,
+  deviceId: DeviceId,
   at: Type.Number(),
   airC: Type.Number(),
   setpointC: Type.Number(),
@@ -100,7 +105,7 @@ export const InstanceReportSchema = Type.Object({
   attempt: Type.Integer({ minimum: 1 }),
   seq: Type.Integer({ minimum: 1, maximum: 999_999_999 }),
   at: Type.Number(),
-  deviceId: Uuid,
+  deviceId: DeviceId,
   state: Type.Optional(ReportedInstanceState),
   phase: Type.Optional(Type.Union([Type.Literal('download'), Type.Literal('environment'), Type.Literal('execution'), Type.Literal('upload')])),
   progress: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
@@ -120,7 +125,7 @@ export const InstanceReportSchema = Type.Object({
   exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
   error: Type.Optional(Type.String({ maxLength: 4096 })),
   /** Free facts shown in the instance's info (cpuModel, sandbox…). */
-  info: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]))),
+  info: Type.Optional(Type.Record(InfoKey, Type.Union([Type.String(), Type.Number(), Type.Boolean()]), { additionalProperties: false })),
 });
 export type InstanceReport = Static<typeof InstanceReportSchema>;
 

@@ -7,6 +7,8 @@ import type { TaskRecord } from '../store/types.ts';
 /** Work assumed for an instance whose task gives no `estimatedInstanceDurationSec`, s (a documented guess). */
 export const DEFAULT_ESTIMATED_DURATION_S = 600;
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,255}$/;
+
 /** Resources one instance of the task needs on a board. */
 export interface InstanceNeeds {
   cores: number;
@@ -45,7 +47,9 @@ export function constantsOf(task: TaskRecord): Record<string, string> {
 export function buildAssignment(task: TaskRecord, instanceId: number, rank: number, attempt: number, boardIndex: number, needs: InstanceNeeds): Assignment {
   const body = taskBody(task);
   const constants = constantsOf(task);
-  const env: Record<string, string> = { ...constants };
+  // Constants become environment variables where their key can be one (letters, digits, underscore).
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(constants)) if (ENV_NAME.test(k)) env[k] = v;
   env.INSTANCE_ID = String(instanceId);
   env.FRAME_ID = String(instanceId);
   env.QRANK = String(rank);

@@ -1,0 +1,425 @@
+// The embedded MQTT 3.1.1 broker of the device bus (aedes on a TCP port): authenticates every connection against
+// the store's device accounts (plus one internal coordinator identity), authorises every publish and subscribe
+// by topic, validates every payload against protocol/mqtt.ts, and counts and logs each refusal.
+import { createServer, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
+import { Duplex } from 'node:stream';
+import { Aedes, type AedesOptions, type AuthenticateError, type Client, type ConnectPacket, type PublishPacket, type Subscription } from 'aedes';
+import { authenticate as authenticateToken, secretsEqual } from '../auth/tokens.ts';
+import type { Store } from '../store/types.ts';
+import {
+  CHANNELS,
+  CHANNEL_RETAIN,
+  COORDINATOR_USERNAME,
+  MAX_PACKET_BYTES,
+  TOPIC_PREFIX,
+  decodeMessage,
+  decodePayload,
+  deviceTopic,
+  isDeviceId,
+  parseTopic,
+} from '../../protocol/mqtt.ts';
+
+/** Refusals by kind, since the broker started. */
+export interface RefusalCounters {
+  /** Connections refused: unknown user, wrong secret, client id not the device's, forbidden last will. */
+  auth: number;
+  /** Publishes refused for their topic (the connection is closed, as MQTT 3.1.1 allows). */
+  publish: number;
+  /** Subscriptions refused (SUBACK 0x80; the connection stays up). */
+  subscribe: number;
+  /** Payloads dropped: too large, not UTF-8 JSON, invalid for the channel's schema, naming another device. */
+  payload: number;
+}
+
+export interface BrokerCounters {
+  refused: RefusalCounters;
+  /** Connections accepted. */
+  connections: number;
+  /** Publishes accepted and routed. */
+  published: number;
+  /** Connections closed for a protocol error (garbage on the socket, bad packets). */
+  protocolErrors: number;
+}
+
+/** How the coordinator's own client logs in (its secret is random, made at start unless given). */
+export interface CoordinatorCredentials {
+  username: string;
+  password: string;
+  clientId: string;
+}
+
+export interface BrokerOptions {
+  /** Where device accounts and their hashed secrets live. */
+  store: Store;
+  /** TCP port; default 1883, 0 for any free port. */
+  port?: number;
+  /** Interface to listen on; default 127.0.0.1 (devices elsewhere need an operator to open it). */
+  host?: string;
+  /** The coordinator identity's secret; default 32 random bytes. */
+  coordinatorSecret?: string;
+  /** Where refusals are reported, one line each; default console.warn. */
+  log?: (line: string) => void;
+  /** Time a socket has to send CONNECT, ms; default 10 000. */
+  connectTimeoutMs?: number;
+}
+
+export interface DeviceBroker {
+  readonly host: string;
+  readonly port: number;
+  /** `mqtt://host:port` for clients (127.0.0.1 when listening on every interface). */
+  readonly url: string;
+  readonly coordinator: CoordinatorCredentials;
+  readonly counters: BrokerCounters;
+  /** Connected clients. */
+  connectedClients(): number;
+  /** Closes the device's connection, if any (after its secret was rotated); true when there was one. */
+  disconnect(deviceId: string): Promise<boolean>;
+  /** Stops listening and closes every connection. Idempotent. */
+  close(): Promise<void>;
+}
+
+type Identity = { kind: 'device'; deviceId: string } | { kind: 'coordinator' };
+
+/** The topic a payload refusal is re-routed to: nobody may subscribe to it and it is never forwarded. */
+const SINK_TOPIC = '$hearth/dropped';
+const CHANNEL_SET: ReadonlySet<string> = new Set(CHANNELS);
+
+/** The filters the coordinator may subscribe to: `hearth/v1/devices/#` and `hearth/v1/devices/{id|+}/{channel|+|#}`. */
+function coordinatorMaySubscribe(filter: string): boolean {
+  if (!filter.startsWith(`${TOPIC_PREFIX}/`)) return false;
+  const rest = filter.slice(TOPIC_PREFIX.length + 1).split('/');
+  if (rest.length === 1) return rest[0] === '#';
+  if (rest.length !== 2) return false;
+  const [device, channel] = rest;
+  return (device === '+' || isDeviceId(device)) && (channel === '+' || channel === '#' || CHANNEL_SET.has(channel));
+}
+
+/** Errors the broker raised itself (refusals, counted and logged already), as aedes hands them back in events. */
+const OWN_ERRORS = new WeakSet<Error>();
+
+function ownError<E extends Error>(error: E): E {
+  OWN_ERRORS.add(error);
+  return error;
+}
+
+function authError(message: string, returnCode: 2 | 3 | 4 | 5): AuthenticateError {
+  return ownError(Object.assign(new Error(message), { returnCode }));
+}
+
+/** Printable and short: what a client sent, for a log line. */
+function quote(s: string | undefined, max = 80): string {
+  if (s === undefined) return '(none)';
+  const t = s.length > max ? `${s.slice(0, max)}…` : s;
+  return JSON.stringify(t);
+}
+
+/** A reason fit for one log line: control characters (a payload's keys can hold newlines) masked, length capped. */
+function printable(s: string, max = 500): string {
+  // eslint-disable-next-line no-control-regex
+  const t = s.replace(/[\u0000-\u001f\u007f]/g, '?');
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+/**
+ * Reads MQTT fixed headers as bytes go by and reports a packet whose remaining length exceeds the limit, before
+ * it is buffered (aedes itself would buffer up to 256 MB per packet).
+ */
+class FrameScanner {
+  #inLength = false;
+  #length = 0;
+  #multiplier = 1;
+  #lengthBytes = 0;
+  #skip = 0;
+  constructor(readonly maxBytes: number) {}
+
+  /** Feeds bytes; returns an error message when the stream must be closed. */
+  feed(chunk: Buffer): string | undefined {
+    let i = 0;
+    while (i < chunk.length) {
+      if (this.#skip > 0) {
+        const n = Math.min(this.#skip, chunk.length - i);
+        this.#skip -= n;
+        i += n;
+        continue;
+      }
+      const b = chunk[i++];
+      if (!this.#inLength) {
+        this.#inLength = true;
+        this.#length = 0;
+        this.#multiplier = 1;
+        this.#lengthBytes = 0;
+        continue;
+      }
+      this.#length += (b & 0x7f) * this.#multiplier;
+      this.#multiplier *= 128;
+      this.#lengthBytes++;
+      if (b & 0x80) {
+        if (this.#lengthBytes === 4) return 'malformed remaining length';
+        continue;
+      }
+      if (this.#length > this.maxBytes) return `packet of ${this.#length} bytes, over the limit of ${this.maxBytes}`;
+      this.#inLength = false;
+      this.#skip = this.#length;
+    }
+    return undefined;
+  }
+}
+
+/** A socket as aedes sees it, with a frame-size guard on the way in. */
+class GuardedSocket extends Duplex {
+  readonly #socket: Socket;
+  constructor(socket: Socket, maxFrameBytes: number, onOversize: (reason: string) => void) {
+    super({ allowHalfOpen: false });
+    this.#socket = socket;
+    const scanner = new FrameScanner(maxFrameBytes);
+    socket.on('data', (chunk: Buffer) => {
+      const bad = scanner.feed(chunk);
+      if (bad !== undefined) {
+        onOversize(bad);
+        socket.destroy();
+        return;
+      }
+      if (!this.push(chunk)) socket.pause();
+    });
+    socket.on('end', () => this.push(null));
+    socket.on('error', (e) => this.destroy(e));
+    socket.on('close', () => this.destroy());
+  }
+  override _read(): void {
+    this.#socket.resume();
+  }
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    if (this.#socket.write(chunk)) callback();
+    else this.#socket.once('drain', () => callback());
+  }
+  override _final(callback: (error?: Error | null) => void): void {
+    this.#socket.end(() => callback());
+  }
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    this.#socket.destroy();
+    callback(error);
+  }
+}
+
+/**
+ * Starts the embedded broker and resolves once it listens.
+ * @throws when the port cannot be bound
+ */
+export async function startBroker(options: BrokerOptions): Promise<DeviceBroker> {
+  const { store } = options;
+  const log = options.log ?? ((line: string) => console.warn(line));
+  const coordinator: CoordinatorCredentials = {
+    username: COORDINATOR_USERNAME,
+    password: options.coordinatorSecret ?? randomBytes(32).toString('base64url'),
+    clientId: COORDINATOR_USERNAME,
+  };
+  const counters: BrokerCounters = { refused: { auth: 0, publish: 0, subscribe: 0, payload: 0 }, connections: 0, published: 0, protocolErrors: 0 };
+  const identities = new WeakMap<Client, Identity>();
+  const wills = new WeakMap<Client, ConnectPacket['will'] | null>();
+  const addresses = new WeakMap<Client, string>();
+  const live = new Map<string, Client>();
+
+  const who = (client: Client | null): string => {
+    if (!client) return 'client=(none)';
+    const id = identities.get(client);
+    const user = id === undefined ? '' : id.kind === 'device' ? ` device=${id.deviceId}` : ' coordinator';
+    return `client=${quote(client.id)}${user} addr=${addresses.get(client) ?? '?'}`;
+  };
+  const refuse = (kind: keyof RefusalCounters, client: Client | null, reason: string): void => {
+    counters.refused[kind]++;
+    try {
+      log(`mqtt: refused ${kind}: ${printable(reason)} (${who(client)})`);
+    } catch {
+      // a failing logger must not take the broker down
+    }
+  };
+
+  const preConnect: AedesOptions['preConnect'] = (client, packet, done) => {
+    wills.set(client, packet.will ?? null);
+    done(null, true);
+  };
+
+  const authenticate: AedesOptions['authenticate'] = (client, username, password, done) => {
+    const check = async (): Promise<Identity> => {
+      if (username === undefined || username === '' || password === undefined) throw authError('username and password are required', 4);
+      const secret = password.toString('utf8');
+      const will = wills.get(client) ?? null;
+      wills.delete(client);
+      if (username === COORDINATOR_USERNAME) {
+        if (!secretsEqual(secret, coordinator.password)) throw authError(`wrong secret for ${COORDINATOR_USERNAME}`, 4);
+        if (!client.id.startsWith(COORDINATOR_USERNAME)) throw authError(`the coordinator's client id must start with ${COORDINATOR_USERNAME}`, 2);
+        if (will) throw authError('the coordinator may not set a last will', 5);
+        return { kind: 'coordinator' };
+      }
+      if (!isDeviceId(username)) throw authError(`username ${quote(username)} is not a device id`, 4);
+      if (secret.length > 1024) throw authError('secret too long', 4);
+      let found: Awaited<ReturnType<typeof authenticateToken>>;
+      try {
+        found = await authenticateToken(store, secret);
+      } catch (e) {
+        throw authError(`store unavailable: ${e instanceof Error ? e.message : String(e)}`, 3);
+      }
+      if (!found || found.account.role !== 'device' || found.account.scope.deviceId !== username) throw authError(`wrong secret for device ${username}`, 4);
+      if (client.id !== username) throw authError(`client id ${quote(client.id)} is not the device id ${username}`, 2);
+      if (will) {
+        if (will.topic !== deviceTopic(username, 'state')) throw authError(`last will on ${quote(will.topic)}, not the device's state topic`, 5);
+        const state = decodePayload('state', will.payload);
+        if (!state.ok) throw authError(`last will payload: ${state.message}`, 5);
+        if (state.value.status !== 'offline') throw authError('a last will must say offline', 5);
+      }
+      return { kind: 'device', deviceId: username };
+    };
+    check().then(
+      (identity) => {
+        identities.set(client, identity);
+        done(null, true);
+      },
+      (e: unknown) => {
+        const err = e instanceof Error && OWN_ERRORS.has(e) ? (e as AuthenticateError) : authError(e instanceof Error ? e.message : String(e), 5);
+        refuse('auth', client, `${err.message} (user ${quote(username)})`);
+        done(err, false);
+      },
+    );
+  };
+
+  const authorizeSubscribe: AedesOptions['authorizeSubscribe'] = (client, sub: Subscription, done) => {
+    const id = identities.get(client);
+    const allowed = id?.kind === 'device' ? sub.topic === deviceTopic(id.deviceId, 'commands') : id?.kind === 'coordinator' ? coordinatorMaySubscribe(sub.topic) : false;
+    if (!allowed) {
+      refuse('subscribe', client, `subscription to ${quote(sub.topic)}`);
+      done(null, null);
+      return;
+    }
+    done(null, sub);
+  };
+
+  const authorizePublish: AedesOptions['authorizePublish'] = (client, packet: PublishPacket, done) => {
+    try {
+      const topic = parseTopic(packet.topic);
+      const id = client ? identities.get(client) : undefined;
+      // client null: a last will left behind by a connection this broker no longer has (wills were checked at connect).
+      const allowed =
+        topic !== undefined &&
+        (client === null
+          ? topic.channel === 'state'
+          : id?.kind === 'device'
+            ? topic.deviceId === id.deviceId && topic.channel !== 'commands'
+            : id?.kind === 'coordinator' && topic.channel === 'commands');
+      if (!allowed || topic === undefined) {
+        refuse('publish', client, `publish to ${quote(packet.topic)}`);
+        done(ownError(new Error(`publish to ${packet.topic} refused`)));
+        return;
+      }
+      const message = decodeMessage(packet.topic, packet.payload);
+      if (!message.ok) {
+        refuse('payload', client, `on ${packet.topic}: ${message.message}`);
+        // Acknowledged and dropped, not disconnected: an agent that replays a bad report from its disk buffer must
+        // not be locked out by it.
+        packet.topic = SINK_TOPIC;
+        packet.payload = Buffer.alloc(0);
+        packet.retain = false;
+        done(null);
+        return;
+      }
+      packet.retain = CHANNEL_RETAIN[topic.channel];
+      counters.published++;
+      done(null);
+    } catch (e) {
+      refuse('publish', client, `publish to ${quote(packet.topic)}: ${e instanceof Error ? e.message : String(e)}`);
+      done(ownError(e instanceof Error ? e : new Error(String(e))));
+    }
+  };
+
+  const authorizeForward: AedesOptions['authorizeForward'] = (_client, packet) => (packet.topic === SINK_TOPIC ? null : packet);
+
+  const broker = await Aedes.createBroker({
+    connectTimeout: options.connectTimeoutMs ?? 10_000,
+    preConnect,
+    authenticate,
+    authorizeSubscribe,
+    authorizePublish,
+    authorizeForward,
+  });
+
+  broker.on('client', (client) => {
+    counters.connections++;
+    live.set(client.id, client);
+  });
+  broker.on('clientDisconnect', (client) => {
+    if (live.get(client.id) === client) live.delete(client.id);
+  });
+  const protocolError = (client: Client | null, error: Error): void => {
+    // Refusals surface here too; they were counted and logged already.
+    if (OWN_ERRORS.has(error)) return;
+    counters.protocolErrors++;
+    try {
+      log(`mqtt: closed ${client ? who(client) : 'client=(none)'}: ${printable(error.message)}`);
+    } catch {
+      // ignore
+    }
+  };
+  broker.on('clientError', protocolError);
+  broker.on('connectionError', protocolError);
+
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => undefined);
+    socket.setNoDelay(true);
+    const address = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    let client: Client | undefined;
+    const conn = new GuardedSocket(socket, MAX_PACKET_BYTES, (reason) => {
+      counters.refused.payload++;
+      try {
+        log(`mqtt: refused payload: ${reason}, connection closed (${client ? who(client) : `addr=${address}`})`);
+      } catch {
+        // ignore
+      }
+    });
+    conn.on('error', () => undefined);
+    try {
+      client = broker.handle(conn);
+      addresses.set(client, address);
+    } catch (e) {
+      protocolError(null, e instanceof Error ? e : new Error(String(e)));
+      socket.destroy();
+    }
+  });
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 1883, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (e) => log(`mqtt: server error: ${e.message}`));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : (options.port ?? 1883);
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+
+  let closing: Promise<void> | undefined;
+  return {
+    host,
+    port,
+    url: `mqtt://${urlHost}:${port}`,
+    coordinator,
+    counters,
+    connectedClients: () => broker.connectedClients,
+    disconnect: (deviceId) =>
+      new Promise<boolean>((resolve) => {
+        const client = live.get(deviceId);
+        if (!client) return resolve(false);
+        client.close(() => resolve(true));
+      }),
+    close: () =>
+      (closing ??= (async () => {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        await new Promise<void>((resolve) => broker.close(() => resolve()));
+        for (const s of sockets) s.destroy();
+        await closed;
+      })()),
+  };
+}
