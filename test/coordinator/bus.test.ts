@@ -426,9 +426,12 @@ test('embedded broker: a device lost without DISCONNECT is marked offline by its
         }
       });
     });
+    b.link.drain();
     d.stream.destroy();
     await offline;
     assert.equal(b.link.online('heater-1'), false);
+    // The live loop learns it at its next drain (it requeues the device's work).
+    assert.deepEqual(b.link.drain().offline, ['heater-1']);
     d.end(true);
     // Rotating the secret, then kicking the device: the old secret no longer connects.
     const again = await device(b.broker.url, 'heater-1', b.secrets['heater-1']);

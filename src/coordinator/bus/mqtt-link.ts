@@ -52,6 +52,8 @@ export class MqttLink implements DeviceLink {
   readonly #maxQueued: number;
   #reports: DeviceReport[] = [];
   #instances: InstanceReport[] = [];
+  /** Devices whose state turned offline since the last drain (their last will, or a clean goodbye). */
+  #offline: string[] = [];
   readonly #states = new Map<string, DeviceState>();
   readonly #listeners = new Set<StateListener>();
 
@@ -133,9 +135,10 @@ export class MqttLink implements DeviceLink {
 
   /** Everything received since the previous call, in arrival order. */
   drain(): Inbox {
-    const out = { reports: this.#reports, instances: this.#instances };
+    const out = { reports: this.#reports, instances: this.#instances, offline: this.#offline };
     this.#reports = [];
     this.#instances = [];
+    this.#offline = [];
     return out;
   }
 
@@ -205,6 +208,7 @@ export class MqttLink implements DeviceLink {
   }
 
   #setState(deviceId: string, state: DeviceState | undefined): void {
+    if (this.#states.get(deviceId)?.status === 'online' && state?.status !== 'online') this.#offline.push(deviceId);
     if (state) this.#states.set(deviceId, state);
     else this.#states.delete(deviceId);
     for (const l of this.#listeners) {
