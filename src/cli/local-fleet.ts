@@ -226,6 +226,7 @@ export class LocalFleet implements LocalExecutor {
           if (run.paused) run.handle.pause();
           else run.handle.resume();
         }
+        this.report(run, dev.lastStepMs, { state: run.paused ? 'paused' : 'running' });
         return;
       }
       case 'kill': {

@@ -19,6 +19,7 @@ import { platformRoutes } from './api/platform.ts';
 import { EventHub } from './events.ts';
 import { carbonRoutes, type CarbonRouteOptions } from './api/carbon.ts';
 import { snapshotRoutes } from './api/snapshots.ts';
+import { deviceFileRoutes } from './api/device-files.ts';
 import { metricsPlugin, metricsPluginOptions, type MetricsOptions, type MetricsRegistry } from './api/metrics.ts';
 
 /** A plugin mounted beside the compute API (outside its auth hook and rate limit), e.g. the S3 endpoint. */
@@ -44,6 +45,8 @@ export interface BuildAppOptions {
   logger?: boolean | Record<string, unknown>;
   /** Prometheus metrics: a registry to record into (default a new one, `app.metrics`); `GET /metrics` is public unless `{public: false}` (operators' token): firewall it. */
   metrics?: MetricsRegistry | MetricsOptions;
+  /** The blob directory of the storage endpoint: when given, agents reach their inputs and results under /hearth/v1/device. */
+  blobDir?: string;
   /** Carbon facts: the grid intensity source and reference datacenter (default: a constant 56.3 gCO2e/kWh). */
   carbon?: CarbonRouteOptions;
   /** Key that seals new tokens so the S3 endpoint can verify SigV4 with them (see auth/tokens.ts); none: no sealing. */
@@ -130,6 +133,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(snapshotRoutes, { ...ctx, prefix });
     }
     await api.register(accountRoutes, { ...ctx, prefix: '/hearth/v1' });
+    if (options.blobDir) await api.register(deviceFileRoutes, { ...ctx, blobDir: options.blobDir, prefix: '/hearth/v1/device' });
     await api.register(platformRoutes, { ...ctx, events: options.events ?? new EventHub(), prefix: '/hearth/v1' });
   });
 

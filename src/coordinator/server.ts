@@ -13,7 +13,9 @@ import { EventHub } from './events.ts';
 import type { CarbonSource } from './accounting/carbon.ts';
 import { EVENT_TYPES } from '../protocol/platform.ts';
 import { seedDemoSite } from './fleet/demo-site.ts';
-import type { LocalExecutor, LocalExecutorFactory } from './fleet/link.ts';
+import type { DeviceLink, LocalExecutor, LocalExecutorFactory } from './fleet/link.ts';
+import { startBroker, type DeviceBroker } from './bus/broker.ts';
+import { MqttLink } from './bus/mqtt-link.ts';
 import type { PolicyName } from '../scheduler/index.ts';
 import { billAttempt, DEFAULT_PRICES, type PriceTable } from './accounting/billing.ts';
 import type { SchedulingTypeName } from './store/types.ts';
@@ -53,8 +55,14 @@ export interface PlatformOptions {
 
 /** How `startPlatform` runs the fleet. */
 export interface FleetOptions {
-  /** The devices: builds the local executor that stands in for agents (the CLI passes `localExecutor`). */
-  executor: LocalExecutorFactory;
+  /**
+   * The devices, one of:
+   * - `executor`: a local executor standing in for agents, in this process (the CLI passes `localExecutor`);
+   * - `bus`: real agents over MQTT — the embedded broker on `port` (default 1883), or an external broker at `url`
+   *   (`mqtt://host:port`, where the coordinator logs in as `@coordinator` with `coordinatorSecret`).
+   */
+  executor?: LocalExecutorFactory;
+  bus?: { port?: number; host?: string; url?: string; coordinatorSecret?: string };
   policy?: PolicyName;
   /** Scheduling period, s (wall clock). Default 5. */
   periodS?: number;
@@ -77,7 +85,7 @@ export interface Platform {
   sealKey: Buffer;
   bootstrap: BootstrapResult;
   /** The live loop and the local executor (absent with `fleet: false`). */
-  fleet?: { loop: FleetLoop; executor: LocalExecutor; tick(): Promise<void> };
+  fleet?: { loop: FleetLoop; link: DeviceLink; executor?: LocalExecutor; broker?: DeviceBroker; tick(): Promise<void> };
   /** Stops listening, then closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -119,6 +127,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
     const events = new EventHub();
     app = await buildApp({
       events,
+      blobDir: join(dir, 'blobs'),
       carbon: options.carbonSource ? { source: options.carbonSource } : undefined,
       store,
       clock: options.clock,
@@ -143,7 +152,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       dataDir: dir,
       sealKey,
       bootstrap,
-      fleet: fleet && { loop: fleet.loop, executor: fleet.executor, tick: fleet.tick },
+      fleet: fleet && { loop: fleet.loop, link: fleet.link, executor: fleet.executor, broker: fleet.broker, tick: fleet.tick },
       close: () =>
         (closed ??= (async () => {
           try {
@@ -169,10 +178,29 @@ async function startFleet(
   clock: () => number,
   events: EventHub,
   warn: (m: string) => void,
-): Promise<{ loop: FleetLoop; executor: LocalExecutor; tick: () => Promise<void>; stop: () => Promise<void> }> {
+): Promise<{ loop: FleetLoop; link: DeviceLink; executor?: LocalExecutor; broker?: DeviceBroker; tick: () => Promise<void>; stop: () => Promise<void> }> {
   const periodS = o.periodS ?? 5;
   if (o.demo !== false) await seedDemoSite(store, { rooms: o.demoRooms });
-  const executor = o.executor({ store, dataDir, stepS: Math.min(10, periodS), warn });
+  let executor: LocalExecutor | undefined;
+  let broker: DeviceBroker | undefined;
+  let mqtt: MqttLink | undefined;
+  let link: DeviceLink;
+  if (o.executor) {
+    executor = o.executor({ store, dataDir, stepS: Math.min(10, periodS), warn });
+    link = executor;
+  } else {
+    const bus = o.bus ?? {};
+    if (bus.url === undefined) broker = await startBroker({ store, port: bus.port ?? 1883, host: bus.host, log: warn });
+    const password = broker ? broker.coordinator.password : bus.coordinatorSecret;
+    if (!password) throw new Error('an external MQTT broker needs the coordinator secret (HEARTH_MQTT_SECRET)');
+    try {
+      mqtt = await MqttLink.connect({ url: bus.url ?? broker!.url, password, log: warn });
+    } catch (e) {
+      await broker?.close();
+      throw e;
+    }
+    link = mqtt;
+  }
   const prices = o.prices ?? DEFAULT_PRICES;
   // Billing follows the work really done: each report's wall time × cores × clock ratio, at the task's price.
   const onUsage: FleetLoopHooks['onUsage'] = async (u) => {
@@ -183,14 +211,16 @@ async function startFleet(
   const onTaskState: FleetLoopHooks['onTaskState'] = async (e) => {
     await events.publish(store, { type: EVENT_TYPES.taskState, accountId: e.accountId, payload: { uuid: e.taskUuid, state: e.state }, at: e.at });
   };
-  const loop = new FleetLoop({ store, link: executor, policy: o.policy, periodS, hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks } });
+  const loop = new FleetLoop({ store, link, policy: o.policy, periodS, requeueInFlightAtStart: executor !== undefined, hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks } });
   let running: Promise<void> | undefined;
   const tick = (): Promise<void> =>
     (running ??= (async () => {
       try {
         const now = clock();
-        await executor.syncDevices(now);
-        executor.step(now);
+        if (executor) {
+          await executor.syncDevices(now);
+          executor.step(now);
+        }
         await loop.tick(now);
       } catch (e) {
         warn(`fleet tick failed: ${(e as Error).message}`);
@@ -203,12 +233,16 @@ async function startFleet(
   timer.unref();
   return {
     loop,
+    link,
     executor,
+    broker,
     tick,
     stop: async () => {
       clearInterval(timer);
       await running;
-      await executor.close();
+      await executor?.close();
+      await mqtt?.close();
+      await broker?.close();
     },
   };
 }

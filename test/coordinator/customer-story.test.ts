@@ -186,7 +186,7 @@ test('a running task: snapshot of its working directory, progress from DOCKER_PR
     assert.equal(body, 'frame 0\n');
     // Abort: the sleeping process is killed and the task is Cancelled.
     assert.equal((await call('POST', `/tasks/${uuid}/abort`, token)).status, 200);
-    await until(() => Promise.resolve(platform.fleet!.executor.list().every((d) => d.running === 0) ? true : undefined), 'the process to be killed');
+    await until(() => Promise.resolve(platform.fleet!.executor!.list().every((d) => d.running === 0) ? true : undefined), 'the process to be killed');
     assert.equal((await call('GET', `/tasks/${uuid}`, token)).json.state, 'Cancelled');
   } finally {
     await platform.close();

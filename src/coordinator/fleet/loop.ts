@@ -788,9 +788,8 @@ export class FleetLoop {
         const want = d.kind === 'pause' ? InstancePhase.running : InstancePhase.paused;
         if (!e || t.phase[i] !== want || !e.deviceId) throw new Error(`instance is not ${d.kind === 'pause' ? 'running' : 'paused'}`);
         t.phase[i] = d.kind === 'pause' ? InstancePhase.paused : InstancePhase.running;
+        // The device reports the new state itself: a coordinator event here would outrank its later reports.
         this.link.send(e.deviceId, { kind: d.kind, ref: { taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt } });
-        await this.coordinatorEvent(e, nowMs, { state: d.kind === 'pause' ? 'paused' : 'running' });
-        touched.add(e.task.uuid);
         return false;
       }
       case 'kill': {
