@@ -4,6 +4,7 @@ import { InvalidParameterError, ParseError } from '../physics/errors.ts';
 import { registerStart } from './commands/start.ts';
 import { registerDemo } from './commands/demo.ts';
 import { registerAccount } from './commands/account.ts';
+import { registerAgent } from './commands/agent.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerWeather } from './commands/weather.ts';
 import { registerBench } from './commands/bench.ts';
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   registerStart(program);
   registerAccount(program);
+  registerAgent(program);
   registerDemo(program);
   registerValidate(program);
   registerWeather(program);

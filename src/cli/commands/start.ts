@@ -5,6 +5,10 @@ import { InvalidParameterError } from '../../physics/errors.ts';
 import { startPlatform, STORAGE_PREFIX, type Platform } from '../../coordinator/server.ts';
 import { localExecutor } from '../local-fleet.ts';
 import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { enrolDevice } from '../../coordinator/bus/enrol.ts';
 import { parseCarbonCsv, seriesCarbonSource, type CarbonSource } from '../../coordinator/accounting/carbon.ts';
 
 export interface StartFlags {
@@ -14,6 +18,37 @@ export interface StartFlags {
   db?: string;
   logs?: boolean;
   carbonCsv?: string;
+  agents?: boolean;
+  mqttPort?: string;
+}
+
+/** The `hearth` executable the agents run as. */
+const HEARTH_BIN = fileURLToPath(new URL('../../../bin/hearth.mjs', import.meta.url));
+
+/**
+ * Enrols every heater and boiler of the registry (a fresh secret each start) and runs one `hearth agent` child
+ * process per device, each with a room twin of its room's archetype; returns the children.
+ */
+export async function spawnAgents(p: Platform, dataDir: string): Promise<ChildProcess[]> {
+  const broker = p.fleet?.broker;
+  if (!broker) throw new Error('agents need the MQTT bus');
+  const rooms = new Map((await p.store.listRegistry({ kind: 'room' })).map((r) => [r.id, (r.spec ?? {}) as { archetype?: string; areaM2?: number }]));
+  const devices = [...(await p.store.listRegistry({ kind: 'heater' })), ...(await p.store.listRegistry({ kind: 'boiler' }))];
+  const children: ChildProcess[] = [];
+  for (const d of devices) {
+    const { secret } = await enrolDevice(p.store, d.id);
+    const spec = (d.spec ?? {}) as { boards?: number; coresPerBoard?: number; volumeL?: number; setpointC?: number; safetyC?: number };
+    const room = d.parentId ? rooms.get(d.parentId) : undefined;
+    const twin = d.kind === 'boiler' ? `tank-${spec.volumeL ?? 300}` : `${room?.archetype ?? 'dwelling-1974-1982'}:${room?.areaM2 ?? 20}`;
+    const args = [HEARTH_BIN, 'agent', '--coordinator', p.url, '--mqtt', broker.url, '--device-id', d.id, '--room-twin', twin, '--work', join(dataDir, 'agents')];
+    if (spec.boards) args.push('--boards', String(spec.boards));
+    if (spec.coresPerBoard) args.push('--cores', String(spec.coresPerBoard));
+    // A boiler's limits are the water's (55 °C target, 70 °C safety by default), not a room's.
+    if (d.kind === 'boiler') args.push('--setpoint', String(spec.setpointC ?? 55), '--safety', String(spec.safetyC ?? 70));
+    const child = spawn(process.execPath, args, { env: { ...process.env, HEARTH_DEVICE_SECRET: secret }, stdio: ['ignore', 'inherit', 'inherit'] });
+    children.push(child);
+  }
+  return children;
 }
 
 /** The carbon source of `--carbon-csv FILE` (time,gCO2e/kWh rows; outside the series: the same date of a covered year). */
@@ -64,16 +99,24 @@ export function registerStart(program: Command): void {
     .option('--data <dir>', 'data directory (SQLite file, objects, seal key)', './data')
     .option('--db <url>', 'store: postgres://… or a SQLite file (default: hearth.db in the data directory; env HEARTH_DB)')
     .option('--logs', 'structured JSON logs on stdout')
+    .option('--agents', 'run each heater as a real agent process over the MQTT bus (instead of the in-process local executor)')
+    .option('--mqtt-port <n>', 'port of the embedded MQTT broker (with --agents)', '1883')
     .option('--carbon-csv <file>', 'grid carbon intensity series for carbon facts (CSV: time,gCO2e/kWh); default a constant 56.3')
     .action(async (flags: StartFlags) => {
       const o = startOptionsFromFlags(flags);
       const carbonSource = flags.carbonCsv ? carbonSourceFromFile(flags.carbonCsv) : undefined;
-      const platform = await startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, carbonSource, fleet: { executor: localExecutor } });
+      const mqttPort = Number(flags.mqttPort ?? 1883);
+      if (!Number.isInteger(mqttPort) || mqttPort < 0 || mqttPort > 65535) throw new InvalidParameterError('--mqtt-port', `must be an integer in 0..65535, got ${flags.mqttPort}`);
+      const fleet = flags.agents ? { bus: { port: mqttPort, host: o.host } } : { executor: localExecutor };
+      const platform = await startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, carbonSource, fleet });
       process.stdout.write(startBanner(platform));
+      const children = flags.agents ? await spawnAgents(platform, platform.dataDir) : [];
+      if (flags.agents) process.stdout.write(`  device bus    ${platform.fleet?.broker?.url}  (${children.length} agents started)\n`);
       await new Promise<void>((resolveStop) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
+          for (const c of children) c.kill('SIGTERM');
           void platform.close().finally(resolveStop);
         };
         process.on('SIGINT', stop);
