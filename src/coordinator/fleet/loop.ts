@@ -114,6 +114,9 @@ export interface TickResult {
 /** Sequence of the "requeued at coordinator start" event: above any the coordinator issues during an attempt. */
 const RESTART_SEQ = COORDINATOR_SEQ_BASE + 900_000_000;
 
+/** Telemetry samples per store write. */
+const TELEMETRY_BATCH = 5000;
+
 /** How often finished tasks are swept for auto-deletion, ms. */
 const AUTO_DELETE_SWEEP_MS = 60_000;
 
@@ -435,6 +438,7 @@ export class FleetLoop {
 
   private async ingest(nowMs: number, touched: Set<string>): Promise<number> {
     const inbox = this.link.drain();
+    const samples: Array<{ deviceId: string; time: number; data: Record<string, unknown> }> = [];
     for (const r of inbox.reports) {
       const d = this.byId.get(r.deviceId);
       if (d) {
@@ -442,13 +446,17 @@ export class FleetLoop {
         d.last = r;
         d.lastSeenMs = nowMs;
       }
+      samples.push({ deviceId: r.deviceId, time: r.at, data: { ...r } });
+    }
+    // One write for the round's telemetry (thousands of devices report every period).
+    for (let k = 0; k < samples.length; k += TELEMETRY_BATCH) {
       try {
-        await this.store.appendTelemetry([{ deviceId: r.deviceId, time: r.at, data: { ...r } }]);
-        await this.hooks.onTelemetry?.(r);
+        await this.store.appendTelemetry(samples.slice(k, k + TELEMETRY_BATCH));
       } catch (e) {
-        this.hooks.onWarning?.(`telemetry of ${r.deviceId} not stored: ${(e as Error).message}`);
+        this.hooks.onWarning?.(`telemetry not stored: ${(e as Error).message}`);
       }
     }
+    if (this.hooks.onTelemetry) for (const r of inbox.reports) await this.hooks.onTelemetry(r);
     for (const id of inbox.offline ?? []) {
       const d = this.byId.get(id);
       if (d) d.lastSeenMs = -Infinity;
