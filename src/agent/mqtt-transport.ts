@@ -130,12 +130,14 @@ export class MqttTransport implements AgentTransport {
 
   /** Says goodbye (retained offline) and disconnects. */
   async close(): Promise<void> {
+    const connected = this.#client.connected;
     try {
-      if (this.#client.connected) {
+      if (connected) {
         await this.#client.publishAsync(deviceTopic(this.#o.deviceId, 'state'), encodePayload('state', { status: 'offline', agentVersion: this.#o.agentVersion ?? '0.1.0', at: Date.now() }), { qos: 1, retain: true });
       }
     } finally {
-      await this.#client.endAsync();
+      // Disconnected: nothing in flight can be delivered, so do not wait for it.
+      await this.#client.endAsync(!connected);
     }
   }
 }

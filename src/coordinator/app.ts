@@ -71,6 +71,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     bodyLimit: options.bodyLimit ?? 16 * 1024 * 1024,
     // Qarnot ids are case-sensitive and paths short: keep defaults otherwise.
     routerOptions: { ignoreTrailingSlash: true },
+    // close() ends every connection, idle keep-alives and event streams included (a restart must not wait for them).
+    forceCloseConnections: true,
   });
   await app.register(metricsPlugin, metricsPluginOptions(options.metrics, options.store)); // first: its hooks see every route and the 404s
   app.setValidatorCompiler(validatorCompiler);

@@ -121,6 +121,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
   const host = options.host ?? '127.0.0.1';
   const { dir, store, sealKey } = await openDataDir(options.dataDir ?? './data', options.db);
   let app: FastifyInstance | undefined;
+  let fleet: Awaited<ReturnType<typeof startFleet>> | undefined;
   try {
     const bootstrap = await ensureBootstrapOperator(store, { env: options.env ?? process.env, sealKey });
     let base = options.publicUrl?.replace(/\/+$/, '');
@@ -137,7 +138,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       plugins: [{ plugin: s3Plugin, options: { prefix: STORAGE_PREFIX, store, blobDir: join(dir, 'blobs'), sealKey, clock: options.clock } }, ...(options.plugins ?? [])],
     });
     if (options.beforeListen) await options.beforeListen({ store, app, sealKey, dataDir: dir });
-    const fleet = options.fleet === undefined ? undefined : await startFleet(store, dir, options.fleet, options.clock ?? Date.now, events, (m) => app?.log.warn(m));
+    fleet = options.fleet === undefined ? undefined : await startFleet(store, dir, options.fleet, options.clock ?? Date.now, events, (m) => app?.log.warn(m));
     await app.listen({ port: options.port ?? 8080, host });
     const addr = app.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : (options.port ?? 8080);
@@ -164,6 +165,7 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
         })()),
     };
   } catch (e) {
+    await fleet?.stop().catch(() => undefined);
     if (app) await app.close().catch(() => undefined);
     await store.close();
     throw e;

@@ -14,7 +14,7 @@ const OPERATOR = 'hth_kill_test_operator_token_0123456789';
 
 /** Starts `hearth start` on a free port; resolves with its URL once it prints its banner. */
 function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; output: () => string }> {
-  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'hearth.mjs'), 'start', '--port', '0', '--data', dataDir], {
+  const child = spawn(process.execPath, [join(repoRoot, 'bin', 'hearth.mjs'), 'start', '--local', '--port', '0', '--data', dataDir], {
     cwd: repoRoot,
     env: { ...process.env, HEARTH_BOOTSTRAP_TOKEN: OPERATOR },
     stdio: ['ignore', 'pipe', 'pipe'],

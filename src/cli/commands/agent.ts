@@ -23,7 +23,11 @@ interface AgentFlags {
   setpoint: string;
   safety: string;
   tick: string;
+  exitWithParent?: boolean;
 }
+
+/** How long a stop may take before the process exits anyway, ms. */
+const STOP_GRACE_MS = 8000;
 
 /** Registers `hearth agent`. */
 export function registerAgent(program: Command): void {
@@ -42,6 +46,7 @@ export function registerAgent(program: Command): void {
     .option('--setpoint <C>', 'comfort setpoint until the coordinator sends one, °C', '19')
     .option('--safety <C>', 'pause everything above this air temperature, °C', '28')
     .option('--tick <s>', 'seconds between telemetry reports', '5')
+    .option('--exit-with-parent', 'stop when the process that started this agent exits (agents spawned by hearth start)')
     .action(async (f: AgentFlags) => {
       if (!DEVICE_ID_PATTERN.test(f.deviceId)) throw new InvalidParameterError('--device-id', 'use letters, digits and . _ : - (1–128)');
       const secret = f.secret ?? process.env.HEARTH_DEVICE_SECRET;
@@ -81,11 +86,17 @@ export function registerAgent(program: Command): void {
       });
       process.stdout.write(`hearth agent ${f.deviceId}: connected to ${f.mqtt}${room ? `, room twin ${f.roomTwin} at ×${speed}` : ''}\n`);
       const timer = setInterval(() => agent.tick(Date.now()), tickS * 1000);
+      const parent = process.ppid;
       await new Promise<void>((done) => {
+        // Spawned by `hearth start`: a coordinator killed with -9 must not leave its demo agents behind.
+        const watch = f.exitWithParent ? setInterval(() => process.ppid !== parent && stop(), 1000) : undefined;
         const stop = (): void => {
+          if (watch) clearInterval(watch);
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           clearInterval(timer);
+          // A clean stop flushes what it can; one that hangs (no broker to say goodbye to) is cut short.
+          setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
           void agent
             .close()
             .then(() => transport.close())

@@ -9,6 +9,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { enrolDevice } from '../../coordinator/bus/enrol.ts';
+import { createAccount, issueToken } from '../../coordinator/auth/tokens.ts';
+import { DEMO_SITE_ID } from '../../coordinator/fleet/demo-site.ts';
 import { parseCarbonCsv, seriesCarbonSource, type CarbonSource } from '../../coordinator/accounting/carbon.ts';
 
 export interface StartFlags {
@@ -18,8 +20,23 @@ export interface StartFlags {
   db?: string;
   logs?: boolean;
   carbonCsv?: string;
-  agents?: boolean;
+  local?: boolean;
   mqttPort?: string;
+}
+
+/** The demo customer `hearth start` prints a token for. */
+export const DEMO_CUSTOMER = 'demo@hearth.local';
+
+/**
+ * A fresh token for the demo customer (created with 100 € of credits on first start; its earlier demo tokens are
+ * revoked), or undefined when the store holds sites of its own (not the demo's).
+ */
+export async function demoCustomerToken(p: Platform): Promise<string | undefined> {
+  if (!(await p.store.getRegistry(DEMO_SITE_ID))) return undefined;
+  const existing = await p.store.getAccountByEmail(DEMO_CUSTOMER);
+  if (!existing) return (await createAccount(p.store, { email: DEMO_CUSTOMER, credits: 100, sealKey: p.sealKey })).token;
+  for (const t of await p.store.listTokens(existing.id)) await p.store.revokeToken(existing.id, t.id);
+  return (await issueToken(p.store, existing.id, { name: 'demo', sealKey: p.sealKey })).token;
 }
 
 /** The `hearth` executable the agents run as. */
@@ -40,7 +57,7 @@ export async function spawnAgents(p: Platform, dataDir: string): Promise<ChildPr
     const spec = (d.spec ?? {}) as { boards?: number; coresPerBoard?: number; volumeL?: number; setpointC?: number; safetyC?: number };
     const room = d.parentId ? rooms.get(d.parentId) : undefined;
     const twin = d.kind === 'boiler' ? `tank-${spec.volumeL ?? 300}` : `${room?.archetype ?? 'dwelling-1974-1982'}:${room?.areaM2 ?? 20}`;
-    const args = [HEARTH_BIN, 'agent', '--coordinator', p.url, '--mqtt', broker.url, '--device-id', d.id, '--room-twin', twin, '--work', join(dataDir, 'agents')];
+    const args = [HEARTH_BIN, 'agent', '--coordinator', p.url, '--mqtt', broker.url, '--device-id', d.id, '--room-twin', twin, '--work', join(dataDir, 'agents'), '--exit-with-parent'];
     if (spec.boards) args.push('--boards', String(spec.boards));
     if (spec.coresPerBoard) args.push('--cores', String(spec.coresPerBoard));
     // A boiler's limits are the water's (55 °C target, 70 °C safety by default), not a room's.
@@ -89,6 +106,9 @@ export function startBanner(p: Platform): string {
   return lines.join('\n') + '\n';
 }
 
+/** How long a stop may take before the process exits anyway, ms. */
+const STOP_GRACE_MS = 8000;
+
 /** Registers `hearth start`. */
 export function registerStart(program: Command): void {
   program
@@ -99,24 +119,37 @@ export function registerStart(program: Command): void {
     .option('--data <dir>', 'data directory (SQLite file, objects, seal key)', './data')
     .option('--db <url>', 'store: postgres://… or a SQLite file (default: hearth.db in the data directory; env HEARTH_DB)')
     .option('--logs', 'structured JSON logs on stdout')
-    .option('--agents', 'run each heater as a real agent process over the MQTT bus (instead of the in-process local executor)')
-    .option('--mqtt-port <n>', 'port of the embedded MQTT broker (with --agents)', '1883')
+    .option('--local', 'run the demo heaters in this process (the local executor) instead of as agent processes over MQTT')
+    .option('--mqtt-port <n>', 'port of the embedded MQTT broker (a free one if it is taken)', '1883')
     .option('--carbon-csv <file>', 'grid carbon intensity series for carbon facts (CSV: time,gCO2e/kWh); default a constant 56.3')
     .action(async (flags: StartFlags) => {
       const o = startOptionsFromFlags(flags);
       const carbonSource = flags.carbonCsv ? carbonSourceFromFile(flags.carbonCsv) : undefined;
       const mqttPort = Number(flags.mqttPort ?? 1883);
       if (!Number.isInteger(mqttPort) || mqttPort < 0 || mqttPort > 65535) throw new InvalidParameterError('--mqtt-port', `must be an integer in 0..65535, got ${flags.mqttPort}`);
-      const fleet = flags.agents ? { bus: { port: mqttPort, host: o.host } } : { executor: localExecutor };
-      const platform = await startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, carbonSource, fleet });
+      const agents = flags.local !== true;
+      const start = (port: number): Promise<Platform> =>
+        startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, carbonSource, fleet: agents ? { bus: { port, host: o.host } } : { executor: localExecutor } });
+      let platform: Platform;
+      try {
+        platform = await start(mqttPort);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || !agents || (e as { port?: number }).port === o.port) throw e;
+        process.stderr.write(`hearth: MQTT port ${mqttPort} is taken; using a free one\n`);
+        platform = await start(0);
+      }
       process.stdout.write(startBanner(platform));
-      const children = flags.agents ? await spawnAgents(platform, platform.dataDir) : [];
-      if (flags.agents) process.stdout.write(`  device bus    ${platform.fleet?.broker?.url}  (${children.length} agents started)\n`);
+      const demo = await demoCustomerToken(platform);
+      if (demo) process.stdout.write(`  demo customer ${DEMO_CUSTOMER} token (a new one each start): ${demo}\n`);
+      const children = agents ? await spawnAgents(platform, platform.dataDir) : [];
+      if (agents) process.stdout.write(`  device bus    ${platform.fleet?.broker?.url}  (${children.length} agent processes with room twins)\n`);
       await new Promise<void>((resolveStop) => {
         const stop = (): void => {
           process.off('SIGINT', stop);
           process.off('SIGTERM', stop);
           for (const c of children) c.kill('SIGTERM');
+          // Connections that never close (a client's idle keep-alive) must not keep the process up.
+          setTimeout(() => process.exit(0), STOP_GRACE_MS).unref();
           void platform.close().finally(resolveStop);
         };
         process.on('SIGINT', stop);
