@@ -225,6 +225,183 @@ export function runStoreConformance(target: ConformanceTarget): void {
       assert.equal((await store.listInstances(a.id, { taskUuid: (out[2] as TaskRecord).uuid })).length, 2);
     });
 
+    test('tasks: the account task count follows creations, bulk creations, conflicts, rollbacks and deletions', async () => {
+      const a = await account();
+      const b = await account();
+      const real = async (id: string): Promise<void> => {
+        assert.equal((await store.getAccount(id))?.taskCount, await store.countTasks(id), 'taskCount equals the rows');
+      };
+      assert.equal(a.taskCount, 0);
+      const t1 = await task(a.id);
+      await task(a.id, { shortname: 'kept' });
+      await real(a.id);
+      assert.equal((await store.getAccount(a.id))?.taskCount, 2);
+      const out = await store.createTasks([
+        { accountId: a.id, name: 'n', profile: 'p', body: {}, instanceIds: [0] },
+        { accountId: a.id, shortname: 'kept', name: 'n', profile: 'p', body: {}, instanceIds: [0] },
+        { accountId: b.id, name: 'n', profile: 'p', body: {}, instanceIds: [0, 1] },
+        { accountId: a.id, shortname: 'fresh', name: 'n', profile: 'p', body: {}, instanceIds: [0, 1, 2] },
+      ]);
+      assert.deepEqual(out.map((r) => r instanceof StoreConflictError), [false, true, false, false]);
+      await real(a.id);
+      await real(b.id);
+      assert.equal((await store.getAccount(a.id))?.taskCount, 4);
+      assert.equal((await store.getAccount(b.id))?.taskCount, 1);
+      // A refused creation counts nothing; nor does a rolled-back transaction.
+      await assert.rejects(task(a.id, { shortname: 'kept' }), StoreConflictError);
+      await assert.rejects(task(a.id, { uuid: t1.uuid, shortname: 'other' }), StoreConflictError);
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.createTask({ accountId: a.id, name: 'n', profile: 'p', body: {}, instanceIds: [0] });
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      await real(a.id);
+      assert.equal(await store.deleteTask(b.id, t1.uuid), false, "B cannot delete A's task");
+      assert.equal(await store.deleteTask(a.id, t1.uuid), true);
+      assert.equal(await store.deleteTask(SYSTEM, (out[0] as TaskRecord).uuid), true);
+      assert.equal(await store.deleteTask(a.id, t1.uuid), false);
+      await real(a.id);
+      assert.equal((await store.getAccount(a.id))?.taskCount, 2);
+      await store.transaction(async (tx) => {
+        await tx.deleteTask(a.id, (out[3] as TaskRecord).uuid);
+        await tx.createTask({ accountId: a.id, name: 'n', profile: 'p', body: {}, instanceIds: [0] });
+      });
+      await real(a.id);
+      assert.equal((await store.getAccount(a.id))?.taskCount, 2);
+    });
+
+    test('tasks: the task quota (maxAccountTasks) holds under concurrent creations and refuses a bulk whole', async () => {
+      const a = await account();
+      const attempts = await Promise.allSettled(Array.from({ length: 12 }, () => task(a.id, { maxAccountTasks: 5 })));
+      const refused = attempts.filter((r) => r.status === 'rejected');
+      assert.equal(attempts.length - refused.length, 5, 'exactly the quota was created');
+      for (const r of refused) assert.ok(r.reason instanceof StoreConflictError && r.reason.field === 'maxTask', String(r.reason));
+      assert.match(String((refused[0].reason as Error).message), /task quota reached \(5 of 5\)/);
+      assert.equal(await store.countTasks(a.id), 5);
+      assert.equal((await store.getAccount(a.id))?.taskCount, 5);
+      // A bulk creation is counted as a whole: over the quota, nothing of it is written.
+      const b = await account();
+      await task(b.id);
+      const bulk = (n: number, max: number) =>
+        store.createTasks(Array.from({ length: n }, (_, i) => ({ accountId: b.id, shortname: `bulk-${n}-${i}`, name: 'n', profile: 'p', body: {}, instanceIds: [0], maxAccountTasks: max })));
+      await assert.rejects(bulk(3, 3), (e) => e instanceof StoreConflictError && e.field === 'maxTask');
+      assert.equal(await store.countTasks(b.id), 1);
+      assert.equal((await store.getTaskByShortname(b.id, 'bulk-3-0')), undefined);
+      assert.equal((await bulk(2, 3)).filter((r) => !(r instanceof StoreConflictError)).length, 2);
+      assert.equal((await store.getAccount(b.id))?.taskCount, 3);
+      // Deleting frees room again; concurrent bulks of several accounts each stay within their own quota.
+      const [c, d] = [await account(), await account()];
+      const racers = [c, d, c, d, c, d].map((acc, k) =>
+        store.createTasks([0, 1, 2].map((i) => ({ accountId: acc.id, shortname: `r${k}-${i}`, name: 'n', profile: 'p', body: {}, instanceIds: [0, 1], maxAccountTasks: 7 }))),
+      );
+      const settled = await Promise.allSettled(racers);
+      assert.equal(settled.filter((r) => r.status === 'fulfilled').length, 4, 'two bulks of 3 per account fit under 7');
+      for (const acc of [c, d]) {
+        assert.equal(await store.countTasks(acc.id), 6);
+        assert.equal((await store.getAccount(acc.id))?.taskCount, 6);
+      }
+      const first = (await store.listTasks(c.id, { limit: 1 })).items[0];
+      await store.deleteTask(c.id, first.uuid);
+      await task(c.id, { maxAccountTasks: 6 });
+      await assert.rejects(task(c.id, { maxAccountTasks: 6 }), (e) => e instanceof StoreConflictError && e.field === 'maxTask');
+    });
+
+    test("tasks: concurrent creations each get their own answer; one's failure is never another's", async () => {
+      const a = await account();
+      const b = await account();
+      const taken = await task(a.id, { shortname: 'taken' });
+      await task(b.id);
+      const base = { name: 'n', profile: 'p', body: {}, instanceIds: [0, 1] };
+      const calls = await Promise.allSettled([
+        store.createTask({ ...base, accountId: a.id, shortname: 'g1' }),
+        store.createTask({ ...base, accountId: a.id, shortname: 'taken' }),
+        store.createTask({ ...base, accountId: a.id, uuid: taken.uuid, shortname: 'g-dup-uuid' }),
+        store.createTask({ ...base, accountId: 'no-such-account' }),
+        store.createTask({ ...base, accountId: b.id, maxAccountTasks: 1 }),
+        store.createTasks([
+          { ...base, accountId: a.id, shortname: 'g2' },
+          { ...base, accountId: a.id, shortname: 'g1' },
+        ]),
+        store.createTask({ ...base, accountId: b.id, shortname: 'g3' }),
+      ]);
+      const [ok1, dupName, dupUuid, noAccount, overQuota, bulk, ok3] = calls;
+      assert.equal(ok1.status, 'fulfilled');
+      assert.ok(dupName.status === 'rejected' && dupName.reason instanceof StoreConflictError && dupName.reason.field === 'shortname');
+      assert.ok(dupUuid.status === 'rejected' && dupUuid.reason instanceof StoreConflictError && dupUuid.reason.field === 'id', String((dupUuid as PromiseRejectedResult).reason));
+      assert.equal(noAccount.status, 'rejected');
+      assert.ok(overQuota.status === 'rejected' && overQuota.reason instanceof StoreConflictError && overQuota.reason.field === 'maxTask');
+      assert.ok(bulk.status === 'fulfilled');
+      assert.deepEqual(bulk.value.map((r) => (r instanceof StoreConflictError ? r.field : r.shortname)), ['g2', 'shortname'], 'g1 went to the earlier call');
+      assert.ok(ok3.status === 'fulfilled' && ok3.value.shortname === 'g3');
+      assert.equal(await store.countTasks(a.id), 3);
+      assert.equal(await store.countTasks(b.id), 2);
+      for (const id of [a.id, b.id]) assert.equal((await store.getAccount(id))?.taskCount, await store.countTasks(id));
+      assert.ok(ok1.status === 'fulfilled');
+      assert.equal((await store.listInstances(a.id, { taskUuid: ok1.value.uuid })).length, 2);
+    });
+
+    test('tasks: generated uuids are time-ordered (version 7) and increase in creation order', async () => {
+      const a = await account();
+      const made = [await task(a.id), await task(a.id)];
+      const bulk = await store.createTasks(Array.from({ length: 50 }, () => ({ accountId: a.id, name: 'n', profile: 'p', body: {}, instanceIds: [0] })));
+      const uuids = [...made, ...(bulk as TaskRecord[])].map((t) => t.uuid);
+      for (const u of uuids) assert.match(u, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.deepEqual([...uuids].sort(byteOrder), uuids);
+      assert.equal(uuids[0].slice(0, 13).replace('-', ''), now.toString(16).padStart(12, '0'), 'the first 48 bits are the creation time, ms');
+    });
+
+    test('tokens: lookups see this store\'s revocations, account, credit and task changes at once, and commits only', async () => {
+      const a = await account();
+      const hash = uniq('cache').padEnd(64, '0');
+      const t = await store.createToken({ accountId: a.id, hash, prefix: 'hth_cache', name: 'c' });
+      assert.equal((await store.findTokenByHash(hash))?.account.creditsEUR, 10);
+      assert.equal((await store.findTokenByHash(hash))?.account.taskCount, 0, 'asked twice: the second may be cached');
+      await store.adjustCredits(a.id, -4);
+      assert.equal((await store.findTokenByHash(hash))?.account.creditsEUR, 6);
+      await store.updateAccount(a.id, { role: 'resident', quotas: { maxTask: 3 } });
+      const changed = await store.findTokenByHash(hash);
+      assert.deepEqual([changed?.account.role, changed?.account.quotas], ['resident', { maxTask: 3 }]);
+      const t1 = await task(a.id);
+      await store.createTasks([{ accountId: a.id, name: 'n', profile: 'p', body: {}, instanceIds: [0] }]);
+      assert.equal((await store.findTokenByHash(hash))?.account.taskCount, 2);
+      await store.deleteTask(a.id, t1.uuid);
+      assert.equal((await store.findTokenByHash(hash))?.account.taskCount, 1);
+      now += 1000;
+      await store.touchToken(t.id);
+      assert.equal((await store.findTokenByHash(hash))?.token.lastUsedAt, now);
+      // What a transaction writes shows once committed, and not at all when it rolls back.
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.adjustCredits(a.id, 100);
+          await tx.revokeToken(a.id, t.id);
+          assert.equal(await tx.findTokenByHash(hash), undefined, 'the transaction sees its own revocation');
+          throw new Error('boom');
+        }),
+        /boom/,
+      );
+      assert.equal((await store.findTokenByHash(hash))?.account.creditsEUR, 6, 'rolled back: still valid, same credits');
+      await store.transaction(async (tx) => {
+        await tx.adjustCredits(a.id, 1);
+        await tx.revokeToken(SYSTEM, t.id);
+      });
+      assert.equal(await store.findTokenByHash(hash), undefined, 'revoked in a committed transaction: refused at once');
+      assert.equal((await store.getAccount(a.id))?.creditsEUR, 7);
+      // Another store on the same database (another process) revokes: seen within the cache's lifetime.
+      const h2 = uniq('cache2').padEnd(64, '0');
+      const t2 = await store.createToken({ accountId: a.id, hash: h2, prefix: 'hth_cache2' });
+      assert.equal((await store.findTokenByHash(h2))?.token.id, t2.id);
+      const other = await openStore(url, { clock });
+      try {
+        assert.equal(await other.revokeToken(a.id, t2.id), true);
+      } finally {
+        await other.close();
+      }
+      now += 1000;
+      assert.equal(await store.findTokenByHash(h2), undefined, 'a revocation by another process shows within a second');
+    });
+
     test('tasks: pagination is stable and complete for every order, with ties broken by uuid', async () => {
       const a = await account();
       const names = ['b', 'a', 'é', 'B', 'a', '🔥', 'z', 'a b', '', 'ab'];

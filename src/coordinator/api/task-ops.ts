@@ -3,7 +3,7 @@
 import { parseRanges, RangeSyntaxError } from '../../protocol/ranges.ts';
 import { isFinalState, statesAllowedBefore } from '../../protocol/task-state.ts';
 import { SECRET_CONSTANT_PREFIX, SECRET_MASK, TASK_LIMITS, type Constant, type TaskCreate } from '../../protocol/tasks.ts';
-import type { Account, InstanceState, NewTask, Store, TaskRecord } from '../store/types.ts';
+import { StoreConflictError, type Account, type InstanceState, type NewTask, type Store, type TaskRecord } from '../store/types.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
 import { PROFILES } from './profiles.ts';
 import { bodyOf } from './task-view.ts';
@@ -76,13 +76,19 @@ export async function prepareTask(store: Store, account: Account, body: TaskCrea
 }
 
 /**
- * Refuses a creation of `n` tasks the account cannot afford: 402 without credits (operators exempt),
- * 403 when the task quota would be passed.
+ * Refuses early a creation of `n` tasks the account cannot afford: 402 without credits (operators exempt),
+ * then 403 when the task quota would be passed. Reads no table: `account` is the caller's as authenticated
+ * (the store keeps `taskCount` exact). The quota is enforced again, atomically, by the store at insert time
+ * (give `maxAccountTasks` and map its refusal with {@link quotaError}).
  */
-export async function checkCanCreate(store: Store, account: Account, n: number, maxTask: number): Promise<void> {
+export function checkCanCreate(account: Account, n: number, maxTask: number): void {
   if (account.role !== 'operator' && !(account.creditsEUR > 0)) throw new HttpError('NO_CREDITS', 'no credits left on this account');
-  const count = await store.countTasks(account.id);
-  if (count + n > maxTask) throw new HttpError('QUOTA_REACHED', `task quota reached (${count} of ${maxTask})`);
+  if (account.taskCount + n > maxTask) throw new HttpError('QUOTA_REACHED', `task quota reached (${account.taskCount} of ${maxTask})`);
+}
+
+/** The store's refusal of a creation past the task quota as the API's 403, or undefined for any other error. */
+export function quotaError(e: unknown): HttpError | undefined {
+  return e instanceof StoreConflictError && e.field === 'maxTask' ? new HttpError('QUOTA_REACHED', e.message) : undefined;
 }
 
 /** Aborts a task: unfinished instances cancelled, the task Cancelled. A finished task is left as it is. */

@@ -28,7 +28,7 @@ import { callerOf, type ApiContext } from './context.ts';
 import { emptyOk, HttpError, notFound } from './http-error.ts';
 import { DEFAULT_QUOTAS } from './meta.ts';
 import { readAllFresh, readAllOutput, prefixedLines, rawText } from './output.ts';
-import { abortTask, checkCanCreate, mergeConstants, prepareTask, relaunchTask, updateTask, RELAUNCH } from './task-ops.ts';
+import { abortTask, checkCanCreate, mergeConstants, prepareTask, quotaError, relaunchTask, updateTask, RELAUNCH } from './task-ops.ts';
 import { taskFilterOf, taskOrderOf } from './task-filter.ts';
 import { bodyOf, taskOutput, taskSummary } from './task-view.ts';
 import { compileBody, firstError } from './validation.ts';
@@ -60,9 +60,14 @@ function maxTaskOf(account: Account): number {
 
 /** Creates one validated task for the account. */
 async function createOne(ctx: ApiContext, account: Account, body: TaskCreate): Promise<TaskRecord> {
-  await checkCanCreate(ctx.store, account, 1, maxTaskOf(account));
+  const maxTask = maxTaskOf(account);
+  checkCanCreate(account, 1, maxTask);
   const nt = await prepareTask(ctx.store, account, body);
-  return ctx.store.createTask({ ...nt, creationDate: ctx.clock() });
+  try {
+    return await ctx.store.createTask({ ...nt, creationDate: ctx.clock(), maxAccountTasks: maxTask });
+  } catch (e) {
+    throw quotaError(e) ?? e;
+  }
 }
 
 function entryOfError(e: unknown): BulkEntry {
@@ -95,7 +100,9 @@ export const taskRoutes: FastifyPluginAsync<ApiContext> = (base, ctx) => {
       }
       const entries: Array<BulkEntry | undefined> = [];
       const ready: Array<{ index: number; task: NewTask }> = [];
-      await checkCanCreate(ctx.store, account, req.body.length, maxTaskOf(account));
+      const maxTask = maxTaskOf(account);
+      checkCanCreate(account, req.body.length, maxTask);
+      const creationDate = ctx.clock();
       for (const [index, raw] of req.body.entries()) {
         const bad = firstError(validateTaskCreate, raw);
         if (bad) {
@@ -103,13 +110,18 @@ export const taskRoutes: FastifyPluginAsync<ApiContext> = (base, ctx) => {
           continue;
         }
         try {
-          ready.push({ index, task: { ...(await prepareTask(ctx.store, account, raw as TaskCreate)), creationDate: ctx.clock() } });
+          ready.push({ index, task: { ...(await prepareTask(ctx.store, account, raw as TaskCreate)), creationDate, maxAccountTasks: maxTask } });
           entries.push(undefined);
         } catch (e) {
           entries.push(entryOfError(e));
         }
       }
-      const created = ready.length > 0 ? await ctx.store.createTasks(ready.map((r) => r.task)) : [];
+      let created: Awaited<ReturnType<typeof ctx.store.createTasks>> = [];
+      try {
+        if (ready.length > 0) created = await ctx.store.createTasks(ready.map((r) => r.task));
+      } catch (e) {
+        throw quotaError(e) ?? e;
+      }
       created.forEach((res, k) => {
         entries[ready[k].index] = res instanceof StoreConflictError ? entryOfError(res) : { statusCode: 201, uuid: res.uuid };
       });

@@ -53,13 +53,21 @@ export function tokenFromHeader(value: string | undefined): string | undefined {
 /**
  * The account a presented token authenticates, with the token's record; undefined for an unknown or revoked
  * token. Lookup is by hash (an index probe on a digest of a random secret leaks nothing useful); the stored hash
- * is then compared in constant time.
+ * is then compared in constant time. Every request asks: the store answers repeated lookups from a short-lived
+ * cache that its own writes keep exact (a token revoked through the store fails on the next call; a change made
+ * by another process shows within a second, see `Store.findTokenByHash`). The records returned are shared
+ * between requests and frozen: copy before changing.
  */
 export async function authenticate(store: Store, presented: string): Promise<{ account: Account; token: ApiToken } | undefined> {
   const hash = hashToken(presented);
   const found = await store.findTokenByHash(hash);
-  if (!found || !secretsEqual(found.token.hash, hash)) return undefined;
+  if (!found || !hashesEqual(found.token.hash, hash)) return undefined;
   return found;
+}
+
+/** Constant-time equality of two hex digests (both are SHA-256 hex: equal lengths unless one is corrupt). */
+function hashesEqual(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a, 'latin1'), Buffer.from(b, 'latin1'));
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -1,9 +1,9 @@
 // The one implementation of the Store interface, written once with kysely for both backends (SQLite and
 // PostgreSQL); sqlite.ts and postgres.ts only build the connection. Dialect differences are confined here to
 // row locking (FOR UPDATE on PostgreSQL) and error codes.
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { sql } from 'kysely';
-import type { Kysely, SelectQueryBuilder } from 'kysely';
+import type { Compilable, CompiledQuery, Kysely, SelectQueryBuilder } from 'kysely';
 import {
   SYSTEM,
   StoreConflictError,
@@ -79,6 +79,8 @@ interface AccountsTable {
   scope: string;
   created_at: number;
   updated_at: number;
+  /** Tasks the account holds (migration 2), maintained with every task insert and delete. */
+  task_count: number;
 }
 interface ApiTokensTable {
   id: string;
@@ -393,6 +395,123 @@ export function prefixSuccessor(prefix: string): string | undefined {
   return undefined;
 }
 
+const HEX_BYTE = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** Random bytes drawn in blocks (one getrandom call per 409 ids instead of one per id); the last id's time and sequence. */
+const uuidState = { pool: Buffer.alloc(0), at: 0, ms: -1, seq: 0 };
+
+/**
+ * A new time-ordered UUID (RFC 9562 version 7): 48 bits of Unix time in ms, the version, a 12-bit sequence, the
+ * variant, 62 random bits. Ids made close in time sort close together, so inserting them appends to the end of
+ * the primary-key B-trees (tasks, and instances keyed by task) instead of touching a random page of each. Within
+ * a process they also increase strictly: in one ms the sequence counts up from a random start (method 1 of RFC
+ * 9562 §6.2); past 4095 in one ms, or when the clock steps back, the time field runs ahead of the clock.
+ * @param nowMs the time stamped into the id, ms since the epoch
+ */
+export function uuidv7(nowMs: number): string {
+  const st = uuidState;
+  if (st.at + 10 > st.pool.length) {
+    st.pool = randomBytes(4096);
+    st.at = 0;
+  }
+  const r = st.pool;
+  const i = st.at;
+  st.at += 10;
+  let ms = Math.max(0, Math.min(Math.floor(nowMs), 0xffff_ffff_ffff));
+  if (ms > st.ms) {
+    st.ms = ms;
+    st.seq = ((r[i] << 8) | r[i + 1]) & 0x7ff; // random start in the lower half: room to count up
+  } else if (st.seq < 0xfff) {
+    ms = st.ms;
+    st.seq++;
+  } else {
+    ms = ++st.ms;
+    st.seq = 0;
+  }
+  const t = ms.toString(16).padStart(12, '0');
+  const x = HEX_BYTE;
+  return (
+    `${t.slice(0, 8)}-${t.slice(8, 12)}-${x[0x70 | (st.seq >> 8)]}${x[st.seq & 0xff]}-${x[0x80 | (r[i + 2] & 0x3f)]}${x[r[i + 3]]}-` +
+    `${x[r[i + 4]]}${x[r[i + 5]]}${x[r[i + 6]]}${x[r[i + 7]]}${x[r[i + 8]]}${x[r[i + 9]]}`
+  );
+}
+
+type FoundToken = { token: ApiToken; account: Account };
+
+/**
+ * What `findTokenByHash` answered recently, by token hash: every authenticated request asks, and the answer
+ * rarely changes. Exact for this process: each write through the store that could change an answer (revoking
+ * or touching a token, an account's role, quotas or credits, its task count) invalidates it before and again
+ * after its transaction commits, and a read that overlapped an invalidation is not kept. Writes by another
+ * process (a CLI on the same file, another coordinator on PostgreSQL) show within `ttlMs`. Misses (unknown or
+ * revoked tokens) are never kept. Bounded: least recently used entries go first. Entries are frozen, being
+ * shared by every request that presents the token.
+ */
+class AuthCache {
+  private readonly entries = new Map<string, { found: FoundToken; gen: number; at: number }>();
+  /** Bumped by every invalidation. */
+  private gen = 0;
+  /** Generation of the latest invalidation of everything / of each account. */
+  private allGen = 0;
+  private readonly accountGen = new Map<string, number>();
+
+  /**
+   * @param ttlMs how long an entry lives, ms
+   * @param now the store's clock, ms (an entry from the clock's future, after a step back, is dropped)
+   */
+  constructor(
+    private readonly ttlMs: number,
+    private readonly now: () => EpochMs,
+    private readonly capacity = 10_000,
+  ) {}
+
+  private stale(accountId: string, since: number): boolean {
+    return this.allGen > since || (this.accountGen.get(accountId) ?? 0) > since;
+  }
+
+  get(hash: string): FoundToken | undefined {
+    const e = this.entries.get(hash);
+    if (!e) return undefined;
+    const now = this.now();
+    if (now - e.at >= this.ttlMs || now < e.at || this.stale(e.found.account.id, e.gen)) {
+      this.entries.delete(hash);
+      return undefined;
+    }
+    this.entries.delete(hash); // least recently used first: move to the back
+    this.entries.set(hash, e);
+    return e.found;
+  }
+
+  /** The generation to pass to {@link put} for a read starting now. */
+  begin(): number {
+    return this.gen;
+  }
+
+  /** Keeps what a read that began at `gen` found, unless an invalidation of its account happened since. */
+  put(hash: string, found: FoundToken, gen: number): FoundToken {
+    if (this.ttlMs <= 0 || this.stale(found.account.id, gen)) return found;
+    const { account, token } = found;
+    Object.freeze(account.quotas);
+    Object.freeze(account.scope);
+    const frozen = Object.freeze({ token: Object.freeze(token), account: Object.freeze(account) });
+    this.entries.delete(hash);
+    if (this.entries.size >= this.capacity) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(hash, { found: frozen, gen: this.gen, at: this.now() });
+    return frozen;
+  }
+
+  /** Forgets the answers about one account's tokens, or about every token (`undefined`). */
+  invalidate(accountId: string | undefined): void {
+    const g = ++this.gen;
+    if (accountId === undefined) {
+      this.allGen = g;
+      this.entries.clear();
+      this.accountGen.clear();
+    } else {
+      this.accountGen.set(accountId, g);
+    }
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Row mappers
 
@@ -405,6 +524,7 @@ function toAccount(r: AccountsTable): Account {
     quotas: parse<Quotas>(r.quotas),
     scope: parse<AccountScope>(r.scope),
     createdAt: Number(r.created_at),
+    taskCount: Number(r.task_count),
   };
 }
 function toToken(r: ApiTokensTable): ApiToken {
@@ -567,6 +687,29 @@ function toEvent(r: EventsTable): StoreEvent {
   return { id: Number(r.id), type: r.type, accountId: r.account_id, payload: parse(r.payload), at: Number(r.at) };
 }
 
+/** A new task validated into its row, with what the other tables need. */
+interface BuiltTask {
+  row: TasksTable;
+  tags: string[];
+  labels: Record<string, string>;
+  instanceIds: number[];
+  /** False when the shortname is the uuid generated for the task (nothing can hold it yet). */
+  chosenName: boolean;
+  /** NewTask.maxAccountTasks (Infinity: none). */
+  maxAccountTasks: number;
+}
+
+/** A createTask/createTasks call waiting for its group (see KyselyStore.createGrouped). */
+interface PendingCreation {
+  built: BuiltTask[];
+  single: boolean;
+  resolve: (r: Array<TaskRecord | StoreConflictError>) => void;
+  reject: (e: unknown) => void;
+}
+/** Most tasks, and instances, written by one group commit (more wait for the next group). */
+const GROUP_MAX_TASKS = 1000;
+const GROUP_MAX_INSTANCES = 50_000;
+
 const TASK_ORDER_COLUMN = {
   creationDate: 'creation_date',
   name: 'name',
@@ -584,6 +727,37 @@ export interface KyselyStoreInit {
   clock: () => EpochMs;
   /** Releases backend helpers (called once by close(), before the kysely instance is destroyed). */
   destroy: () => Promise<void>;
+  /**
+   * How long `findTokenByHash` may answer from memory, ms (default {@link DEFAULT_AUTH_CACHE_MS}; 0: always
+   * read). Bounds how late a change made by another process (not through this store) is seen.
+   */
+  authCacheMs?: number;
+}
+
+/** Default lifetime of a cached token lookup, ms. */
+export const DEFAULT_AUTH_CACHE_MS = 1000;
+
+/**
+ * Placeholders for {@link KyselyStore.prepared}: text no caller passes (NUL is refused in stored text), each
+ * standing for the argument of its index.
+ */
+const ARG = Array.from({ length: 4 }, (_, i) => `\u0000hearth-arg-${i}\u0000`);
+
+/** A compiled statement and, per parameter, the index of the argument it takes (-1: a constant). */
+interface Prepared {
+  compiled: CompiledQuery;
+  slots: number[];
+}
+/** Most compiled statements kept (hot reads, and multi-row inserts by table and row count). */
+const PREPARED_CAPACITY = 512;
+
+/** What a store and the transaction stores made from it share. */
+interface Shared {
+  auth: AuthCache;
+  /** Compiled statements by name (the SQL depends only on the dialect: shared by the store and its transactions). */
+  prepared: Map<string, Prepared>;
+  /** Task creations waiting to be written together, and the last group's completion. */
+  group: { pending: PendingCreation[]; scheduled: boolean; chain: Promise<void> };
 }
 
 /** {@link Store} over a kysely instance whose schema is {@link Database} (already migrated). */
@@ -591,14 +765,23 @@ export class KyselyStore implements Store {
   readonly backend: 'sqlite' | 'postgres';
   private readonly clock: () => EpochMs;
   private closed = false;
+  private readonly shared: Shared;
+  /** In a transaction: the accounts whose cached token lookups to drop again once it ends (null: all). */
+  private readonly touched = new Set<string | null>();
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly init: KyselyStoreInit,
     private readonly inTx = false,
+    shared?: Shared,
   ) {
     this.backend = init.backend;
     this.clock = init.clock;
+    this.shared = shared ?? {
+      auth: new AuthCache(init.authCacheMs ?? DEFAULT_AUTH_CACHE_MS, init.clock),
+      group: { pending: [], scheduled: false, chain: Promise.resolve() },
+      prepared: new Map(),
+    };
   }
 
   // --- plumbing
@@ -610,7 +793,32 @@ export class KyselyStore implements Store {
   /** Runs fn in a transaction (joining the current one when already inside). */
   private async atomic<T>(fn: (s: KyselyStore) => Promise<T>): Promise<T> {
     if (this.inTx) return fn(this);
-    return this.db.transaction().execute((trx) => fn(new KyselyStore(trx, this.init, true)));
+    let tx: KyselyStore | undefined;
+    try {
+      return await this.db.transaction().execute((trx) => fn((tx = new KyselyStore(trx, this.init, true, this.shared))));
+    } finally {
+      // Again after COMMIT (or ROLLBACK): on PostgreSQL another connection may have read, and cached, the rows
+      // as they were before the commit, after the first invalidation.
+      if (tx) for (const id of tx.touched) this.shared.auth.invalidate(id ?? undefined);
+    }
+  }
+
+  /**
+   * Runs a write that changes what `findTokenByHash` answers for an account's tokens (undefined: any token),
+   * dropping the cached answers before it and again once it is committed: after the statement when it commits
+   * on its own, after the transaction (see atomic) when inside one.
+   */
+  private async authChange<T>(accountId: string | undefined, write: () => Promise<T>): Promise<T> {
+    this.shared.auth.invalidate(accountId);
+    if (this.inTx) {
+      this.touched.add(accountId ?? null);
+      return write();
+    }
+    try {
+      return await write();
+    } finally {
+      this.shared.auth.invalidate(accountId);
+    }
   }
 
   /** Row lock for read-modify-write on PostgreSQL; SQLite transactions already hold the write lock. */
@@ -627,16 +835,79 @@ export class KyselyStore implements Store {
     if (this.inTx) throw new Error('close() called on a transaction');
     if (this.closed) return;
     this.closed = true;
+    // Creations already accepted are written first.
+    const g = this.shared.group;
+    while (g.pending.length > 0 || g.scheduled) {
+      await g.chain;
+      await new Promise((r) => setImmediate(r));
+    }
+    await g.chain;
     await this.init.destroy();
     await this.db.destroy();
   }
 
+  private remember(key: string, p: Prepared): void {
+    const m = this.shared.prepared;
+    if (m.size >= PREPARED_CAPACITY) m.delete(m.keys().next().value!);
+    m.set(key, p);
+  }
+
+  /**
+   * Runs a hot query compiled once: kysely builds and compiles a query on every call (tens of µs of objects
+   * per statement), more than SQLite takes to answer a primary-key read. `build` gets placeholders ({@link ARG})
+   * where the arguments go and must use each at most once per value position; `args[i]` replaces `ARG[i]`.
+   */
+  private async prepared<R>(key: string, build: (a: readonly string[]) => Compilable<R>, args: readonly unknown[]): Promise<R[]> {
+    let p = this.shared.prepared.get(key);
+    if (!p) {
+      const compiled = build(ARG).compile();
+      p = { compiled, slots: compiled.parameters.map((v) => ARG.indexOf(v as string)) };
+      this.remember(key, p);
+    }
+    const { compiled, slots } = p;
+    const parameters = slots.map((i, k) => (i >= 0 ? args[i] : compiled.parameters[k]));
+    return (await this.db.executeQuery<R>({ ...compiled, parameters })).rows;
+  }
+
+  /**
+   * Inserts rows (all with the same columns, in the same key order) in statements of at most `chunk` rows,
+   * each compiled once per row count: a 100-row insert is ~3,000 values, which kysely would otherwise turn into
+   * as many frozen nodes on every call. The first compilation of each size checks that kysely orders the
+   * parameters as this flattening does (row by row, columns in key order); if not, it is never reused.
+   */
+  private async insertRows<R extends object>(key: string, rows: R[], chunk: number, build: (part: R[]) => Compilable<unknown>): Promise<void> {
+    for (const part of chunks(rows, chunk)) {
+      const columns = Object.keys(part[0]) as Array<keyof R>;
+      const parameters: unknown[] = [];
+      for (const r of part) for (const c of columns) parameters.push(r[c]);
+      const k = `${key}:${part.length}:${columns.join(',')}`;
+      let p = this.shared.prepared.get(k);
+      if (!p) {
+        const compiled = build(part).compile();
+        const same = compiled.parameters.length === parameters.length && compiled.parameters.every((v, i) => v === parameters[i]);
+        if (!same) {
+          await this.db.executeQuery(compiled);
+          continue;
+        }
+        p = { compiled, slots: [] };
+        this.remember(k, p);
+      }
+      await this.db.executeQuery({ ...p.compiled, parameters });
+    }
+  }
+
   /** Visible task row (scoped), optionally locked. */
   private async taskRow(owner: Owner, uuid: string, forUpdate = false): Promise<TasksTable | undefined> {
+    if (!forUpdate || this.backend !== 'postgres') {
+      const [r] =
+        owner === SYSTEM
+          ? await this.prepared('taskRow', (a) => this.db.selectFrom('tasks').selectAll().where('uuid', '=', a[0]), [uuid])
+          : await this.prepared('taskRow:owner', (a) => this.db.selectFrom('tasks').selectAll().where('uuid', '=', a[0]).where('account_id', '=', a[1]), [uuid, owner]);
+      return r;
+    }
     let q = this.db.selectFrom('tasks').selectAll().where('uuid', '=', uuid);
     if (owner !== SYSTEM) q = q.where('account_id', '=', owner);
-    if (forUpdate && this.backend === 'postgres') q = q.forUpdate();
-    return q.executeTakeFirst();
+    return q.forUpdate().executeTakeFirst();
   }
   private async taskVisible(owner: Owner, uuid: string): Promise<boolean> {
     let q = this.db.selectFrom('tasks').select('uuid').where('uuid', '=', uuid);
@@ -657,6 +928,7 @@ export class KyselyStore implements Store {
       scope: json(a.scope ?? {}),
       created_at: now,
       updated_at: now,
+      task_count: 0,
     };
     try {
       return await this.atomic(async (s) => {
@@ -672,7 +944,7 @@ export class KyselyStore implements Store {
   }
 
   async getAccount(id: string): Promise<Account | undefined> {
-    const r = await this.db.selectFrom('accounts').selectAll().where('id', '=', id).executeTakeFirst();
+    const [r] = await this.prepared('account', (a) => this.db.selectFrom('accounts').selectAll().where('id', '=', a[0]), [id]);
     return r && toAccount(r);
   }
 
@@ -711,7 +983,7 @@ export class KyselyStore implements Store {
           const clash = await s.db.selectFrom('accounts').select('id').where('email', '=', set.email).where('id', '!=', id).executeTakeFirst();
           if (clash) throw new StoreConflictError('email', 'an account with this email exists');
         }
-        const r = await s.db.updateTable('accounts').set(set).where('id', '=', id).returningAll().executeTakeFirst();
+        const r = await s.authChange(id, () => s.db.updateTable('accounts').set(set).where('id', '=', id).returningAll().executeTakeFirst());
         return r && toAccount(r);
       });
     } catch (e) {
@@ -722,12 +994,14 @@ export class KyselyStore implements Store {
 
   async adjustCredits(id: string, deltaEUR: number): Promise<number | undefined> {
     const d = toMicro(deltaEUR);
-    const r = await this.db
-      .updateTable('accounts')
-      .set((eb) => ({ credits_micro: eb('credits_micro', '+', d), updated_at: this.clock() }))
-      .where('id', '=', id)
-      .returning('credits_micro')
-      .executeTakeFirst();
+    const r = await this.authChange(id, () =>
+      this.db
+        .updateTable('accounts')
+        .set((eb) => ({ credits_micro: eb('credits_micro', '+', d), updated_at: this.clock() }))
+        .where('id', '=', id)
+        .returning('credits_micro')
+        .executeTakeFirst(),
+    );
     return r && fromMicro(r.credits_micro);
   }
 
@@ -759,10 +1033,49 @@ export class KyselyStore implements Store {
   }
 
   async findTokenByHash(hash: string): Promise<{ token: ApiToken; account: Account } | undefined> {
-    const t = await this.db.selectFrom('api_tokens').selectAll().where('hash', '=', hash).where('revoked_at', 'is', null).executeTakeFirst();
-    if (!t) return undefined;
-    const a = await this.getAccount(t.account_id);
-    return a && { token: toToken(t), account: a };
+    // Inside a transaction, read through it (the cache only knows what is committed).
+    const cache = this.inTx ? undefined : this.shared.auth;
+    const hit = cache?.get(hash);
+    if (hit) return hit;
+    const gen = cache?.begin() ?? 0;
+    // One statement for the token and its account (every request without a cached answer runs it).
+    const [r] = await this.prepared(
+      'tokenByHash',
+      (a) =>
+        this.db
+          .selectFrom('api_tokens as t')
+          .innerJoin('accounts as a', 'a.id', 't.account_id')
+          .selectAll('t')
+          .select([
+            'a.email as a_email',
+            'a.role as a_role',
+            'a.credits_micro as a_credits_micro',
+            'a.quotas as a_quotas',
+            'a.scope as a_scope',
+            'a.created_at as a_created_at',
+            'a.updated_at as a_updated_at',
+            'a.task_count as a_task_count',
+          ])
+          .where('t.hash', '=', a[0])
+          .where('t.revoked_at', 'is', null),
+      [hash],
+    );
+    if (!r) return undefined;
+    const found: FoundToken = {
+      token: toToken(r),
+      account: toAccount({
+        id: r.account_id,
+        email: r.a_email,
+        role: r.a_role,
+        credits_micro: r.a_credits_micro,
+        quotas: r.a_quotas,
+        scope: r.a_scope,
+        created_at: r.a_created_at,
+        updated_at: r.a_updated_at,
+        task_count: r.a_task_count,
+      }),
+    };
+    return cache ? cache.put(hash, found, gen) : found;
   }
 
   async listTokens(owner: Owner, options: { includeRevoked?: boolean } = {}): Promise<ApiToken[]> {
@@ -773,38 +1086,103 @@ export class KyselyStore implements Store {
   }
 
   async touchToken(id: string, at?: EpochMs): Promise<void> {
-    await this.db.updateTable('api_tokens').set({ last_used_at: at ?? this.clock() }).where('id', '=', id).execute();
+    // A cached lookup would show the old lastUsedAt (rare writes: callers throttle them).
+    await this.authChange(undefined, () => this.db.updateTable('api_tokens').set({ last_used_at: at ?? this.clock() }).where('id', '=', id).execute());
   }
 
   async revokeToken(owner: Owner, id: string, at?: EpochMs): Promise<boolean> {
     let q = this.db.updateTable('api_tokens').set({ revoked_at: at ?? this.clock() }).where('id', '=', id).where('revoked_at', 'is', null);
     if (owner !== SYSTEM) q = q.where('account_id', '=', owner);
-    const r = await q.executeTakeFirst();
+    // Revoked means refused from the next request on: every cached lookup goes (revocations are rare).
+    const r = await this.authChange(undefined, () => q.executeTakeFirst());
     return Number(r.numUpdatedRows) > 0;
   }
 
   // --- tasks
 
   async createTask(task: NewTask): Promise<TaskRecord> {
-    try {
-      const [r] = await this.atomic((s) => s.insertTasks([task]));
-      if (r instanceof StoreConflictError) throw r;
-      return r;
-    } catch (e) {
-      if (isUniqueViolation(e)) {
-        const field = conflictField(e, 'shortname');
-        throw new StoreConflictError(field, field === 'shortname' ? 'this shortname is taken in the account' : 'a task with this uuid exists');
-      }
-      throw e;
-    }
+    const [r] = await this.createGrouped([this.taskRow0(task, this.clock())], true);
+    if (r instanceof StoreConflictError) throw r;
+    return r;
   }
 
   async createTasks(tasks: NewTask[]): Promise<Array<TaskRecord | StoreConflictError>> {
+    const now = this.clock();
+    const built = tasks.map((t) => this.taskRow0(t, now));
+    return built.length === 0 ? [] : this.createGrouped(built, false);
+  }
+
+  /**
+   * Group commit: creations that arrive together (in one turn of the event loop, typically many concurrent
+   * POST /tasks) are written in one transaction, so they share one COMMIT and the B-tree pages they touch —
+   * adjacent, with time-ordered uuids. Each call still gets only its own answer, once committed. When the group
+   * fails as a whole (one call past its quota, a uuid taken, an unknown account), each call is run again on its
+   * own, so one call's failure is never another's. Inside a transaction, calls write through it directly.
+   */
+  private createGrouped(built: BuiltTask[], single: boolean): Promise<Array<TaskRecord | StoreConflictError>> {
+    if (this.inTx) return this.createNow(built, single);
+    const g = this.shared.group;
+    return new Promise((resolve, reject) => {
+      g.pending.push({ built, single, resolve, reject });
+      this.scheduleGroup();
+    });
+  }
+
+  private scheduleGroup(): void {
+    const g = this.shared.group;
+    if (g.scheduled) return;
+    g.scheduled = true;
+    setImmediate(() => {
+      g.scheduled = false;
+      g.chain = g.chain.then(() => this.flushGroup()).catch(() => undefined); // (flushGroup settles every call itself)
+    });
+  }
+
+  /** Writes the pending creations, up to a group's size (the rest goes in the next group). */
+  private async flushGroup(): Promise<void> {
+    const g = this.shared.group;
+    const calls: PendingCreation[] = [];
+    let tasks = 0;
+    let instances = 0;
+    while (g.pending.length > 0 && (calls.length === 0 || (tasks < GROUP_MAX_TASKS && instances < GROUP_MAX_INSTANCES))) {
+      const c = g.pending.shift()!;
+      calls.push(c);
+      tasks += c.built.length;
+      for (const b of c.built) instances += b.instanceIds.length;
+    }
+    if (g.pending.length > 0) this.scheduleGroup();
     try {
-      return await this.atomic((s) => s.insertTasks(tasks));
+      await this.writeGroup(calls);
+    } catch (e) {
+      for (const c of calls) c.reject(e); // (a call already answered ignores this)
+    }
+  }
+
+  private async writeGroup(calls: PendingCreation[]): Promise<void> {
+    if (calls.length > 1) {
+      let results: Array<TaskRecord | StoreConflictError> | undefined;
+      try {
+        results = await this.createNow(calls.flatMap((c) => c.built), false);
+      } catch {
+        results = undefined; // answered one by one below
+      }
+      if (results) {
+        let at = 0;
+        for (const c of calls) c.resolve(results.slice(at, (at += c.built.length)));
+        return;
+      }
+    }
+    for (const c of calls) await this.createNow(c.built, c.single).then(c.resolve, c.reject);
+  }
+
+  /** Inserts the tasks in one transaction (or the current one); unique violations become StoreConflictError. */
+  private async createNow(built: BuiltTask[], single: boolean): Promise<Array<TaskRecord | StoreConflictError>> {
+    try {
+      return await this.atomic((s) => s.insertTasks(built));
     } catch (e) {
       if (isUniqueViolation(e)) {
         const field = conflictField(e, 'shortname');
+        if (single) throw new StoreConflictError(field, field === 'shortname' ? 'this shortname is taken in the account' : 'a task with this uuid exists');
         throw new StoreConflictError(field, field === 'shortname' ? 'a shortname of the batch is taken in the account' : 'a task uuid of the batch exists');
       }
       throw e;
@@ -812,13 +1190,17 @@ export class KyselyStore implements Store {
   }
 
   /** Inserts tasks with their tags, labels and instances; conflicts (existing or within the batch) are returned. */
-  private async insertTasks(tasks: NewTask[]): Promise<Array<TaskRecord | StoreConflictError>> {
-    const now = this.clock();
-    const rows = tasks.map((t) => this.taskRow0(t, now));
-    // Shortnames already taken, per account.
+  private async insertTasks(built: BuiltTask[]): Promise<Array<TaskRecord | StoreConflictError>> {
+    // Shortnames already taken, per account. A shortname that defaults to a uuid generated here is new: only
+    // the names the caller chose are looked up.
     const taken = new Set<string>();
     const byAccount = new Map<string, string[]>();
-    for (const r of rows) byAccount.set(r.account_id, [...(byAccount.get(r.account_id) ?? []), r.shortname]);
+    for (const b of built) {
+      if (!b.chosenName) continue;
+      const names = byAccount.get(b.row.account_id);
+      if (names) names.push(b.row.shortname);
+      else byAccount.set(b.row.account_id, [b.row.shortname]);
+    }
     for (const [account, names] of byAccount) {
       for (const part of chunks(names, INSERT_CHUNK)) {
         const found = await this.db.selectFrom('tasks').select('shortname').where('account_id', '=', account).where('shortname', 'in', part).execute();
@@ -826,26 +1208,38 @@ export class KyselyStore implements Store {
       }
     }
     const result: Array<TaskRecord | StoreConflictError> = [];
-    const accepted: { row: TasksTable; task: NewTask }[] = [];
-    rows.forEach((row, i) => {
-      const k = `${row.account_id}\u0000${row.shortname}`;
+    const accepted: BuiltTask[] = [];
+    /** Per account: tasks accepted, and the smallest quota among them. */
+    const counts = new Map<string, { n: number; max: number }>();
+    for (const b of built) {
+      const k = `${b.row.account_id}\u0000${b.row.shortname}`;
       if (taken.has(k)) {
-        result.push(new StoreConflictError('shortname', `shortname ${JSON.stringify(row.shortname)} is taken in the account`));
-        return;
+        result.push(new StoreConflictError('shortname', `shortname ${JSON.stringify(b.row.shortname)} is taken in the account`));
+        continue;
       }
       taken.add(k);
-      accepted.push({ row, task: tasks[i] });
-      result.push(toTask(row));
-    });
-    for (const part of chunks(accepted, Math.floor(INSERT_CHUNK / 4))) {
-      await this.db.insertInto('tasks').values(part.map((a) => a.row)).execute();
+      accepted.push(b);
+      result.push(toTask(b.row));
+      const c = counts.get(b.row.account_id) ?? { n: 0, max: Infinity };
+      c.n++;
+      c.max = Math.min(c.max, b.maxAccountTasks);
+      counts.set(b.row.account_id, c);
     }
-    const tagRows = accepted.flatMap(({ row }) => (parse<string[]>(row.tags)).map((tag) => ({ task_uuid: row.uuid, tag })));
-    for (const part of chunks(tagRows, INSERT_CHUNK)) await this.db.insertInto('task_tags').values(part).onConflict((oc) => oc.doNothing()).execute();
-    const labelRows = accepted.flatMap(({ row }) => Object.entries(parse<Record<string, string>>(row.labels)).map(([key, value]) => ({ task_uuid: row.uuid, key, value })));
-    for (const part of chunks(labelRows, INSERT_CHUNK)) await this.db.insertInto('task_labels').values(part).execute();
-    const instanceRows: InstancesTable[] = accepted.flatMap(({ row, task }) =>
-      task.instanceIds.map((id) => ({
+    // The task count first: a refusal writes nothing, and on PostgreSQL the account row stays locked until
+    // commit, so concurrent creations for one account queue here and each sees the count the previous left.
+    // In account order: two bulks spanning the same accounts lock their rows in the same order (no deadlock).
+    for (const accountId of [...counts.keys()].sort()) {
+      const { n, max } = counts.get(accountId)!;
+      await this.addTaskCount(accountId, n, max);
+    }
+    const taskRows = accepted.map((a) => a.row);
+    if (taskRows.length > 0) await this.insertRows('tasks', taskRows, Math.floor(INSERT_CHUNK / 4), (part) => this.db.insertInto('tasks').values(part));
+    const tagRows = accepted.flatMap(({ row, tags }) => tags.map((tag) => ({ task_uuid: row.uuid, tag })));
+    if (tagRows.length > 0) await this.insertRows('task_tags', tagRows, INSERT_CHUNK, (part) => this.db.insertInto('task_tags').values(part).onConflict((oc) => oc.doNothing()));
+    const labelRows = accepted.flatMap(({ row, labels }) => Object.entries(labels).map(([key, value]) => ({ task_uuid: row.uuid, key, value })));
+    if (labelRows.length > 0) await this.insertRows('task_labels', labelRows, INSERT_CHUNK, (part) => this.db.insertInto('task_labels').values(part));
+    const instanceRows: InstancesTable[] = accepted.flatMap(({ row, instanceIds }) =>
+      instanceIds.map((id) => ({
         task_uuid: row.uuid,
         instance_id: id,
         state: 'queued',
@@ -857,7 +1251,7 @@ export class KyselyStore implements Store {
         progress: 0,
         started_at: null,
         ended_at: null,
-        updated_at: now,
+        updated_at: row.updated_at,
         energy_wh: 0,
         ghz_seconds: 0,
         exec_time_sec: 0,
@@ -867,21 +1261,41 @@ export class KyselyStore implements Store {
         info: '{}',
       })),
     );
-    for (const part of chunks(instanceRows, INSERT_CHUNK)) await this.db.insertInto('instances').values(part).execute();
+    if (instanceRows.length > 0) await this.insertRows('instances', instanceRows, INSERT_CHUNK, (part) => this.db.insertInto('instances').values(part));
     return result;
   }
 
+  /**
+   * Adds `n` (negative: removes) to an account's task count; with a finite `max`, only if the count stays ≤ max,
+   * else throws StoreConflictError('maxTask') (one conditional UPDATE: atomic on both backends). An unknown
+   * account changes nothing (the task insert that follows fails on its foreign key).
+   */
+  private async addTaskCount(accountId: string, n: number, max = Infinity): Promise<void> {
+    await this.authChange(accountId, async () => {
+      let q = this.db
+        .updateTable('accounts')
+        .set((eb) => ({ task_count: eb('task_count', '+', n) }))
+        .where('id', '=', accountId);
+      if (max !== Infinity) q = q.where((eb) => eb(eb('task_count', '+', n), '<=', max));
+      const r = await q.executeTakeFirst();
+      if (Number(r.numUpdatedRows) > 0 || max === Infinity) return;
+      const a = await this.db.selectFrom('accounts').select('task_count').where('id', '=', accountId).executeTakeFirst();
+      if (a) throw new StoreConflictError('maxTask', `task quota reached (${Number(a.task_count)} of ${max})`);
+    });
+  }
+
   /** Validates a new task and builds its row. */
-  private taskRow0(t: NewTask, now: EpochMs): TasksTable {
-    const uuid = text('uuid', t.uuid ?? randomUUID());
+  private taskRow0(t: NewTask, now: EpochMs): BuiltTask {
     const creation = t.creationDate ?? now;
+    const uuid = t.uuid === undefined ? uuidv7(creation) : text('uuid', t.uuid);
     const ids = t.instanceIds.map((id) => int('instanceIds', id));
     if (new Set(ids).size !== ids.length) throw new StoreInputError('instanceIds', 'instance ids must be distinct');
     const tags = [...new Set((t.tags ?? []).map((x) => text('tags', x)))];
-    return {
+    const labels = stringRecord('labels', t.labels);
+    const row: TasksTable = {
       uuid,
       account_id: t.accountId,
-      shortname: text('shortname', t.shortname ?? uuid),
+      shortname: t.shortname === undefined ? uuid : text('shortname', t.shortname),
       name: text('name', t.name),
       profile: text('profile', t.profile),
       state: t.state ?? 'Submitted',
@@ -897,7 +1311,7 @@ export class KyselyStore implements Store {
       instance_count: ids.length,
       advanced_ranges: optText('advancedRanges', t.advancedRanges),
       tags: json(tags),
-      labels: json(stringRecord('labels', t.labels)),
+      labels: json(labels),
       job_uuid: optText('jobUuid', t.jobUuid),
       depends_on: json((t.dependsOn ?? []).map((x) => text('dependsOn', x))),
       retry_settings: json(t.retrySettings ?? { maxTotalRetries: 0, maxPerInstanceRetries: 0 }),
@@ -906,6 +1320,14 @@ export class KyselyStore implements Store {
       version: 1,
       output_seq: 0,
       updated_at: now,
+    };
+    return {
+      row,
+      tags,
+      labels,
+      instanceIds: ids,
+      chosenName: t.shortname !== undefined || t.uuid !== undefined,
+      maxAccountTasks: t.maxAccountTasks === undefined ? Infinity : finite('maxAccountTasks', t.maxAccountTasks),
     };
   }
 
@@ -1045,10 +1467,14 @@ export class KyselyStore implements Store {
   }
 
   async deleteTask(owner: Owner, uuid: string): Promise<boolean> {
-    let q = this.db.deleteFrom('tasks').where('uuid', '=', uuid);
-    if (owner !== SYSTEM) q = q.where('account_id', '=', owner);
-    const r = await q.executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    return this.atomic(async (s) => {
+      let q = s.db.deleteFrom('tasks').where('uuid', '=', uuid);
+      if (owner !== SYSTEM) q = q.where('account_id', '=', owner);
+      const gone = await q.returning('account_id').executeTakeFirst();
+      if (!gone) return false;
+      await s.addTaskCount(gone.account_id, -1);
+      return true;
+    });
   }
 
   // --- instances
@@ -1059,6 +1485,31 @@ export class KyselyStore implements Store {
   }
 
   async listInstances(owner: Owner, options: InstanceListOptions = {}): Promise<InstanceRecord[]> {
+    const { taskUuid, states, instanceIds, limit } = options;
+    if (taskUuid !== undefined && states === undefined && instanceIds === undefined && limit === undefined) {
+      // The hot case (every GET /tasks/{uuid}): one task's instances.
+      const rows =
+        owner === SYSTEM
+          ? await this.prepared(
+              'instancesOfTask',
+              (a) => this.db.selectFrom('instances').selectAll().where('task_uuid', '=', a[0]).orderBy('task_uuid').orderBy('instance_id'),
+              [taskUuid],
+            )
+          : await this.prepared(
+              'instancesOfTask:owner',
+              (a) =>
+                this.db
+                  .selectFrom('instances')
+                  .innerJoin('tasks', 'tasks.uuid', 'instances.task_uuid')
+                  .selectAll('instances')
+                  .where('tasks.account_id', '=', a[1])
+                  .where('instances.task_uuid', '=', a[0])
+                  .orderBy('instances.task_uuid')
+                  .orderBy('instances.instance_id'),
+              [taskUuid, owner],
+            );
+      return rows.map(toInstance);
+    }
     let q = this.db.selectFrom('instances').selectAll('instances');
     if (owner !== SYSTEM) q = q.innerJoin('tasks', 'tasks.uuid', 'instances.task_uuid').where('tasks.account_id', '=', owner);
     if (options.taskUuid !== undefined) q = q.where('instances.task_uuid', '=', options.taskUuid);

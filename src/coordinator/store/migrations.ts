@@ -277,6 +277,16 @@ export const MIGRATIONS: readonly Migration[] = [
         `INSERT INTO counters (name, value) VALUES ('events', 0)`,
       ].map((s) => typed(d, s)),
   },
+  {
+    version: 2,
+    name: 'accounts.task_count',
+    // How many tasks each account holds, kept by the store in the transaction that inserts or deletes them: the
+    // task quota is then one conditional UPDATE instead of a count(*) over the account's tasks.
+    statements: () => [
+      `ALTER TABLE accounts ADD COLUMN task_count bigint NOT NULL DEFAULT 0`,
+      `UPDATE accounts SET task_count = (SELECT count(*) FROM tasks WHERE tasks.account_id = accounts.id)`,
+    ],
+  },
 ];
 
 /** Highest migration number this build knows. */

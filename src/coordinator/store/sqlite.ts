@@ -30,6 +30,8 @@ export interface SqliteStoreOptions extends StoreOptions {
   busyTimeoutMs?: number;
   /** Write transactions between background checkpoints (default 200, ≈ a few MB of WAL). */
   checkpointEvery?: number;
+  /** How long a token lookup may be answered from memory, ms (see KyselyStoreInit.authCacheMs; 0: never). */
+  authCacheMs?: number;
 }
 
 /** Result of `PRAGMA wal_checkpoint(PASSIVE)`: frames in the WAL and frames copied into the database. */
@@ -44,6 +46,13 @@ export interface CheckpointResult {
  * itself once the WAL holds this many pages (~80 MB at 4 KiB).
  */
 const FALLBACK_AUTOCHECKPOINT_PAGES = 20_000;
+/**
+ * Page cache of the connection: 64 MiB (SQLite's default is 2 MiB, which a few thousand tasks with their
+ * instances and indexes outgrow, so hot pages were re-read from the OS). Negative = KiB.
+ */
+const CACHE_SIZE_KIB = 65_536;
+/** Reads through a memory map of the first 256 MiB of the file instead of read(2) calls into the page cache. */
+const MMAP_SIZE_BYTES = 268_435_456;
 
 /** The checkpointer's code: plain CommonJS (no TypeScript loader needed in the worker). */
 const CHECKPOINTER_SOURCE = `
@@ -128,34 +137,57 @@ class Checkpointer {
 }
 
 type Statement = BetterSqlite3.Statement<unknown[], unknown>;
+/** A prepared statement and, for one returning rows, the function that turns a row's values into an object. */
+interface Prepared {
+  stmt: Statement;
+  row: ((values: unknown[]) => unknown) | undefined;
+}
+
+/**
+ * A function building a row object from the row's values in column order: one object literal of the
+ * statement's shape. better-sqlite3 builds row objects in C++ one property at a time (`Object::Set`), which
+ * costs about as much as the read itself for a 27-column task row; arrays (raw mode) plus this literal halve
+ * that. Undefined (keep objects) for a name a literal would misread (`__proto__`). With repeated names, the
+ * last value wins in both.
+ */
+function rowMaker(columns: string[]): ((values: unknown[]) => unknown) | undefined {
+  if (columns.includes('__proto__')) return undefined;
+  const fields = columns.map((c, i) => `${JSON.stringify(c)}: v[${i}]`).join(', ');
+  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the source is built from the statement's own column names, quoted
+  return new Function('v', `return { ${fields} };`) as (values: unknown[]) => unknown;
+}
 
 /** better-sqlite3 connection that keeps recently used prepared statements (kysely's own prepares every query). */
 class CachedConnection implements DatabaseConnection {
-  private readonly cache = new Map<string, Statement>();
+  private readonly cache = new Map<string, Prepared>();
   constructor(
     private readonly db: BetterSqlite3.Database,
     private readonly onWrite: () => void,
     private readonly capacity = 256,
   ) {}
 
-  private prepare(text: string): Statement {
-    let stmt = this.cache.get(text);
-    if (stmt) {
+  private prepare(text: string): Prepared {
+    let p = this.cache.get(text);
+    if (p) {
       this.cache.delete(text); // LRU: move to the back
     } else {
-      stmt = this.db.prepare(text);
+      const stmt = this.db.prepare(text);
+      const row = stmt.reader ? rowMaker(stmt.columns().map((c) => c.name)) : undefined;
+      if (row) stmt.raw(true);
+      p = { stmt, row };
       if (this.cache.size >= this.capacity) this.cache.delete(this.cache.keys().next().value!);
     }
-    this.cache.set(text, stmt);
-    return stmt;
+    this.cache.set(text, p);
+    return p;
   }
 
   executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
-    const stmt = this.prepare(q.sql);
+    const { stmt, row } = this.prepare(q.sql);
     const params = q.parameters as unknown[];
     let result: QueryResult<R>;
     if (stmt.reader) {
-      result = { rows: stmt.all(...params) as R[] };
+      const rows = stmt.all(...params);
+      result = { rows: (row ? (rows as unknown[][]).map(row) : rows) as R[] };
     } else {
       const { changes, lastInsertRowid } = stmt.run(...params);
       result = { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
@@ -282,6 +314,8 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
     }
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     db.pragma('foreign_keys = ON');
+    db.pragma(`cache_size = -${CACHE_SIZE_KIB}`);
+    if (!memory) db.pragma(`mmap_size = ${MMAP_SIZE_BYTES}`);
   } catch (e) {
     db.close();
     throw e;
@@ -300,5 +334,5 @@ export async function openSqliteStore(path: string, options: SqliteStoreOptions 
     throw e;
   }
   // close(): the checkpointer's connection closes first, then the main one (last out: checkpoints, removes the WAL).
-  return new SqliteStore(kysely, { backend: 'sqlite', clock, destroy }, checkpointer);
+  return new SqliteStore(kysely, { backend: 'sqlite', clock, destroy, authCacheMs: options.authCacheMs }, checkpointer);
 }

@@ -97,6 +97,12 @@ export interface Account {
   quotas: Quotas;
   scope: AccountScope;
   createdAt: EpochMs;
+  /**
+   * How many tasks the account holds now (every state). Kept by the store in the same transaction as each task
+   * insert and delete, so it equals a count of the account's tasks; a task creation with `maxAccountTasks`
+   * checks and raises it atomically.
+   */
+  taskCount: number;
 }
 
 export interface NewAccount {
@@ -199,7 +205,7 @@ export interface TaskRecord {
 }
 
 export interface NewTask {
-  /** Default: a random UUID. */
+  /** Default: a new time-ordered UUID (version 7: new tasks land at the end of the B-trees). */
   uuid?: string;
   accountId: string;
   /** Default: the uuid. */
@@ -223,6 +229,13 @@ export interface NewTask {
   dependsOn?: string[];
   retrySettings?: RetrySettings;
   status?: unknown;
+  /**
+   * The account's task quota: the creation is refused, with `StoreConflictError('maxTask')` and nothing written,
+   * when the account would then hold more tasks than this (checked and counted atomically, so concurrent
+   * creations cannot pass it together). In a bulk creation the tasks of one account are counted together against
+   * the smallest quota among them. Absent: no limit.
+   */
+  maxAccountTasks?: number;
 }
 
 /** Fields of a task that may change after creation (state changes go through `transitionTask`). */
@@ -691,7 +704,11 @@ export interface Store {
   // tokens
   /** @throws StoreConflictError('tokenHash') */
   createToken(token: NewApiToken): Promise<ApiToken>;
-  /** The token with this hash and its account, unless revoked. */
+  /**
+   * The token with this hash and its account, unless revoked. May be answered from a short-lived cache: writes
+   * through this store (revocation, account and credit changes, task creation and deletion) are visible at once;
+   * writes by another process within about a second.
+   */
   findTokenByHash(hash: string): Promise<{ token: ApiToken; account: Account } | undefined>;
   listTokens(owner: Owner, options?: { includeRevoked?: boolean }): Promise<ApiToken[]>;
   /** Records a use (callers should throttle: at most one write per token per minute). */
@@ -700,11 +717,15 @@ export interface Store {
   revokeToken(owner: Owner, id: string, at?: EpochMs): Promise<boolean>;
 
   // tasks
-  /** Creates the task and its instances (state `queued`, attempt 0). @throws StoreConflictError('shortname') */
+  /**
+   * Creates the task and its instances (state `queued`, attempt 0).
+   * @throws StoreConflictError('shortname' | 'id'), or ('maxTask') past `maxAccountTasks`
+   */
   createTask(task: NewTask): Promise<TaskRecord>;
   /**
    * Creates several tasks in one transaction (the bulk POST): one entry per input, in order, either the task
    * or the conflict that kept it out (a shortname taken, in the account or earlier in the same batch).
+   * @throws StoreConflictError('maxTask') when the accepted tasks would pass `maxAccountTasks` (nothing created)
    */
   createTasks(tasks: NewTask[]): Promise<Array<TaskRecord | StoreConflictError>>;
   getTask(owner: Owner, uuid: string): Promise<TaskRecord | undefined>;
