@@ -66,6 +66,8 @@ export interface FleetOptions {
   policy?: PolicyName;
   /** Scheduling period, s (wall clock). Default 5. */
   periodS?: number;
+  /** Shortest silence that makes a device offline (its work requeued), s: see FleetLoopOptions. Default 30. */
+  offlineAfterS?: number;
   /** Seed the demo site when the store has none. Default true. */
   demo?: boolean;
   /** Rooms of the demo site (1–6). Default 6. */
@@ -213,7 +215,16 @@ async function startFleet(
   const onTaskState: FleetLoopHooks['onTaskState'] = async (e) => {
     await events.publish(store, { type: EVENT_TYPES.taskState, accountId: e.accountId, payload: { uuid: e.taskUuid, state: e.state }, at: e.at });
   };
-  const loop = new FleetLoop({ store, link, policy: o.policy, periodS, requeueInFlightAtStart: executor !== undefined, hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks } });
+  // Agents outlive a coordinator restart: the loop adopts what they still run; the local executor's work died with it.
+  const loop = new FleetLoop({
+    store,
+    link,
+    policy: o.policy,
+    periodS,
+    offlineAfterS: o.offlineAfterS,
+    requeueInFlightAtStart: executor !== undefined,
+    hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks },
+  });
   let running: Promise<void> | undefined;
   const tick = (): Promise<void> =>
     (running ??= (async () => {

@@ -36,8 +36,18 @@ export interface FleetLoopOptions {
   policy?: PolicyName;
   /** Scheduling period, s (decisions hold until the next tick). Default 60. */
   periodS?: number;
-  /** A device silent for this many periods is offline (its work is requeued). Default 3. */
+  /**
+   * A device silent for this many periods, and at least {@link offlineAfterS}, is offline (its work is requeued).
+   * Default 3.
+   */
   offlineAfterPeriods?: number;
+  /**
+   * The shortest silence that makes a device offline, s. Default 30: a device that went away is usually known at
+   * once by its last will (the broker sends it when the connection drops, or ~1.5 keepalives after it went dead);
+   * silence is the fallback, and a requeue throws work away, so a few missed reports at a short period (a busy
+   * agent, a garbage collection, a reconnection) must not cause one.
+   */
+  offlineAfterS?: number;
   /**
    * An instance whose heater was lost (offline: last will or silence) goes back to the queue this many times
    * before it fails; these losses do not count against the task's retry budget (they are not its fault). Default 5.
@@ -47,8 +57,12 @@ export interface FleetLoopOptions {
   /** The overflow datacenter as the policy sees it. */
   overflow?: OverflowPool;
   /**
-   * On the first tick, send every instance the store shows in flight (dispatched, running, paused, overflow) back
-   * to the queue: right when the devices died with the coordinator (the local executor). Default true.
+   * What the first tick does with the instances the store shows in flight (dispatched, running, paused, overflow),
+   * left by a previous coordinator process. true (default): send them all back to the queue — right when the
+   * devices died with the coordinator (the local executor). false: the devices outlived it (agents over the bus):
+   * adopt each instance on a known heater as running there (its board taken) until its agent reports it, and
+   * requeue only those no report confirms within the offline delay (counted from the heater's return when it
+   * comes back); instances in overflow or on an unknown heater go back to the queue.
    */
   requeueInFlightAtStart?: boolean;
 }
@@ -114,6 +128,15 @@ export interface TickResult {
 /** Sequence of the "requeued at coordinator start" event: above any the coordinator issues during an attempt. */
 const RESTART_SEQ = COORDINATOR_SEQ_BASE + 900_000_000;
 
+/**
+ * Coordinator sequences of an attempt adopted at start begin here: above those a previous process may have used on
+ * it, below {@link RESTART_SEQ}.
+ */
+const ADOPTED_SEQ = 500_000_000;
+
+/** Stale attempts remembered as already told to stop (a stale attempt reports every tick until the kill lands). */
+const STALE_KILLS_REMEMBERED = 4096;
+
 /** Telemetry samples per store write. */
 const TELEMETRY_BATCH = 5000;
 
@@ -148,7 +171,14 @@ export class FleetLoop {
   private readonly snapshots = new Map<string, { seq: number; periodicAt: number }>();
   /** When finished tasks with `autoDeleteOnCompletion` were last looked for, ms. */
   private lastSweepMs = -Infinity;
-  private recovered: boolean;
+  private recovered = false;
+  private readonly requeueAtStart: boolean;
+  /** Rows adopted at start and not yet confirmed by a report of their attempt → when adopted, ms. */
+  private readonly adopted = new Map<number, number>();
+  /** Per device: when it was first heard from by this process, ms. */
+  private readonly firstSeenMs = new Map<string, number>();
+  /** Attempts a device still reports although they are no longer current, already told to stop. */
+  private readonly staleKills = new Set<string>();
 
   constructor(o: FleetLoopOptions) {
     this.store = o.store;
@@ -156,11 +186,11 @@ export class FleetLoop {
     this.policyName = o.policy ?? 'hearth';
     this.policy = createPolicy(this.policyName);
     this.periodS = o.periodS ?? 60;
-    this.offlineMs = (o.offlineAfterPeriods ?? 3) * this.periodS * 1000;
+    this.offlineMs = Math.max((o.offlineAfterPeriods ?? 3) * this.periodS, o.offlineAfterS ?? 30) * 1000;
     this.maxLosses = o.maxInfrastructureLosses ?? 5;
     this.hooks = o.hooks ?? {};
     this.overflow = o.overflow ?? DEFAULT_OVERFLOW;
-    this.recovered = o.requeueInFlightAtStart === false;
+    this.requeueAtStart = o.requeueInFlightAtStart !== false;
   }
 
   /** One round at `nowMs`. Rounds never overlap: a tick called while one runs returns null. */
@@ -169,14 +199,16 @@ export class FleetLoop {
     this.ticking = true;
     try {
       const touched = new Set<string>();
+      await this.loadDevices();
       if (!this.recovered) {
-        await this.requeueInFlight(nowMs, touched);
+        if (this.requeueAtStart) await this.requeueInFlight(nowMs, touched);
+        else await this.adoptInFlight(nowMs, touched);
         this.recovered = true;
       }
-      await this.loadDevices();
       let finished = await this.ingest(nowMs, touched);
       finished += await this.syncTasks(nowMs, touched);
       finished += await this.handleLostDevices(nowMs, touched);
+      finished += await this.expireAdopted(nowMs, touched);
       this.fillView(nowMs);
       this.decisions.length = 0;
       if (this.view) this.policy.decide(this.view, this.table, this.overflow, this.decisions);
@@ -334,26 +366,63 @@ export class FleetLoop {
         for (const i of [...rows]) {
           const e = this.entries[i];
           if (e.deviceId !== d.row.id || (t.phase[i] !== InstancePhase.running && t.phase[i] !== InstancePhase.paused)) continue;
-          this.freeSlot(i);
-          e.deviceId = null;
-          e.losses++;
-          touched.add(e.task.uuid);
-          if (e.losses > this.maxLosses) {
-            await this.coordinatorEvent(e, nowMs, { state: 'failure', phase: null, endedAt: nowMs });
-            await this.recordError(e.task, { taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt, seq: 1, at: nowMs, deviceId: d.row.id, error: `lost its heater ${e.losses} times` });
-            t.phase[i] = InstancePhase.failed;
-            t.endedS[i] = nowMs / 1000;
-            this.policy.onChange(i, t);
-            this.forget(e.task.uuid, i);
-            ended++;
-            continue;
-          }
-          await this.coordinatorEvent(e, nowMs, { state: 'queued', phase: null, heaterId: null, boardIndex: null, progress: 0 });
-          t.phase[i] = InstancePhase.queued;
-          if (!t.checkpointable[i]) t.doneS[i] = 0;
-          this.policy.onChange(i, t);
+          if (await this.loseInstance(i, d.row.id, nowMs, touched)) ended++;
         }
       }
+    }
+    return ended;
+  }
+
+  /**
+   * An instance's heater was lost under it (or never confirmed it ran it): its attempt ends and it goes back to the
+   * queue, or fails after too many losses. True when it ended (failed).
+   */
+  private async loseInstance(i: number, deviceId: string, nowMs: number, touched: Set<string>): Promise<boolean> {
+    const t = this.table;
+    const e = this.entries[i];
+    this.freeSlot(i);
+    this.adopted.delete(i);
+    e.deviceId = null;
+    e.losses++;
+    touched.add(e.task.uuid);
+    if (e.losses > this.maxLosses) {
+      await this.coordinatorEvent(e, nowMs, { state: 'failure', phase: null, endedAt: nowMs });
+      await this.recordError(e.task, { taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt, seq: 1, at: nowMs, deviceId, error: `lost its heater ${e.losses} times` });
+      t.phase[i] = InstancePhase.failed;
+      t.endedS[i] = nowMs / 1000;
+      this.policy.onChange(i, t);
+      this.forget(e.task.uuid, i);
+      return true;
+    }
+    await this.coordinatorEvent(e, nowMs, { state: 'queued', phase: null, heaterId: null, boardIndex: null, progress: 0 });
+    t.phase[i] = InstancePhase.queued;
+    if (!t.checkpointable[i]) t.doneS[i] = 0;
+    this.policy.onChange(i, t);
+    return false;
+  }
+
+  /**
+   * Adopted instances no report of their attempt confirmed within the offline delay — counted from the adoption,
+   * or from their heater's first report to this process when it came back later — go back to the queue (the agent
+   * restarted meanwhile, or never received the start). Their heater is told to kill the attempt, in case. Returns
+   * how many ended.
+   */
+  private async expireAdopted(nowMs: number, touched: Set<string>): Promise<number> {
+    if (this.adopted.size === 0) return 0;
+    const t = this.table;
+    let ended = 0;
+    for (const [i, since] of [...this.adopted]) {
+      const e = this.entries[i];
+      const deviceId = e.deviceId;
+      if (deviceId === null || (t.phase[i] !== InstancePhase.running && t.phase[i] !== InstancePhase.paused) || this.live.get(e.task.uuid)?.has(i) !== true) {
+        this.adopted.delete(i);
+        continue;
+      }
+      const back = this.firstSeenMs.get(deviceId);
+      if (nowMs - Math.max(since, back ?? since) <= this.offlineMs) continue;
+      this.hooks.onWarning?.(`${deviceId} did not report ${e.task.uuid}/${e.instanceId} (attempt ${e.attempt}) since this coordinator started: it goes back to the queue`);
+      this.link.send(deviceId, { kind: 'kill', ref: { taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt } });
+      if (await this.loseInstance(i, deviceId, nowMs, touched)) ended++;
     }
     return ended;
   }
@@ -445,6 +514,7 @@ export class FleetLoop {
         if (d.controller && d.last) d.controller.delivered(r.powerW);
         d.last = r;
         d.lastSeenMs = nowMs;
+        if (!this.firstSeenMs.has(r.deviceId)) this.firstSeenMs.set(r.deviceId, nowMs);
       }
       samples.push({ deviceId: r.deviceId, time: r.at, data: { ...r } });
     }
@@ -480,12 +550,13 @@ export class FleetLoop {
     if (rep.stdout) await this.store.appendOutput({ taskUuid: rep.taskUuid, instanceId: rep.instanceId, stream: 'stdout', text: rep.stdout, attempt: rep.attempt, chunkSeq, at: rep.at });
     if (rep.stderr) await this.store.appendOutput({ taskUuid: rep.taskUuid, instanceId: rep.instanceId, stream: 'stderr', text: rep.stderr, attempt: rep.attempt, chunkSeq, at: rep.at });
     const current = e !== undefined && i !== undefined && e.attempt === rep.attempt && this.live.get(rep.taskUuid)?.has(i) === true;
+    // Any report of the attempt, even one seen before, says its heater runs it (an adopted row is confirmed).
+    if (current) this.adopted.delete(i);
     const set: Parameters<Store['applyInstanceEvent']>[0]['set'] = {};
     if (rep.progress !== undefined) set.progress = rep.progress;
     if (rep.clockRatio !== undefined) set.clockRatio = rep.clockRatio;
     if (rep.phase !== undefined) set.phase = rep.phase;
     let ended = false;
-    let requeue = false;
     if (rep.state === 'running' || rep.state === 'paused') {
       set.state = rep.state;
       if (rep.state === 'running' && rep.phase === undefined) set.phase = 'execution';
@@ -493,17 +564,11 @@ export class FleetLoop {
       ended = true;
       set.phase = null;
       set.endedAt = rep.at;
-      if (rep.results) set.results = rep.results;
+      // The compute API lists an instance's results as the keys written to the result bucket.
+      if (rep.results) set.results = rep.results.map((r) => r.key);
       set.info = { ...(rep.info ?? {}), ...(rep.exitCode !== undefined ? { exitCode: rep.exitCode } : {}), ...(rep.error ? { error: rep.error } : {}) };
-      if (rep.state === 'success') {
-        set.state = 'success';
-        set.progress = 100;
-      } else if (current && e && (await this.mayRetry(e))) {
-        requeue = true;
-        set.state = 'failure';
-      } else {
-        set.state = 'failure';
-      }
+      set.state = rep.state;
+      if (rep.state === 'success') set.progress = 100;
     }
     const applied = await this.store.applyInstanceEvent({
       taskUuid: rep.taskUuid,
@@ -514,7 +579,9 @@ export class FleetLoop {
       set,
       add: rep.add,
     });
+    // A report seen before (a replay, a resend after a reconnection) changes nothing more.
     if (!applied.applied) return false;
+    if (!current && !ended) this.stopStale(rep);
     if (rep.add && e && rep.add.wallTimeSec > 0) {
       await this.hooks.onUsage?.({
         accountId: e.task.accountId,
@@ -530,6 +597,8 @@ export class FleetLoop {
     const t = this.table;
     if (rep.progress !== undefined) t.doneS[i] = (t.workS[i] * rep.progress) / 100;
     if (!ended) return false;
+    // The retry budget is spent once per failed attempt (after the duplicate check above).
+    const requeue = rep.state === 'failure' && (await this.mayRetry(e));
     if (rep.state === 'failure') await this.recordError(e.task, rep);
     this.freeSlot(i);
     if (requeue) {
@@ -545,6 +614,21 @@ export class FleetLoop {
     this.policy.onChange(i, t);
     this.forget(rep.taskUuid, i);
     return true;
+  }
+
+  /**
+   * A device reports an attempt that is no longer current (requeued after its heater was lost, then found running
+   * when the heater came back; or of a task that ended): tells it, once, to kill that attempt, so that it neither
+   * holds a board the scheduler thinks free nor computes for nothing. Its reports still count their usage once.
+   */
+  private stopStale(rep: InstanceReport): void {
+    if (!this.byId.has(rep.deviceId)) return;
+    const key = `${rep.deviceId}/${rep.taskUuid}/${rep.instanceId}/${rep.attempt}`;
+    if (this.staleKills.has(key)) return;
+    if (this.staleKills.size >= STALE_KILLS_REMEMBERED) this.staleKills.delete(this.staleKills.values().next().value as string);
+    this.staleKills.add(key);
+    this.hooks.onWarning?.(`${rep.deviceId} still runs ${rep.taskUuid}/${rep.instanceId} attempt ${rep.attempt}, which is no longer current: killing it`);
+    this.link.send(rep.deviceId, { kind: 'kill', ref: { taskUuid: rep.taskUuid, instanceId: rep.instanceId, attempt: rep.attempt } });
   }
 
   /** Whether a failed attempt may run again: the task's retry budgets (maxPerInstanceRetries, maxTotalRetries). */
@@ -573,7 +657,56 @@ export class FleetLoop {
 
   /** Instances left in flight by a previous run go back to the queue (their attempt ends; the next start adds one). */
   private async requeueInFlight(nowMs: number, touched: Set<string>): Promise<void> {
-    const stale = await this.store.listInstances(SYSTEM, { states: ['dispatched', 'running', 'paused', 'overflow'] });
+    await this.requeueStored(await this.store.listInstances(SYSTEM, { states: ['dispatched', 'running', 'paused', 'overflow'] }), nowMs, touched);
+  }
+
+  /**
+   * Instances left in flight by a previous run, on heaters whose agents may still run them: each one on a known
+   * heater's board becomes a row running (or paused) there, its board taken, until a report of its attempt
+   * confirms it or {@link expireAdopted} gives up on it; the others (overflow, unknown heater or board, a board
+   * claimed twice) go back to the queue.
+   */
+  private async adoptInFlight(nowMs: number, touched: Set<string>): Promise<void> {
+    const inFlight = await this.store.listInstances(SYSTEM, { states: ['dispatched', 'running', 'paused', 'overflow'] });
+    const v = this.view;
+    const tasks = new Map<string, { task: TaskRecord; rank: Map<number, number>; needs: InstanceNeeds } | null>();
+    const requeue: InstanceRecord[] = [];
+    for (const inst of inFlight) {
+      let info = tasks.get(inst.taskUuid);
+      if (info === undefined) {
+        const task = await this.store.getTask(SYSTEM, inst.taskUuid);
+        const all = task ? await this.store.listInstances(SYSTEM, { taskUuid: task.uuid }) : [];
+        info = task ? { task, rank: new Map(all.map((x, k) => [x.instanceId, k])), needs: instanceNeeds(task) } : null;
+        tasks.set(inst.taskUuid, info);
+      }
+      const d = inst.heaterId === null ? undefined : this.byId.get(inst.heaterId);
+      const b = inst.boardIndex;
+      const slot = v && d && b !== null && Number.isInteger(b) && b >= 0 && b < d.model.boards ? d.index * v.maxBoards + b : -1;
+      if (inst.state === 'overflow' || info === null || !v || !d || slot < 0 || v.boardInstance[slot] >= 0 || inst.attempt < 1) {
+        requeue.push(inst);
+        continue;
+      }
+      const i = this.addRow(info.task, inst, info.rank.get(inst.instanceId) ?? inst.instanceId, info.needs);
+      const t = this.table;
+      t.phase[i] = inst.state === 'paused' ? InstancePhase.paused : InstancePhase.running;
+      t.heater[i] = d.index;
+      t.board[i] = b!;
+      t.startedS[i] = (inst.startedAt ?? nowMs) / 1000;
+      t.doneS[i] = (t.workS[i] * Math.max(0, Math.min(100, inst.progress))) / 100;
+      v.boardInstance[slot] = i;
+      const e = this.entries[i];
+      e.deviceId = d.row.id;
+      e.seq = ADOPTED_SEQ;
+      this.policy.onChange(i, t);
+      this.adopted.set(i, nowMs);
+      touched.add(inst.taskUuid);
+    }
+    await this.requeueStored(requeue, nowMs, touched);
+    if (this.adopted.size > 0) this.hooks.onWarning?.(`${this.adopted.size} instance(s) in flight at start adopted on their heaters, until their agents report them`);
+  }
+
+  /** Sends stored instances back to the queue with the "requeued at coordinator start" event. */
+  private async requeueStored(stale: InstanceRecord[], nowMs: number, touched: Set<string>): Promise<void> {
     for (const inst of stale) {
       await this.store.applyInstanceEvent({
         taskUuid: inst.taskUuid,
