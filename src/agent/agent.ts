@@ -132,6 +132,16 @@ export const COMFORT_BAND_K = 0.5;
 /** Paused instances resume once the room is this far below the safety limit, K. */
 export const SAFETY_HYSTERESIS_K = 1;
 const FINISHED_REMEMBERED = 4096;
+/**
+ * After a reconnection, instance reports acknowledged up to this long before the link dropped are sent again, ms.
+ * The bus acknowledges a report once the broker has it, not once the coordinator has applied it (the live loop
+ * drains its link once a period); a coordinator (with its embedded broker) that dies in between loses what it had
+ * not applied. The coordinator applies each (attempt, seq) once, so a report that did arrive counts once.
+ */
+export const RESEND_WINDOW_MS = 120_000;
+/** Most reports (and characters of output) kept for sending again. */
+const RESEND_MAX_REPORTS = 4096;
+const RESEND_MAX_CHARS = 8 * 1024 * 1024;
 
 class KilledError extends Error {
   constructor() {
@@ -232,6 +242,11 @@ export class Agent {
   private last = { powerW: 0, computeW: 0, fillerW: 0, boosterW: 0 };
 
   private pumping: Promise<void> | null = null;
+  /** Instance reports acknowledged lately, oldest first (see {@link RESEND_WINDOW_MS}), and their output size. */
+  private recentAcked: Array<{ ackedMs: number; chars: number; payload: InstanceReport }> = [];
+  private recentChars = 0;
+  /** Reports to send again, before the outbox, once connected (with when they were first acknowledged). */
+  private resend: Array<{ ackedMs: number; payload: InstanceReport }> = [];
   private closed = false;
   private info: InstanceReport['info'] | null = null;
 
@@ -265,8 +280,11 @@ export class Agent {
       }
     });
     this.transport.onConnectionChange((up) => {
-      if (!up) return;
-      // Reconnected: wake transfers waiting to retry, replay the outbox.
+      if (!up) {
+        this.linkDropped();
+        return;
+      }
+      // Reconnected: wake transfers waiting to retry, send again what the coordinator may have missed, replay the outbox.
       for (const s of this.sleepers) s.resolve();
       this.pump();
     });
@@ -454,34 +472,41 @@ export class Agent {
 
   /**
    * Which boards make filler heat now: free boards the coordinator asked to fill (only while connected: a stale
-   * order does not outlive the link; the local thermostat takes over), or every board when the local thermostat
-   * wants heat and no work is assigned. Nothing above the safety limit or while a resistive set-point holds.
+   * order does not outlive the link; the local thermostat takes over), or the free boards when the local thermostat
+   * wants heat and either no work is assigned or the coordinator is unreachable (then nobody else heats the room).
+   * A board whose attempt's process has ended (its results waiting to upload) is free for filler. Nothing above the
+   * safety limit or while a resistive set-point holds.
    */
   private fillerBoards(): boolean[] {
     const out = new Array<boolean>(this.model.boards).fill(false);
     if (this.safetyTripped || (this.resistiveW !== null && this.transport.connected)) return out;
     const busy = new Array<boolean>(this.model.boards).fill(false);
-    for (const run of this.runs.values()) if (run.a.boardIndex < this.model.boards) busy[run.a.boardIndex] = true;
-    const local = this.localFiller && this.runs.size === 0;
+    for (const run of this.runs.values()) if (!run.exited && run.a.boardIndex < this.model.boards) busy[run.a.boardIndex] = true;
+    const local = this.localFiller && (this.runs.size === 0 || !this.transport.connected);
     for (let b = 0; b < this.model.boards; b++) {
       out[b] = !busy[b] && (local || (this.transport.connected && this.coordinatorFiller[b] === true));
     }
     return out;
   }
 
-  /** Filler power over the last dtS, W: booked at full board power, or measured from the busy loops' CPU. */
+  /**
+   * Filler power over the last dtS, W: booked at full board power, or measured from the busy loops' CPU. At the
+   * coordinator's level while connected; at the top level while not (a stale level does not outlive the link: the
+   * local thermostat needs the heater's full power to keep the room warm on its own).
+   */
   private fillerPowerW(dtS: number): number {
     const bm = this.model.board;
+    const level = this.transport.connected ? this.level : bm.levels - 1;
     if (this.fillerMode === 'accounted') {
       const n = this.fillerBoards().filter(Boolean).length;
-      return n * boardPowerW(bm, BoardState.active, this.level, 1);
+      return n * boardPowerW(bm, BoardState.active, level, 1);
     }
     let w = 0;
     for (const f of this.fillerProcs.values()) {
       const cpu = f.handle.cpuTimeS();
       const used = Math.max(0, cpu - f.lastCpuS);
       f.lastCpuS = Math.max(f.lastCpuS, cpu);
-      w += boardPowerW(bm, BoardState.active, this.level, Math.min(1, used / dtS));
+      w += boardPowerW(bm, BoardState.active, level, Math.min(1, used / dtS));
     }
     return w;
   }
@@ -536,7 +561,9 @@ export class Agent {
     run.lastCpuS = Math.max(run.lastCpuS, cpu);
     const cores = Math.max(1, Math.min(run.a.cores, this.o.coresPerBoard));
     const paused = run.byCoordinator || run.bySafety;
-    const w = paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, this.level, Math.min(1, used / (dtS * cores)));
+    // Once its process has ended, a board making filler heat books its power as filler, not to the attempt.
+    const filling = run.exited && this.fillerBoards()[run.a.boardIndex] === true;
+    const w = filling ? 0 : paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, this.level, Math.min(1, used / (dtS * cores)));
     const wh = (w * dtS) / 3600;
     run.energyWh += wh;
     run.wallS += dtS;
@@ -630,9 +657,67 @@ export class Agent {
   // -------------------------------------------------------------------------------------------------------------
   // Sending
 
-  /** Sends what the outbox holds, in order, while connected (one pass at a time). */
+  /** The link dropped: the instance reports acknowledged within the resend window go out again after the reconnection. */
+  private linkDropped(): void {
+    const since = this.clock() - RESEND_WINDOW_MS;
+    for (const r of this.recentAcked) if (r.ackedMs >= since) this.resend.push({ ackedMs: r.ackedMs, payload: r.payload });
+    if (this.resend.length > RESEND_MAX_REPORTS) this.resend.splice(0, this.resend.length - RESEND_MAX_REPORTS);
+    this.recentAcked = [];
+    this.recentChars = 0;
+  }
+
+  /**
+   * Keeps an acknowledged instance report for the resend window (bounded in count and output size). A report sent
+   * again keeps the time it was first acknowledged: links that keep dropping do not keep it forever.
+   */
+  private remember(payload: InstanceReport, ackedMs = this.clock()): void {
+    const now = this.clock();
+    const chars = (payload.stdout?.length ?? 0) + (payload.stderr?.length ?? 0) + 256;
+    this.recentAcked.push({ ackedMs, chars, payload });
+    this.recentChars += chars;
+    let drop = 0;
+    while (
+      drop < this.recentAcked.length &&
+      (this.recentAcked.length - drop > RESEND_MAX_REPORTS || this.recentChars > RESEND_MAX_CHARS || this.recentAcked[drop].ackedMs < now - RESEND_WINDOW_MS)
+    ) {
+      this.recentChars -= this.recentAcked[drop].chars;
+      drop++;
+    }
+    if (drop > 0) this.recentAcked.splice(0, drop);
+  }
+
+  /** Sends the reports to send again (idempotent on the coordinator's side, so in any order); false when one failed. */
+  private async resendAll(): Promise<boolean> {
+    const batch = this.resend;
+    this.resend = [];
+    let ok = true;
+    const inflight = new Set<Promise<void>>();
+    for (const r of batch) {
+      if (!ok || !this.transport.connected) {
+        this.resend.push(r);
+        continue;
+      }
+      const p: Promise<void> = Promise.resolve()
+        .then(() => this.transport.publish('instances', r.payload))
+        .then(
+          () => this.remember(r.payload, r.ackedMs),
+          (err: unknown) => {
+            if (err instanceof UndeliverableError) return;
+            ok = false;
+            this.resend.push(r);
+          },
+        )
+        .finally(() => inflight.delete(p));
+      inflight.add(p);
+      if (inflight.size >= this.window) await Promise.race(inflight);
+    }
+    await Promise.all(inflight);
+    return ok;
+  }
+
+  /** Sends what the outbox holds, in order, while connected (one pass at a time); first what goes out again. */
   private pump(): void {
-    if (this.pumping !== null || this.closed || !this.transport.connected || this.outbox.size === 0) return;
+    if (this.pumping !== null || this.closed || !this.transport.connected || (this.outbox.size === 0 && this.resend.length === 0)) return;
     this.pumping = this.pumpLoop()
       .catch((e: unknown) => {
         this.failedSinceTick = true;
@@ -650,6 +735,10 @@ export class Agent {
   private async pumpLoop(): Promise<void> {
     this.failedSinceTick = false;
     while (this.transport.connected && !this.closed) {
+      if (this.resend.length > 0 && !(await this.resendAll())) {
+        this.failedSinceTick = true;
+        return;
+      }
       // On disk first (a crash then loses nothing); if the disk refuses, send from memory all the same.
       await this.outbox.durable().catch(() => undefined);
       const todo = this.outbox.pending();
@@ -661,7 +750,10 @@ export class Agent {
         const p: Promise<void> = Promise.resolve()
           .then(() => this.transport.publish(e.kind as ReportKind, e.payload as DeviceReport | InstanceReport))
           .then(
-            () => this.outbox.ack(e.id),
+            () => {
+              this.outbox.ack(e.id);
+              if (e.kind === 'instances') this.remember(e.payload as InstanceReport);
+            },
             (err: unknown) => {
               if (err instanceof UndeliverableError) {
                 this.warn(`report dropped: ${err.message}`);

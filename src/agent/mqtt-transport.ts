@@ -54,7 +54,13 @@ export class MqttTransport implements AgentTransport {
     client.on('error', (e) => this.#log(`agent: mqtt ${e.message}`));
   }
 
-  /** Connects (and keeps reconnecting); resolves once the first connection and subscription are made. */
+  /**
+   * Connects (and keeps reconnecting); resolves once the first connection and subscription are made. A broker that
+   * goes away between accepting the connection and granting the subscription is waited for (the credentials were
+   * good: the reconnection goes on).
+   * @throws when the first connection fails or is refused, or the broker refuses the subscription (nothing is left
+   * running then)
+   */
   static async connect(o: MqttTransportOptions): Promise<MqttTransport> {
     const state = deviceTopic(o.deviceId, 'state');
     const client = mqtt.connect(o.url, {
@@ -81,7 +87,34 @@ export class MqttTransport implements AgentTransport {
       client.once('connect', onOk);
       client.once('error', onErr);
     });
-    await client.subscribeAsync(deviceTopic(o.deviceId, 'commands'), { qos: 1 });
+    try {
+      for (;;) {
+        try {
+          await client.subscribeAsync(deviceTopic(o.deviceId, 'commands'), { qos: 1 });
+          break;
+        } catch (e) {
+          if (client.connected) throw e;
+          // Wait for the reconnection; a broker that now refuses the credentials (a CONNACK code) ends the wait.
+          await new Promise<void>((resolve, reject) => {
+            const ok = (): void => {
+              client.off('error', refused);
+              resolve();
+            };
+            const refused = (err: Error & { code?: unknown }): void => {
+              if (typeof err.code !== 'number') return;
+              client.off('connect', ok);
+              client.off('error', refused);
+              reject(new Error(`cannot connect to ${o.url} as ${o.deviceId}: ${err.message}`));
+            };
+            client.once('connect', ok);
+            client.on('error', refused);
+          });
+        }
+      }
+    } catch (e) {
+      client.end(true);
+      throw e;
+    }
     t.#wasConnected = true;
     return t;
   }
