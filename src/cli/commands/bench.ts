@@ -1,6 +1,7 @@
 // `hearth bench kernel`: heater-steps per second of the room kernel on one core and all cores, next to a bare
 // typed-array loop in the same run; `hearth bench twin`: the full twin next to the kernel, and a season's wall time.
 // `hearth bench http`: runs bench/http.ts (the coordinator's HTTP API under autocannon) in a child node.
+// `hearth bench devices`: runs bench/devices.ts (simulated devices on the MQTT bus, submit-to-running) likewise.
 // Each prints one JSON line per figure (with --json), the summary object last.
 import type { Command } from 'commander';
 import { spawnSync } from 'node:child_process';
@@ -93,6 +94,28 @@ export function registerBench(program: Command): void {
       const script = fileURLToPath(new URL('../../../bench/http.ts', import.meta.url));
       const args = ['--duration', o.duration, '--warmup', o.warmup, '--connections', o.connections, '--pool', o.pool];
       if (o.scenarios !== undefined) args.push('--scenarios', o.scenarios);
+      if (o.cpuProf !== undefined) args.push('--cpu-prof', o.cpuProf);
+      const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), script, ...args], { stdio: 'inherit' });
+      process.exitCode = r.status ?? 1;
+    });
+  bench
+    .command('devices')
+    .description('device bus: connected devices, telemetry ingest/s and p99 (raw aedes, embedded broker, mosquitto), submit-to-running; JSON lines')
+    .option('--devices <n>', 'simulated devices to connect', '10000')
+    .option('--rates <list>', 'offered telemetry messages/s, one step each, until one is not sustained', '10000,15000,22000,30000,40000')
+    .option('--step <s>', 'seconds per telemetry step', '8')
+    .option('--brokers <list>', 'raw, aedes-default, embedded, mosquitto (comma-separated)', 'raw,embedded,mosquitto')
+    .option('--generators <n>', 'processes holding the simulated devices (default: 1 on ≤ 2 cores, else 2)')
+    .option('--drain-ms <ms>', "how often the coordinator drains the link (the live loop's period)", '100')
+    .option('--periods <list>', 'loop periods (s) for submit-to-running', '0.5')
+    .option('--samples <n>', 'submissions per period', '40')
+    .option('--no-submit', 'skip submit-to-running')
+    .option('--cpu-prof <dir>', 'write CPU profiles of the coordinator (and platform) to this directory')
+    .action((o: { devices: string; rates: string; step: string; brokers: string; generators?: string; drainMs: string; periods: string; samples: string; submit: boolean; cpuProf?: string }) => {
+      const script = fileURLToPath(new URL('../../../bench/devices.ts', import.meta.url));
+      const args = ['--devices', o.devices, '--rates', o.rates, '--step', o.step, '--brokers', o.brokers, '--drain-ms', o.drainMs, '--periods', o.periods, '--samples', o.samples];
+      if (o.generators !== undefined) args.push('--generators', o.generators);
+      if (!o.submit) args.push('--no-submit');
       if (o.cpuProf !== undefined) args.push('--cpu-prof', o.cpuProf);
       const r = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), script, ...args], { stdio: 'inherit' });
       process.exitCode = r.status ?? 1;
