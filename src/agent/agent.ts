@@ -17,6 +17,7 @@ import { InputCache, InputSizeError, type InputRef } from './input-cache.ts';
 import { Outbox } from './outbox.ts';
 import type { RoomTwin } from './room-twin.ts';
 import { expandCommand, sandboxCapabilities, startProcess, type RunHandle } from './runner.ts';
+import { levelShare, powerFollowing } from './throttle.ts';
 import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile, type FileStamp } from './workdir.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -113,6 +114,11 @@ export interface AgentOptions {
   fillerMode?: 'accounted' | 'process';
   /** Sandbox of instances (runner.ts): 'auto' (bubblewrap when it works here) or 'none'. Default 'auto'. */
   isolation?: 'auto' | 'none';
+  /**
+   * How instances and filler loops are held to the power level (runner.ts setCpuShare): 'auto' (a cgroup CPU quota
+   * when this machine allows one, else a SIGSTOP/SIGCONT duty cycle) or 'signals' (always the duty cycle).
+   */
+  throttle?: 'auto' | 'signals';
   /** Reports in flight at once while replaying (the transport keeps publish order). Default 16. */
   publishWindow?: number;
   /** Give up an input download or result upload after retrying this long, ms. Default 24 h. */
@@ -179,6 +185,9 @@ interface Run {
   lastCpuS: number;
   /** Energy and wall time are accounted up to this time, ms. */
   accruedMs: number;
+  /** CPU share the attempt is held to now (throttle.ts levelShare of the level), and share × seconds since the last report. */
+  share: number;
+  shareS: number;
   /** Wakes a retry wait early (kill, reconnection). */
   wake: (() => void) | null;
 }
@@ -289,6 +298,12 @@ export class Agent {
       this.pump();
     });
     if (this.outbox.size > 0) this.pump();
+    this.warn(this.throttleDescription());
+  }
+
+  /** How this device holds its power level, one line (said once at start, and in each attempt's info). */
+  private throttleDescription(): string {
+    return this.o.throttle === 'signals' ? 'power following: duty cycle SIGSTOP/SIGCONT of the process group, 100 ms period (forced)' : powerFollowing().description;
   }
 
   // -------------------------------------------------------------------------------------------------------------
@@ -326,6 +341,8 @@ export class Agent {
           cpuReportedS: 0,
           lastCpuS: 0,
           accruedMs: now,
+          share: levelShare(this.model.board, this.level),
+          shareS: 0,
           wake: null,
         };
         this.runs.set(key, run);
@@ -358,10 +375,13 @@ export class Agent {
         return;
       }
       case 'power':
+        // What ran so far ran at the previous level.
+        for (const run of this.runs.values()) this.accrue(run, this.clock());
         this.level = Math.min(command.level, this.model.board.levels - 1);
         this.booster = command.booster;
         this.coordinatorFiller = command.filler.slice(0, this.model.boards);
         this.resistiveW = command.resistiveW;
+        this.applyShares();
         return;
       case 'setpoint':
         this.setpointC = command.setpointC;
@@ -414,6 +434,7 @@ export class Agent {
     }
     this.thermostat();
     if (this.fillerMode === 'process') this.reconcileFillerProcs();
+    this.applyShares();
     if (prev !== null) {
       this.emit('telemetry', {
         deviceId: this.deviceId,
@@ -490,14 +511,16 @@ export class Agent {
   }
 
   /**
-   * Filler power over the last dtS, W: booked at full board power, or measured from the busy loops' CPU. At the
-   * coordinator's level while connected; at the top level while not (a stale level does not outlive the link: the
-   * local thermostat needs the heater's full power to keep the room warm on its own).
+   * Filler power over the last dtS, W: booked at full board power of the filler level, or measured from the busy
+   * loops' CPU (throttled to the level's share, at the top clock: see {@link applyShares}). At the coordinator's
+   * level while connected; at the top level while not (a stale level does not outlive the link: the local
+   * thermostat needs the heater's full power to keep the room warm on its own).
    */
   private fillerPowerW(dtS: number): number {
     const bm = this.model.board;
-    const level = this.transport.connected ? this.level : bm.levels - 1;
+    const top = bm.levels - 1;
     if (this.fillerMode === 'accounted') {
+      const level = this.transport.connected ? this.level : top;
       const n = this.fillerBoards().filter(Boolean).length;
       return n * boardPowerW(bm, BoardState.active, level, 1);
     }
@@ -506,9 +529,37 @@ export class Agent {
       const cpu = f.handle.cpuTimeS();
       const used = Math.max(0, cpu - f.lastCpuS);
       f.lastCpuS = Math.max(f.lastCpuS, cpu);
-      w += boardPowerW(bm, BoardState.active, level, Math.min(1, used / dtS));
+      w += boardPowerW(bm, BoardState.active, top, Math.min(1, used / dtS));
     }
     return w;
+  }
+
+  /** CPU share of the filler loops: the level's while connected, full while not (see {@link fillerPowerW}). */
+  private fillerShare(): number {
+    return this.transport.connected ? levelShare(this.model.board, this.level) : 1;
+  }
+
+  /** Cores an attempt's utilisation (and CPU quota) is counted over. */
+  private runCores(run: Run): number {
+    return Math.max(1, Math.min(run.a.cores, this.o.coresPerBoard));
+  }
+
+  /**
+   * Holds every instance and filler loop to the CPU share of the power level (throttle.ts): this hardware runs at
+   * its top clock, so level L is the share of full-speed CPU that draws L's power there. An instance's share
+   * changes at once (accrued before, so what ran so far counts at the old share); a paused one stays paused.
+   */
+  private applyShares(): void {
+    const share = levelShare(this.model.board, this.level);
+    for (const run of this.runs.values()) {
+      if (run.share !== share) {
+        this.accrue(run, this.clock());
+        run.share = share;
+      }
+      if (run.handle && !run.exited) run.handle.setCpuShare(share, this.runCores(run));
+    }
+    const fs = this.fillerShare();
+    for (const f of this.fillerProcs.values()) f.handle.setCpuShare(fs, 1);
   }
 
   /** Booster and resistive power, W: off above the safety limit and while disconnected (stale orders). */
@@ -527,7 +578,8 @@ export class Agent {
         this.track(
           mkdir(dir, { recursive: true }).then(() => {
             if (this.closed || this.fillerProcs.has(b) || !this.fillerBoards()[b]) return;
-            const handle = startProcess({ command: 'while :; do :; done', env: {}, workDir: dir, isolation: 'none' }, { stdout: () => undefined, stderr: () => undefined });
+            const handle = startProcess({ command: 'while :; do :; done', env: {}, workDir: dir, isolation: 'none', throttle: this.o.throttle }, { stdout: () => undefined, stderr: () => undefined });
+            handle.setCpuShare(this.fillerShare(), 1);
             this.fillerProcs.set(b, { handle, lastCpuS: 0 });
             void handle.done.then(() => {
               if (this.fillerProcs.get(b)?.handle === handle) this.fillerProcs.delete(b);
@@ -550,7 +602,10 @@ export class Agent {
   // -------------------------------------------------------------------------------------------------------------
   // Accounting and reports
 
-  /** Books a run's board power from its last accrual to `nowMs` (measured CPU → utilisation → W). */
+  /**
+   * Books a run's board power from its last accrual to `nowMs`: measured CPU → utilisation → W at the top clock
+   * (the throttle holds the level by CPU share, the clock does not change), and share × seconds for its clock ratio.
+   */
   private accrue(run: Run, nowMs: number): void {
     const dtS = (nowMs - run.accruedMs) / 1000;
     if (!(dtS > 0)) return;
@@ -559,14 +614,15 @@ export class Agent {
     const cpu = run.handle ? run.handle.cpuTimeS() : run.lastCpuS;
     const used = Math.max(0, cpu - run.lastCpuS);
     run.lastCpuS = Math.max(run.lastCpuS, cpu);
-    const cores = Math.max(1, Math.min(run.a.cores, this.o.coresPerBoard));
+    const cores = this.runCores(run);
     const paused = run.byCoordinator || run.bySafety;
     // Once its process has ended, a board making filler heat books its power as filler, not to the attempt.
     const filling = run.exited && this.fillerBoards()[run.a.boardIndex] === true;
-    const w = filling ? 0 : paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, this.level, Math.min(1, used / (dtS * cores)));
+    const w = filling ? 0 : paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, bm.levels - 1, Math.min(1, used / (dtS * cores)));
     const wh = (w * dtS) / 3600;
     run.energyWh += wh;
     run.wallS += dtS;
+    run.shareS += run.share * dtS;
     this.intervalComputeWh += wh;
   }
 
@@ -606,10 +662,13 @@ export class Agent {
     if (!hasUsage && !hasOutput && Object.keys(extra).length === 0) return;
     const rep: InstanceReport = { ...this.base(run, nowMs), ...extra };
     if (hasUsage) {
-      rep.add = { energyWh: run.energyWh, ghzSeconds: execS * this.model.board.freqLevelsGHz[this.level], execTimeSec: execS, wallTimeSec: run.wallS };
-      rep.clockRatio = this.model.board.relFreqByLevel[this.level];
+      // CPU seconds ran at the top clock; the clock ratio billed is the CPU share the attempt was held to, time-weighted.
+      const bm = this.model.board;
+      rep.add = { energyWh: run.energyWh, ghzSeconds: execS * bm.freqLevelsGHz[bm.levels - 1], execTimeSec: execS, wallTimeSec: run.wallS };
+      rep.clockRatio = round(Math.min(1, Math.max(0, run.wallS > 0 ? run.shareS / run.wallS : run.share)), 6);
       run.energyWh = 0;
       run.wallS = 0;
+      run.shareS = 0;
       run.cpuReportedS += execS;
     }
     if (run.progress !== undefined && rep.progress === undefined) rep.progress = run.progress;
@@ -820,10 +879,11 @@ export class Agent {
       const env = { ...a.env, TASK_PATH: run.workDir, HOME: run.workDir };
       this.accrue(run, this.clock());
       run.handle = startProcess(
-        { command: expandCommand(a.command, env), env, workDir: run.workDir, isolation: this.o.isolation, limits: a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : undefined },
+        { command: expandCommand(a.command, env), env, workDir: run.workDir, isolation: this.o.isolation, throttle: this.o.throttle, limits: a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : undefined },
         { stdout: (chunk) => this.output(run, 'stdout', chunk), stderr: (chunk) => this.output(run, 'stderr', chunk) },
       );
       if (run.byCoordinator || run.bySafety) run.handle.pause();
+      run.handle.setCpuShare(run.share, this.runCores(run));
       this.report(run, { state: run.byCoordinator || run.bySafety ? 'paused' : 'running', phase: 'execution' });
       const exit = await run.handle.done;
       run.exited = true;
@@ -877,7 +937,7 @@ export class Agent {
         ...(caps.degraded ? { degraded: caps.degraded.slice(0, 1000) } : {}),
       };
     }
-    return { ...this.info, sandbox: handle?.sandbox === 'bwrap' ? 'bubblewrap' : 'process group', coreCount: a.cores };
+    return { ...this.info, sandbox: handle?.sandbox === 'bwrap' ? 'bubblewrap' : 'process group', coreCount: a.cores, powerFollowing: this.throttleDescription() };
   }
 
   /** Uploads the files the instance left (filtered; staged inputs left unchanged skipped) to the result bucket. */

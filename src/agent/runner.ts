@@ -6,6 +6,7 @@ import { accessSync, constants as fsConstants, existsSync, readdirSync, readFile
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
+import { CgroupThrottle, DutyCycler, powerFollowing, signalsMechanism, type GroupThrottle, type ThrottleKind } from './throttle.ts';
 
 /** What to run. */
 export interface RunSpec {
@@ -25,6 +26,11 @@ export interface RunSpec {
   isolation?: 'auto' | 'none';
   /** How memoryMB/cpuTimeS are applied: 'auto' (default: prlimit when /usr/bin/prlimit exists, else ulimit) or 'ulimit'. */
   limitsVia?: 'auto' | 'ulimit';
+  /**
+   * How setCpuShare holds the group to a share of the CPU: 'auto' (default: a cgroup CPU quota when a child cgroup
+   * can be made here, else the SIGSTOP/SIGCONT duty cycle) or 'signals' (always the duty cycle).
+   */
+  throttle?: 'auto' | 'signals';
 }
 
 /** Receivers of the process's output, utf-8 decoded, in arrival order. They must not throw. */
@@ -60,6 +66,15 @@ export interface RunHandle {
   /** Continue the whole process group (SIGCONT); idempotent; no-op after exit. */
   resume(): void;
   readonly paused: boolean;
+  /**
+   * Holds the group to `share` (0..1] of `cores` full-speed cores (throttle.ts): 1 (the default) is no throttling at
+   * all. Never continues a paused group: a pause holds, and resume() brings the throttling back. No-op after exit.
+   */
+  setCpuShare(share: number, cores?: number): void;
+  /** The share in force (1: not throttled). */
+  readonly cpuShare: number;
+  /** The mechanism setCpuShare uses, and how many SIGSTOP/SIGCONT its duty cycle sent so far (0 for cgroups). */
+  readonly throttle: { readonly kind: ThrottleKind; readonly signals: number };
   /** SIGKILL the whole group; `done` then resolves with killed=true. Idempotent; no-op after exit. */
   kill(): void;
   /**
@@ -76,7 +91,7 @@ export interface SandboxCapabilities {
   prlimit: boolean;
   /** bubblewrap is installed and a probe sandbox ran. */
   bwrap: boolean;
-  /** A child cgroup could be created (not used yet: limits and accounting are per process). */
+  /** The cgroup tree looks writable (memory limits and accounting stay per process; the CPU share probes its own cgroup, throttle.ts). */
   cgroupWritable: boolean;
   /** A sentence saying what is degraded, or '' when nothing is. */
   degraded: string;
@@ -204,6 +219,29 @@ function groupCpuTicks(pgid: number): number | null {
   return total;
 }
 
+/** Live (not zombie) pids whose process group is pgid. */
+function groupMembers(pgid: number): number[] {
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc');
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(f[2]) === pgid && f[0] !== 'Z' && f[0] !== 'X') out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
 /** Children's user+system seconds from the output of the shell's `times` builtin (second line), or null. */
 function parseTimes(text: string): number | null {
   const line = text.split('\n')[1];
@@ -237,7 +275,7 @@ function failedStart(err: Error, sinks: RunSinks, sandbox: 'bwrap' | 'none', ela
       resolve({ code: 126, signal: null, cpuTimeS: 0, wallTimeS: elapsedS(), killed: false, timedOut: false });
     });
   });
-  return { pid: -1, sandbox, paused: false, pause() {}, resume() {}, kill() {}, cpuTimeS: () => 0, done };
+  return { pid: -1, sandbox, paused: false, pause() {}, resume() {}, kill() {}, setCpuShare() {}, cpuShare: 1, throttle: { kind: 'signals', signals: 0 }, cpuTimeS: () => 0, done };
 }
 
 /**
@@ -318,6 +356,18 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
       // ESRCH: the group is gone already.
     }
   };
+  // CPU throttling (made on the first share below 1; the mechanism is chosen once per machine).
+  const mechanism = spec.throttle === 'signals' ? signalsMechanism() : powerFollowing();
+  let throttle: GroupThrottle | null = null;
+  const makeThrottle = (): GroupThrottle =>
+    mechanism.kind !== 'signals' && mechanism.dir !== null
+      ? new CgroupThrottle(mechanism.kind, mechanism.dir, () => groupMembers(pid))
+      : new DutyCycler(
+          (sig) => {
+            if (!exited && !killed) signalGroup(sig);
+          },
+          () => paused,
+        );
   const sample = (): number => {
     if (!exited && pid > 0) {
       const ticks = groupCpuTicks(pid);
@@ -387,6 +437,7 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
 
   child.on('exit', (code, signal) => {
     exited = true;
+    throttle?.dispose();
     t1 = clock();
     disarm();
     paused = false;
@@ -413,6 +464,7 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     // Only a failure to start lands here (we never use child.kill()).
     if (exited || settled) return;
     exited = true;
+    throttle?.dispose();
     t1 = clock();
     disarm();
     const s = errDecoder.write(Buffer.from(`hearth: cannot start the command: ${err.message}\n`));
@@ -436,12 +488,28 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     resume() {
       if (exited || !paused) return;
       paused = false;
-      signalGroup('SIGCONT');
+      // In the stopped slice of a duty cycle the group stays stopped: the cycle continues it at its next edge.
+      if (throttle?.holdsStopped() !== true) signalGroup('SIGCONT');
       arm();
+    },
+    setCpuShare(share: number, cores = 1) {
+      if (exited || killed || pid <= 0) return;
+      if (throttle === null) {
+        if (!(share < 1)) return;
+        throttle = makeThrottle();
+      }
+      throttle.set(share, cores);
+    },
+    get cpuShare() {
+      return throttle?.share ?? 1;
+    },
+    get throttle() {
+      return { kind: mechanism.kind, signals: throttle?.signals ?? 0 };
     },
     kill() {
       if (exited || killed) return;
       killed = true;
+      throttle?.dispose();
       sample();
       disarm();
       signalGroup('SIGKILL');
