@@ -26,6 +26,13 @@ export interface PiOptions {
   readonly uaWK?: number;
   /** Share of the transmitted sun that offsets heating in the forecast, 0..1 (default 1). */
   readonly solarUse?: number;
+  /**
+   * Pre-heating horizon, h (default 0: off). While the setpoint is set back and a higher one comes within this many
+   * hours (the forecast's setpointAheadC), maxW also offers what holds the room at that coming setpoint: the
+   * quasi-steady need at it plus Kp·(coming setpoint − air). The room then stays below its occupied setpoint, so
+   * within comfort, and the heat stored is heat the morning does not ask for. Only maxW changes, never powerW.
+   */
+  readonly preheatH?: number;
 }
 
 /**
@@ -46,6 +53,7 @@ export class PiController implements RoomController {
   private readonly tolW: number;
   private readonly ua: number;
   private readonly solarUse: number;
+  private readonly preheatH: number;
   /** Integral term, W. */
   integralW = 0;
   private lastRequestW = NaN;
@@ -61,6 +69,8 @@ export class PiController implements RoomController {
     this.tolW = requireFinite('shortfallToleranceW', o.shortfallToleranceW ?? 5, 0, 1e5);
     this.ua = requireFinite('uaWK', o.uaWK ?? (this.ff > 0 ? this.ff : 35), 0, 1e4);
     this.solarUse = requireFinite('solarUse', o.solarUse ?? 1, 0, 1);
+    this.preheatH = requireFinite('preheatH', o.preheatH ?? 0, 0, 24 * 14);
+    if (!Number.isInteger(this.preheatH)) throw new InvalidParameterError('preheatH', `must be an integer, got ${this.preheatH}`);
     if (!(this.kp > 0 || this.ff > 0)) throw new InvalidParameterError('kpWK', 'must be > 0 unless feedForwardWK is');
   }
 
@@ -113,6 +123,10 @@ export class PiController implements RoomController {
     let powerW = clampW(v, maxHeatW);
     let minW = clampW(v - this.kp * lim.lowerBandK, powerW);
     let maxW = clampW(v + this.kp * lim.upperBandK, maxHeatW);
+    if (this.preheatH > 0) {
+      const pre = preheatW(input, this.preheatH, this.kp, this.ua, this.solarUse, maxHeatW);
+      if (pre > maxW) maxW = pre;
+    }
     if (maxW < powerW) maxW = powerW;
     if (!(air < lim.safetyMaxC)) {
       powerW = 0;
@@ -153,6 +167,7 @@ export class PiController implements RoomController {
     bank.tolW[j] = this.tolW;
     bank.ua[j] = this.ua;
     bank.solarUse[j] = this.solarUse;
+    bank.preheatH[j] = this.preheatH;
     bank.integralW[j] = this.integralW;
     bank.lastRequestW[j] = this.lastRequestW;
     bank.lastMaxW[j] = this.lastMaxW;
@@ -188,6 +203,7 @@ export class PiBank {
   readonly tolW: Float64Array;
   readonly ua: Float64Array;
   readonly solarUse: Float64Array;
+  readonly preheatH: Float64Array;
   readonly integralW: Float64Array;
   readonly lastRequestW: Float64Array;
   readonly lastMaxW: Float64Array;
@@ -207,6 +223,7 @@ export class PiBank {
     this.tolW = a();
     this.ua = a();
     this.solarUse = a();
+    this.preheatH = a();
     this.integralW = a();
     this.lastRequestW = a().fill(NaN);
     this.lastMaxW = a().fill(NaN);
@@ -275,6 +292,11 @@ export class PiBank {
     let powerW = clampW(v, maxHeatW);
     let minW = clampW(v - kp * lim.lowerBandK, powerW);
     let maxW = clampW(v + kp * lim.upperBandK, maxHeatW);
+    const preH = this.preheatH[j];
+    if (preH > 0) {
+      const pre = preheatW(input, preH, kp, this.ua[j], this.solarUse[j], maxHeatW);
+      if (pre > maxW) maxW = pre;
+    }
     if (maxW < powerW) maxW = powerW;
     if (!(air < lim.safetyMaxC)) {
       powerW = 0;
@@ -304,4 +326,20 @@ export class PiBank {
     }
     return horizon;
   }
+}
+
+/**
+ * What holds a set-back room at the setpoint coming within `horizonH` hours, W (0 when none is higher than now):
+ * uaWK·(coming − outdoor) − gains − solarUse·sun (now) + kp·(coming − air), within [0, maxHeatW].
+ */
+export function preheatW(input: RoomControlInput, horizonH: number, kp: number, uaWK: number, solarUse: number, maxHeatW: number): number {
+  const sp = input.setpointC;
+  const ahead = input.setpointAheadC;
+  const n = Math.min(horizonH, ahead.length);
+  let coming = sp;
+  for (let k = 0; k < n; k++) if (ahead[k] > coming) coming = ahead[k];
+  if (!(coming > sp)) return 0;
+  const outdoor = aheadAt(input.outdoorAheadC, 0, coming);
+  const need = uaWK * (coming - outdoor) - aheadAt(input.gainsAheadW, 0, 0) - solarUse * aheadAt(input.solarAheadW, 0, 0);
+  return clampW(need + kp * (coming - input.airC), maxHeatW);
 }

@@ -53,6 +53,7 @@ export const HEARTH_DEFAULTS: Resolved = {
   riskRate: 0.5,
   deadlineMargin: 0.1,
   migrateAfterS: 900,
+  evictAfterS: 14400,
   roomSurplus: 'deadline',
   estimateMargin: 0.7,
   overrunShare: 0.25,
@@ -82,11 +83,16 @@ export const HEARTH_DEFAULTS: Resolved = {
  *    finish even at the top level, or cannot wait one more period, it overflows. Then the queue in order: each
  *    instance goes to its data's site if a heat-led slot is there, else to the heater whose wantHeatH best covers
  *    its estimated duration (smallest that covers, else the longest), never where one more board would slow work at
- *    risk. Paused checkpointable work stuck for migrateAfterS (at risk: at once) moves to heat-led slots.
+ *    risk. Paused checkpointable work stuck for migrateAfterS (at risk: at once) moves to heat-led slots; work without
+ *    a deadline still stuck after evictAfterS goes back to the queue with its progress (a kill that loses nothing):
+ *    its board switches off instead of idling for days in a room that wants no heat, and the room's budget (and
+ *    board) is free for deadline work when the room cools.
  * 4. Per heater: filler only where the room wants heat and no paid work took the boards; the level whose power is
  *    closest to the target (raised for work at risk, within the cap; running faster than the heat asks was tried
- *    in the twin and loses: heat spent early is heat not asked for later, at a worse compute per joule); the
- *    booster only for what every board at the top level cannot give.
+ *    in the twin and loses in rooms: heat spent early is heat not asked for later, at a worse compute per joule). A
+ *    boiler running paid work aims at its cap instead: the tank takes heat up to maxW at no comfort cost, and what the
+ *    boards do not give it now its resistive top-up gives later. The booster only for what every board at the top
+ *    level cannot give.
  * Instances no heater can ever host overflow. Work without a deadline never overflows: it waits for heat.
  */
 export class HearthPolicy implements Policy {
@@ -154,6 +160,7 @@ export class HearthPolicy implements Policy {
     requireFinite(`${K}riskRate`, o.riskRate, 0.01, 1);
     requireFinite(`${K}deadlineMargin`, o.deadlineMargin, 0, 10);
     requireFinite(`${K}migrateAfterS`, o.migrateAfterS, 0);
+    if (!(o.evictAfterS === Infinity)) requireFinite(`${K}evictAfterS`, o.evictAfterS, o.migrateAfterS);
     requireFinite(`${K}overshootK`, o.overshootK, 0.5, 50);
     requireFinite(`${K}overrunShare`, o.overrunShare, 0, 10);
     requireFinite(`${K}estimateMargin`, o.estimateMargin, 0, 10);
@@ -698,8 +705,12 @@ export class HearthPolicy implements Policy {
         out.push({ kind: 'migrate', instance: i, heater: h, board: slot - h * mb });
         this.pausedAtS[i] = NaN;
         if (atRisk) this.reqLevel[h] = Math.max(this.reqLevel[h], this.levelFor(h, fleet.models[fleet.model[h]], need));
-      } else if (code === MIG_EVACUATE) {
-        // Air at the evacuation margin and nowhere to go: kill (a checkpointable instance keeps its progress).
+      } else if (
+        code === MIG_EVACUATE ||
+        (code === MIG_STUCK && !(table.deadlineS[i] < Infinity) && this.now - this.pausedAtS[i] >= this.o.evictAfterS)
+      ) {
+        // Air at the evacuation margin and nowhere to go, or work without a deadline stuck for evictAfterS: kill (a
+        // checkpointable instance keeps its progress; its board switches off and the room's budget is free again).
         out.push({ kind: 'kill', instance: i });
         this.killedToRequeue.push(i);
       } else if (code === MIG_RISK && from >= 0) {
@@ -794,7 +805,10 @@ export class HearthPolicy implements Policy {
     }
     const top = m.board.levels - 1;
     const cap = this.capW[h];
-    const tgt = this.tgtW[h];
+    // A boiler's tank takes heat up to its cap (maxW: headroom and the exchanger) at no comfort cost, and what the
+    // boards do not give the tank its resistive top-up gives later: paid work there runs as fast as the cap allows.
+    const sinkPaid = (flags & F_BOILER) !== 0 && this.nComp[h] + this.started[h] > 0;
+    const tgt = sinkPaid ? cap : this.tgtW[h];
     let lvl = fleet.level[h];
     if (comp > 0) {
       let best = 0;

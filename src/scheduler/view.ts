@@ -58,6 +58,12 @@ export interface HearthOptions {
   /** A paused checkpointable instance migrates to where heat is wanted after this long, s (default 900). */
   readonly migrateAfterS?: number;
   /**
+   * A paused checkpointable instance without a deadline that found nowhere to move for this long goes back to the
+   * queue (a kill that keeps its progress): its board switches off instead of idling in a room that wants no heat, s
+   * (default 14400; Infinity: never). At least migrateAfterS.
+   */
+  readonly evictAfterS?: number;
+  /**
    * Which work may fill a room beyond its request up to maxW: 'urgent' (at-risk only), 'high' (also
    * onDemand/reserved), 'deadline' (also any work with a deadline), 'all'. Default 'deadline'.
    */

@@ -177,6 +177,8 @@ export interface TwinResult {
 // ---------------------------------------------------------------------------------------------------------
 // Preparation: everything that is the same for every policy (weather, sun, schedules, draws, arrivals, models)
 
+/** Pre-heating horizon of the rooms' PI thermostats, h (PiOptions.preheatH): a set-back room may take heat up to its next setpoint. */
+export const PREHEAT_H = 12;
 /** Bounded-slowdown threshold τ, s (SCHEDULING.md). */
 export const BSLD_TAU_S = 10;
 /** Ambient temperature around hot-water tanks, °C (est.: a heated utility room). */
@@ -2186,7 +2188,7 @@ export function defaultDeps(): TwinDeps {
     createRoomController: (kind, room) => {
       switch (kind) {
         case 'pi':
-          return createRoomController('pi', { uaWK: room.uaWK });
+          return createRoomController('pi', { uaWK: room.uaWK, preheatH: PREHEAT_H });
         case 'hysteresis':
           return createRoomController('hysteresis', {});
         case 'mpc': {

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HysteresisController } from '../../src/control/hysteresis.ts';
-import { PiController } from '../../src/control/pi.ts';
+import { PiBank, PiController } from '../../src/control/pi.ts';
 import type { HeatRequest, RoomControlInput, RoomController } from '../../src/control/types.ts';
 import { InvalidParameterError } from '../../src/physics/errors.ts';
 import { describe, HORIZON_H, makeBench, MAX_HEAT_W, runBench } from './scenario.ts';
@@ -128,4 +128,47 @@ void test('invalid thermostat options are rejected naming the field', () => {
   assert.throws(() => new PiController({ feedForwardWK: Infinity }), field('feedForwardWK'));
   assert.throws(() => new PiController({ solarUse: 2 }), field('solarUse'));
   assert.throws(() => new PiController({ kpWK: 0 }), field('kpWK'));
+  assert.throws(() => new PiController({ preheatH: -1 }), field('preheatH'));
+  assert.throws(() => new PiController({ preheatH: 1.5 }), field('preheatH'));
+});
+
+void test('PI pre-heating: a set-back room offers (maxW) what holds it at the coming setpoint, never asks for more', () => {
+  const input = (airC: number, aheadC: number[]): RoomControlInput => ({
+    nowS: 0,
+    periodS: 300,
+    airC,
+    setpointC: aheadC[0],
+    setpointAheadC: aheadC,
+    outdoorAheadC: [9],
+    solarAheadW: [0],
+    gainsAheadW: [20],
+    maxHeatW: 600,
+    limits: { lowerBandK: 0.5, upperBandK: 1, safetyMaxC: 28 },
+  });
+  const req = (): HeatRequest => ({ powerW: 0, minW: 0, maxW: 0, forecastW: new Float64Array(4) });
+  // Office at night: 16 °C set back now, 19 °C from the ninth hour, air 18 °C.
+  const night = [16, 16, 16, 16, 16, 16, 16, 16, 19, 19];
+  const plain = new PiController({ uaWK: 35 }).request(input(18, night), req());
+  const pre = new PiController({ uaWK: 35, preheatH: 12 }).request(input(18, night), req());
+  assert.equal(plain.maxW, 0); // 2 K above its set-back setpoint: a plain PI offers nothing
+  assert.equal(pre.powerW, plain.powerW); // the request itself never changes
+  assert.equal(pre.minW, plain.minW);
+  // 35 W/K × (19 − 9) − 20 W of gains + 200 W/K × (19 − 18).
+  assert.ok(Math.abs(pre.maxW - (35 * 10 - 20 + 200)) < 1e-9, `maxW ${pre.maxW}`);
+  // At the coming setpoint or above it: no more than a plain PI (within comfort: below the occupied setpoint + band).
+  const warm = new PiController({ uaWK: 35, preheatH: 12 }).request(input(21, night), req());
+  assert.equal(warm.maxW, 0);
+  // Beyond the horizon, or no higher setpoint ahead: exactly the plain PI.
+  const far = new PiController({ uaWK: 35, preheatH: 4 }).request(input(18, night), req());
+  assert.deepEqual([far.powerW, far.minW, far.maxW], [plain.powerW, plain.minW, plain.maxW]);
+  const flat = [19, 19, 19];
+  const a = new PiController({ uaWK: 35, preheatH: 12 }).request(input(18.5, flat), req());
+  const b = new PiController({ uaWK: 35 }).request(input(18.5, flat), req());
+  assert.deepEqual([a.powerW, a.minW, a.maxW], [b.powerW, b.minW, b.maxW]);
+  // The fleet bank runs the same law.
+  const c = new PiController({ uaWK: 35, preheatH: 12 });
+  const bank = new PiBank(1);
+  bank.adopt(0, c);
+  bank.request(0, input(18, night), 4, 30, null);
+  assert.deepEqual([bank.powerW, bank.minW, bank.maxW], [pre.powerW, pre.minW, pre.maxW]);
 });

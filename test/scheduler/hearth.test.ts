@@ -276,3 +276,55 @@ void test('instances no heater can ever host overflow at once', () => {
   p.onSubmit([big], t);
   assert.deepEqual(ofKind(decide(p, f, t), 'overflow'), [{ kind: 'overflow', instance: big }]);
 });
+
+void test('a boiler runs paid work as fast as its cap allows (the tank takes the heat; its top-up would give it later)', () => {
+  const run = (kind: number) => {
+    const f = fleetOf(1, { requestW: 0, maxW: 400, wantHeatH: 10 });
+    f.kind[0] = kind;
+    const t = tableOf();
+    const ids = [0, 1, 2].map(() => addInstance(t, { type: SchedulingType.onDemand, deadlineS: 86400 }));
+    const p = new HearthPolicy();
+    p.onSubmit(ids, t);
+    return decide(p, f, t);
+  };
+  const boiler = run(1);
+  assert.equal(ofKind(boiler, 'start').length, 3);
+  let capLvl = 0;
+  for (let l = 0; l <= TOP; l++) if (3 * boardW(l) <= 400) capLvl = l;
+  assert.ok(capLvl > 0);
+  assert.deepEqual(ofKind(boiler, 'level'), [{ kind: 'level', heater: 0, level: capLvl }]);
+  // A room that asks for nothing takes the same work in its band, at the level closest to its request.
+  const room = run(0);
+  assert.equal(ofKind(room, 'start').length, 3);
+  assert.equal(ofKind(room, 'level').length, 0);
+});
+
+void test('paused checkpointable work without a deadline, stuck with nowhere to go, is requeued after evictAfterS', () => {
+  const f = fleetOf(1, { requestW: 0, maxW: 0, wantHeatH: 0 });
+  const t = tableOf();
+  const ck = addInstance(t, { checkpointable: 1, doneS: 600 });
+  const dl = addInstance(t, { checkpointable: 1, deadlineS: 10 * 86400 });
+  const nc = addInstance(t);
+  placeRunning(f, t, ck, 0, 0, true);
+  placeRunning(f, t, dl, 0, 1, true);
+  placeRunning(f, t, nc, 0, 2, true);
+  const p = new HearthPolicy({ evictAfterS: 7200 });
+  assert.equal(ofKind(step(p, f, t), 'kill').length, 0);
+  f.nowS = 1000;
+  assert.equal(ofKind(step(p, f, t), 'kill').length, 0); // stuck, but not for long
+  f.nowS = 7200;
+  const ds = step(p, f, t);
+  assert.deepEqual(ofKind(ds, 'kill'), [{ kind: 'kill', instance: ck }]);
+  assert.equal(t.doneS[ck], 600); // checkpointable: its progress stays
+  assert.equal(f.boardInstance[0], -1); // its board is free (off) again
+  assert.throws(() => new HearthPolicy({ evictAfterS: 100 }), /evictAfterS/);
+  // Never: the instance stays paused.
+  const g = fleetOf(1, { requestW: 0, maxW: 0 });
+  const u = tableOf();
+  const ck2 = addInstance(u, { checkpointable: 1 });
+  placeRunning(g, u, ck2, 0, 0, true);
+  const q = new HearthPolicy({ evictAfterS: Infinity });
+  step(q, g, u);
+  g.nowS = 30 * 86400;
+  assert.equal(ofKind(step(q, g, u), 'kill').length, 0);
+});

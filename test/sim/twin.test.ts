@@ -119,6 +119,11 @@ test('target: hearth deadline misses ≤ 1 %', () => {
   assert.ok(c.deadlineMissShare <= 0.01, `${(100 * c.deadlineMissShare).toFixed(2)} % (${c.deadlineMisses} misses)`);
 });
 
+test('target: hearth ERF ≥ 0.9 (overflow and vented heat included)', () => {
+  const e = run('hearth').summary.energy;
+  assert.ok(e.erf >= 0.9, `ERF ${e.erf.toFixed(3)}`);
+});
+
 test('target: hearth kills and loses at most half of what qarnot-bands does', () => {
   const h = run('hearth').summary.compute;
   const q = run('qarnot-bands').summary.compute;
