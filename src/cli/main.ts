@@ -9,6 +9,12 @@ import { registerValidate } from './commands/validate.ts';
 import { registerWeather } from './commands/weather.ts';
 import { registerBench } from './commands/bench.ts';
 import { registerSim } from './commands/sim.ts';
+import { registerConfig } from './commands/config.ts';
+import { registerTask } from './commands/task.ts';
+import { registerBucket } from './commands/bucket.ts';
+import { registerJob } from './commands/job.ts';
+import { registerFleet } from './commands/fleet.ts';
+import { registerThermostat } from './commands/thermostat.ts';
 
 /** Builds the program; exported for tests. */
 export function buildProgram(): Command {
@@ -25,6 +31,12 @@ export function buildProgram(): Command {
   registerWeather(program);
   registerBench(program);
   registerSim(program);
+  registerConfig(program);
+  registerTask(program);
+  registerBucket(program);
+  registerJob(program);
+  registerFleet(program);
+  registerThermostat(program);
   return program;
 }
 

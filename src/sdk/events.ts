@@ -1,0 +1,95 @@
+// The live event stream (`GET /hearth/v1/events`, server-sent events) as an async iterator: fetch-based (so the
+// token goes in the Authorization header), parsed with eventsource-parser, reconnecting with Last-Event-ID.
+import { createParser, type EventSourceMessage } from 'eventsource-parser';
+import type { LiveEvent } from '../protocol/platform.ts';
+import { apiErrorOf, HearthApiError } from './errors.ts';
+import { backoffMs, retryAfterSeconds, sleep, type Transport } from './http.ts';
+
+/** Options of {@link streamEvents}. */
+export interface EventsOptions {
+  /** Replay the caller's events after this id (absent: only what happens from now on). */
+  lastEventId?: number;
+  /** Ends the iteration (the generator returns, no error). */
+  signal?: AbortSignal;
+  /** Reconnect when the stream drops (default true), resuming after the last event seen. */
+  reconnect?: boolean;
+  /** Called once the stream is open (each time it (re)connects). */
+  onOpen?: () => void;
+}
+
+/** Status codes worth reconnecting after. */
+const TRANSIENT = new Set([429, 500, 502, 503, 504]);
+
+function isAbort(e: unknown, signal?: AbortSignal): boolean {
+  return Boolean(signal?.aborted) || (e instanceof Error && e.name === 'AbortError');
+}
+
+/**
+ * Iterates the live events the caller may see, in id order, each once. Reconnects after a dropped connection or a
+ * transient answer with exponential backoff; a 401/403/404 ends the iteration with a {@link HearthApiError}.
+ */
+export async function* streamEvents(transport: Transport, opts: EventsOptions = {}): AsyncGenerator<LiveEvent> {
+  let lastId = opts.lastEventId;
+  let failures = 0;
+  const signal = opts.signal;
+  while (!signal?.aborted) {
+    const headers: Record<string, string> = { authorization: transport.token, accept: 'text/event-stream' };
+    if (lastId !== undefined) headers['last-event-id'] = String(lastId);
+    let res: Response;
+    try {
+      res = await transport.fetch(transport.urlOf('/hearth/v1/events'), { headers, signal });
+    } catch (e) {
+      if (isAbort(e, signal)) return;
+      if (opts.reconnect === false || failures >= Math.max(transport.retry.retries, 1) * 10) throw e;
+      await sleep(backoffMs(Math.min(failures++, 6), transport.retry), signal).catch(() => undefined);
+      continue;
+    }
+    if (res.status !== 200 || !res.body) {
+      const text = await res.text().catch(() => '');
+      const err = apiErrorOf(res.status, text, 'GET /hearth/v1/events', retryAfterSeconds(res.headers.get('retry-after')));
+      if (!TRANSIENT.has(res.status) || opts.reconnect === false) throw err;
+      await sleep(backoffMs(Math.min(failures++, 6), transport.retry, err.retryAfterS), signal).catch(() => undefined);
+      continue;
+    }
+    opts.onOpen?.();
+    const queue: LiveEvent[] = [];
+    let bad: HearthApiError | undefined;
+    const parser = createParser({
+      onEvent(m: EventSourceMessage) {
+        try {
+          const e = JSON.parse(m.data) as LiveEvent;
+          if (typeof e.id !== 'number') e.id = Number(m.id);
+          if (typeof e.type !== 'string' && m.event) e.type = m.event;
+          queue.push(e);
+        } catch {
+          bad = new HearthApiError(200, 'BAD_RESPONSE', `event ${m.id ?? '?'} is not JSON`, undefined, 'GET /hearth/v1/events');
+        }
+      },
+    });
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    try {
+      for (;;) {
+        const next = (await reader.read()) as { done: boolean; value?: Uint8Array };
+        if (next.done || !next.value) break;
+        parser.feed(decoder.decode(next.value, { stream: true }));
+        if (bad) throw bad;
+        while (queue.length > 0) {
+          const e = queue.shift()!;
+          if (lastId !== undefined && e.id <= lastId) continue;
+          lastId = e.id;
+          failures = 0;
+          yield e;
+        }
+      }
+    } catch (e) {
+      if (isAbort(e, signal)) return;
+      if (e instanceof HearthApiError) throw e;
+      // a dropped connection: reconnect below
+    } finally {
+      await reader.cancel().catch(() => undefined);
+    }
+    if (opts.reconnect === false || signal?.aborted) return;
+    await sleep(backoffMs(Math.min(failures++, 6), transport.retry), signal).catch(() => undefined);
+  }
+}

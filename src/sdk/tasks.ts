@@ -1,0 +1,319 @@
+// Tasks and jobs of the compute API: create/submit, read, list, abort, delete, retry, update; wait for the end
+// (live events when the server has them, polling with backoff otherwise), stdout/stderr whole, fresh and streamed,
+// results download and carbon facts.
+import type { CarbonFactsOutput } from '../protocol/carbon.ts';
+import type { JobCreate, JobOutput } from '../protocol/jobs.ts';
+import { FINAL_STATES, type TaskStateName } from '../protocol/task-state.ts';
+import type { BulkEntry, Paginate, TaskCreate, TaskOutput, TaskPage, TaskSummary, TaskUpdate } from '../protocol/tasks.ts';
+import type { Buckets, SyncReport, TransferProgress } from './buckets.ts';
+import { HearthApiError, HearthTimeoutError } from './errors.ts';
+import { streamEvents } from './events.ts';
+import { sleep, type Transport } from './http.ts';
+
+/** Which output stream. */
+export type OutputStream = 'stdout' | 'stderr';
+
+/** Options of {@link Tasks.wait}. */
+export interface WaitOptions {
+  /** Called with the task each time its state or progress changes (and once at the start). */
+  onProgress?: (task: TaskOutput) => void;
+  /** Stops waiting (rejects with the signal's reason). */
+  signal?: AbortSignal;
+  /** Rejects with {@link HearthTimeoutError} after this many ms (default: no limit). */
+  timeoutMs?: number;
+  /** Use the live event stream to learn of changes (default true); polling goes on beside it, slower. */
+  useEvents?: boolean;
+  /** First polling interval, ms (default 250); grows ×1.5 up to `maxPollMs`. */
+  pollMs?: number;
+  /** Longest polling interval, ms (default 5,000 without events, 10,000 with). */
+  maxPollMs?: number;
+}
+
+/** True when a task state is final (Success, Failure, Cancelled). */
+export function isFinal(state: string): boolean {
+  return (FINAL_STATES as readonly string[]).includes(state);
+}
+
+const seg = (s: string): string => encodeURIComponent(s);
+
+/** A submitted task: its uuid and shortcuts to the client's task operations. */
+export class TaskHandle {
+  constructor(
+    readonly uuid: string,
+    private readonly tasks: Tasks,
+  ) {}
+  /** The task now. */
+  get(): Promise<TaskOutput> {
+    return this.tasks.get(this.uuid);
+  }
+  /** Waits until the task ends; see {@link Tasks.wait}. */
+  wait(opts?: WaitOptions): Promise<TaskOutput> {
+    return this.tasks.wait(this.uuid, opts);
+  }
+  /** All stdout so far. */
+  stdout(): Promise<string> {
+    return this.tasks.stdout(this.uuid);
+  }
+  /** All stderr so far. */
+  stderr(): Promise<string> {
+    return this.tasks.stderr(this.uuid);
+  }
+  /** Fresh stdout chunks until the task ends. */
+  streamStdout(opts?: { signal?: AbortSignal }): AsyncGenerator<string> {
+    return this.tasks.streamStdout(this.uuid, opts);
+  }
+  /** Aborts the task. */
+  abort(): Promise<void> {
+    return this.tasks.abort(this.uuid);
+  }
+  /** Downloads the result bucket into `dir`. */
+  downloadResults(dir: string, opts?: { onFile?: (path: string, bytes: number) => void }): Promise<SyncReport> {
+    return this.tasks.downloadResults(this.uuid, dir, opts);
+  }
+}
+
+/** Task operations of a client. */
+export class Tasks {
+  constructor(
+    private readonly http: Transport,
+    private readonly storage: () => Promise<Buckets>,
+  ) {}
+
+  /** Creates and submits a task; returns its uuid. Never retried (a retry could create it twice). */
+  async create(body: TaskCreate): Promise<string> {
+    const r = await this.http.json<{ uuid: string }>({ method: 'POST', path: '/tasks', json: body });
+    return r.uuid;
+  }
+
+  /** Creates several tasks in one request; one entry per task (`statusCode` 201 with `uuid`, or the error). */
+  createMany(bodies: TaskCreate[]): Promise<BulkEntry[]> {
+    return this.http.json<BulkEntry[]>({ method: 'POST', path: '/tasks', json: bodies });
+  }
+
+  /** Creates a task and returns a handle on it. */
+  async submit(body: TaskCreate): Promise<TaskHandle> {
+    return new TaskHandle(await this.create(body), this);
+  }
+
+  /** A handle on an existing task. */
+  handle(uuid: string): TaskHandle {
+    return new TaskHandle(uuid, this);
+  }
+
+  /** The task (404 `NOT_FOUND` when absent or another account's). */
+  get(uuid: string, opts: { signal?: AbortSignal } = {}): Promise<TaskOutput> {
+    return this.http.json<TaskOutput>({ method: 'GET', path: `/tasks/${seg(uuid)}`, signal: opts.signal });
+  }
+
+  /** Every task of the account, full (optionally only those carrying every tag). */
+  list(opts: { tags?: string[] } = {}): Promise<TaskOutput[]> {
+    return this.http.json<TaskOutput[]>({ method: 'GET', path: '/tasks', query: { tag: opts.tags?.join(',') } });
+  }
+
+  /** Every task of the account, summaries only. */
+  summaries(opts: { tags?: string[] } = {}): Promise<TaskSummary[]> {
+    return this.http.json<TaskSummary[]>({ method: 'GET', path: '/tasks/summaries', query: { tag: opts.tags?.join(',') } });
+  }
+
+  /** One page of tasks (`POST /tasks/paginate`, a read: safe but not retried, being a POST). */
+  page(query: Paginate = {}): Promise<TaskPage> {
+    return this.http.json<TaskPage>({ method: 'POST', path: '/tasks/paginate', json: query });
+  }
+
+  /** Aborts a live task (its running instances are killed). */
+  abort(uuid: string): Promise<void> {
+    return this.http.empty({ method: 'POST', path: `/tasks/${seg(uuid)}/abort` });
+  }
+
+  /** Deletes a task (aborting it first if needed). */
+  delete(uuid: string): Promise<void> {
+    return this.http.empty({ method: 'DELETE', path: `/tasks/${seg(uuid)}` });
+  }
+
+  /** Runs the failed instances again (`retry`), failed and cancelled (`recover`) or cancelled (`resume`). */
+  retry(uuid: string, kind: 'retry' | 'recover' | 'resume' = 'retry'): Promise<void> {
+    return this.http.empty({ method: 'POST', path: `/tasks/${seg(uuid)}/${kind}` });
+  }
+
+  /** Replaces the constants and/or tags of a live task; returns the task. */
+  update(uuid: string, change: TaskUpdate): Promise<TaskOutput> {
+    return this.http.json<TaskOutput>({ method: 'PUT', path: `/tasks/${seg(uuid)}`, json: change });
+  }
+
+  /** All of a stream's output so far (lines prefixed `<instanceId>> `), or one instance's raw output. */
+  output(uuid: string, stream: OutputStream, opts: { instanceId?: number; signal?: AbortSignal } = {}): Promise<string> {
+    const path = `/tasks/${seg(uuid)}/${stream}${opts.instanceId === undefined ? '' : `/${opts.instanceId}`}`;
+    return this.http.text({ method: 'GET', path, signal: opts.signal });
+  }
+
+  /** Only what is new since this token's previous fresh read (`POST …/stdout`). */
+  fresh(uuid: string, stream: OutputStream, opts: { instanceId?: number; signal?: AbortSignal } = {}): Promise<string> {
+    const path = `/tasks/${seg(uuid)}/${stream}${opts.instanceId === undefined ? '' : `/${opts.instanceId}`}`;
+    return this.http.text({ method: 'POST', path, signal: opts.signal });
+  }
+
+  /** All stdout so far. */
+  stdout(uuid: string, opts: { instanceId?: number; fresh?: boolean } = {}): Promise<string> {
+    return opts.fresh ? this.fresh(uuid, 'stdout', opts) : this.output(uuid, 'stdout', opts);
+  }
+
+  /** All stderr so far. */
+  stderr(uuid: string, opts: { instanceId?: number; fresh?: boolean } = {}): Promise<string> {
+    return opts.fresh ? this.fresh(uuid, 'stderr', opts) : this.output(uuid, 'stderr', opts);
+  }
+
+  /**
+   * Fresh output chunks as they come, until the task has ended and everything is read. Polls the fresh-output
+   * route with backoff (250 ms up to 2 s, back to 250 ms when something arrives).
+   */
+  async *streamOutput(uuid: string, stream: OutputStream = 'stdout', opts: { signal?: AbortSignal; instanceId?: number } = {}): AsyncGenerator<string> {
+    let delay = 250;
+    for (;;) {
+      const task = await this.get(uuid, { signal: opts.signal });
+      const chunk = await this.fresh(uuid, stream, opts);
+      if (chunk !== '') {
+        delay = 250;
+        yield chunk;
+      }
+      if (isFinal(task.state)) {
+        const last = await this.fresh(uuid, stream, opts);
+        if (last !== '') yield last;
+        return;
+      }
+      if (chunk === '') delay = Math.min(2000, delay * 1.5);
+      await sleep(delay, opts.signal);
+    }
+  }
+
+  /** Fresh stdout chunks until the task ends; see {@link Tasks.streamOutput}. */
+  streamStdout(uuid: string, opts: { signal?: AbortSignal; instanceId?: number } = {}): AsyncGenerator<string> {
+    return this.streamOutput(uuid, 'stdout', opts);
+  }
+
+  /**
+   * Waits until the task is in a final state (Success, Failure, Cancelled) and returns it. Learns of changes from
+   * the live event stream when the server has one (its task and instance events wake the wait), and polls with
+   * backoff beside it (the only source when events are off or unavailable). `onProgress` sees every change of
+   * state or progress.
+   */
+  async wait(uuid: string, opts: WaitOptions = {}): Promise<TaskOutput> {
+    const inner = new AbortController();
+    const outer = opts.signal;
+    const onOuter = (): void => inner.abort(outer!.reason);
+    if (outer?.aborted) throw outer.reason;
+    outer?.addEventListener('abort', onOuter, { once: true });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    if (opts.timeoutMs !== undefined) {
+      timer = setTimeout(() => inner.abort(new HearthTimeoutError(`task ${uuid} did not end within ${opts.timeoutMs} ms`)), opts.timeoutMs);
+    }
+    let wake: (() => void) | undefined;
+    let poked = false;
+    const poke = (): void => {
+      poked = true;
+      wake?.();
+    };
+    let eventsLive = false;
+    const signal = inner.signal;
+    if (opts.useEvents !== false) {
+      void (async () => {
+        try {
+          for await (const e of streamEvents(this.http, { signal, onOpen: () => { eventsLive = true; poke(); } })) {
+            const p = e.payload as { uuid?: string; taskUuid?: string } | null;
+            if (p && (p.uuid === uuid || p.taskUuid === uuid)) poke();
+          }
+        } catch {
+          // no stream (older server, refused): polling alone
+        }
+        eventsLive = false;
+      })();
+    }
+    try {
+      let last = '';
+      let delay = opts.pollMs ?? 250;
+      for (;;) {
+        const task = await this.get(uuid, { signal });
+        const key = JSON.stringify([task.state, task.progress, task.status.executionProgress, task.runningInstanceCount, task.completedInstances.length, task.status.runningInstancesInfo.perRunningInstanceInfo.map((p) => p.progress)]);
+        if (key !== last) {
+          last = key;
+          delay = opts.pollMs ?? 250;
+          opts.onProgress?.(task);
+        }
+        if (isFinal(task.state)) return task;
+        const max = opts.maxPollMs ?? (eventsLive ? 10_000 : 5_000);
+        if (poked) {
+          poked = false;
+          continue;
+        }
+        await new Promise<void>((resolve, reject) => {
+          const t = setTimeout(done, delay);
+          function done(): void {
+            clearTimeout(t);
+            poked = false;
+            wake = undefined;
+            signal.removeEventListener('abort', onAbort);
+            resolve();
+          }
+          function onAbort(): void {
+            clearTimeout(t);
+            wake = undefined;
+            reject(signal.reason as Error);
+          }
+          wake = done;
+          signal.addEventListener('abort', onAbort, { once: true });
+        });
+        delay = Math.min(max, delay * 1.5);
+      }
+    } finally {
+      if (timer) clearTimeout(timer);
+      outer?.removeEventListener('abort', onOuter);
+      if (!signal.aborted) inner.abort(new Error('wait ended'));
+    }
+  }
+
+  /**
+   * Downloads the task's result bucket into `dir` (files already there with the same content are skipped).
+   * Throws `VALIDATION` on `resultBucket` when the task has none.
+   */
+  async downloadResults(uuid: string, dir: string, opts: { onFile?: (path: string, bytes: number) => void; onProgress?: TransferProgress } = {}): Promise<SyncReport> {
+    const task = await this.get(uuid);
+    if (!task.resultBucket) throw new HearthApiError(400, 'VALIDATION', `task ${uuid} has no result bucket`, 'resultBucket');
+    return (await this.storage()).syncFrom(task.resultBucket, dir, { onFile: opts.onFile });
+  }
+
+  /** The task's carbon facts (energy, heat reused, footprint vs a reference datacenter). */
+  carbonFacts(uuid: string, opts: { comparisonDatacenter?: string } = {}): Promise<CarbonFactsOutput> {
+    return this.http.json<CarbonFactsOutput>({ method: 'GET', path: `/carbon/v1/tasks/${seg(uuid)}/carbon-facts`, query: { comparisonDatacenter: opts.comparisonDatacenter } });
+  }
+}
+
+/** Job operations of a client. */
+export class Jobs {
+  constructor(private readonly http: Transport) {}
+
+  /** Creates a job; returns its uuid. Never retried. */
+  async create(body: JobCreate): Promise<string> {
+    return (await this.http.json<{ uuid: string }>({ method: 'POST', path: '/jobs', json: body })).uuid;
+  }
+  /** Every job of the account. */
+  list(): Promise<JobOutput[]> {
+    return this.http.json<JobOutput[]>({ method: 'GET', path: '/jobs' });
+  }
+  /** One job. */
+  get(uuid: string): Promise<JobOutput> {
+    return this.http.json<JobOutput>({ method: 'GET', path: `/jobs/${seg(uuid)}` });
+  }
+  /** The tasks of a job. */
+  tasks(uuid: string): Promise<TaskOutput[]> {
+    return this.http.json<TaskOutput[]>({ method: 'GET', path: `/jobs/${seg(uuid)}/tasks` });
+  }
+  /** Terminates a job (its live tasks are aborted). */
+  terminate(uuid: string): Promise<void> {
+    return this.http.empty({ method: 'POST', path: `/jobs/${seg(uuid)}/terminate` });
+  }
+  /** Deletes a job; `force` also aborts its live tasks. */
+  delete(uuid: string, opts: { force?: boolean } = {}): Promise<void> {
+    return this.http.empty({ method: 'DELETE', path: `/jobs/${seg(uuid)}`, query: { force: opts.force ? 'true' : undefined } });
+  }
+}
+
+export type { TaskStateName };
