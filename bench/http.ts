@@ -4,8 +4,9 @@
 //      [--pool 1000] [--cpu-prof DIR]   (or `hearth bench http …`). One JSON line per scenario, summary last.
 // Scenarios: baseline (GET /versions), create (POST /tasks, one 1-instance task), bulk-100-tasks (array of 100
 // 1-instance tasks), bulk-100-instances (one task of 100 instances), get-task (GET /tasks/:uuid over a pool),
-// fresh-stdout (POST /tasks/:uuid/stdout over the pool: the first poll of a task returns its seeded lines, later
-// ones nothing new: the steady state of a client polling). Each line gives requests/s, p50/p99 latency, the ratio
+// get-task-uncached (the same with the server's task view cache bypassed: every read builds and serializes the
+// view, as for a task changed since its last read), fresh-stdout (POST /tasks/:uuid/stdout over the pool: the
+// first poll of a task returns its seeded lines, later ones nothing new: the steady state of a client polling). Each line gives requests/s, p50/p99 latency, the ratio
 // to the baseline's requests/s, and the server's CPU per request (also over the baseline's): on a shared machine
 // throughput swings with the neighbours' load, CPU per request much less.
 //
@@ -29,13 +30,20 @@ import autocannon from 'autocannon';
 // ---------------------------------------------------------------------------------------------------------
 // Messages between the driver (parent) and the server (child)
 
-type ToServer = { type: 'cpu' } | { type: 'settle' } | { type: 'count' } | { type: 'seed-output'; uuids: string[] } | { type: 'stop' };
+type ToServer =
+  | { type: 'cpu' }
+  | { type: 'settle' }
+  | { type: 'count' }
+  | { type: 'seed-output'; uuids: string[] }
+  | { type: 'view-cache'; on: boolean }
+  | { type: 'stop' };
 type FromServer =
   | { type: 'ready'; port: number; token: string }
   | { type: 'cpu'; us: number }
   | { type: 'settled'; waitedMs: number }
   | { type: 'count'; tasks: number; instances: number }
   | { type: 'seeded'; chunks: number }
+  | { type: 'view-cache'; on: boolean }
   | { type: 'stopped' };
 
 const ROLE_ENV = 'HEARTH_BENCH_HTTP_ROLE';
@@ -45,6 +53,7 @@ async function serve(): Promise<void> {
   const { buildApp } = await import('../src/coordinator/app.ts');
   const { openStore } = await import('../src/coordinator/store/index.ts');
   const { createAccount } = await import('../src/coordinator/auth/tokens.ts');
+  const { viewCacheOf } = await import('../src/coordinator/api/task-view.ts');
   const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-http-'));
   const store = await openStore(`sqlite:${join(dir, 'hearth.db')}`);
   // The default quota (100,000 tasks) would stop the bulk scenarios; the quota check itself still runs.
@@ -92,6 +101,10 @@ async function serve(): Promise<void> {
           send({ type: 'seeded', chunks });
           return;
         }
+        case 'view-cache':
+          viewCacheOf(store).bypass = !m.on;
+          send({ type: 'view-cache', on: m.on });
+          return;
         case 'stop':
           await app.close();
           await store.close();
@@ -163,6 +176,8 @@ interface Scenario {
   requests: autocannon.Request[];
   /** For bulk answers (207): the entries that were not created, counted from the bodies. */
   failedEntries?: () => number;
+  /** False: the server's task view cache is bypassed during this scenario (every GET builds the view). */
+  viewCache?: boolean;
 }
 
 const round = (x: number, digits = 0): number => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -294,6 +309,15 @@ function scenarios(token: string, pool: string[]): Scenario[] {
       requests: [{ method: 'GET', path: '/tasks/x', headers: auth, setupRequest: (req) => ({ ...req, path: `/tasks/${pick()}` }) }],
     },
     {
+      // The same reads with the view cache bypassed: what a GET of a task that changed since its last read costs.
+      name: 'get-task-uncached',
+      unit: 'requests',
+      perRequest: 1,
+      goal: null,
+      viewCache: false,
+      requests: [{ method: 'GET', path: '/tasks/x', headers: auth, setupRequest: (req) => ({ ...req, path: `/tasks/${pick()}` }) }],
+    },
+    {
       name: 'fresh-stdout',
       unit: 'requests',
       perRequest: 1,
@@ -344,6 +368,7 @@ async function drive(): Promise<void> {
     let goals = 0;
     const summary: Record<string, number> = {};
     for (const sc of chosen) {
+      if (sc.viewCache === false) await server.ask({ type: 'view-cache', on: false }, 'view-cache');
       if (o.warmupS > 0) {
         const before = sc.failedEntries?.() ?? 0;
         account(sc, await run(url, o.connections, o.warmupS, sc.requests), (sc.failedEntries?.() ?? 0) - before);
@@ -356,6 +381,7 @@ async function drive(): Promise<void> {
       const failedEntries = (sc.failedEntries?.() ?? 0) - before;
       account(sc, r, failedEntries);
       await server.ask({ type: 'settle' }, 'settled');
+      if (sc.viewCache === false) await server.ask({ type: 'view-cache', on: true }, 'view-cache');
       const requestsPerS = r['2xx'] / r.duration;
       // CPU the server spent per answered request: steadier than throughput when other work shares the cores.
       const cpuUsPerRequest = cpuUs / Math.max(1, r['2xx'] + r.non2xx);

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { SYSTEM } from '../../src/coordinator/store/types.ts';
 import { taskDependencyGate } from '../../src/coordinator/api/dependencies.ts';
+import { TaskViewCache, viewCacheOf } from '../../src/coordinator/api/task-view.ts';
+import type { TaskOutput } from '../../src/protocol/tasks.ts';
 import { harness, taskBody, type Harness } from './api-helpers.ts';
 
 async function create(h: Harness, token: string, body: unknown): Promise<string> {
@@ -216,6 +218,105 @@ test('update, abort, retry, recover, resume, clone, delete act on the store', as
   } finally {
     await h.close();
   }
+});
+
+test('GET /tasks/{uuid} is answered from its kept view only while the task is unchanged: every kind of write shows at once', async () => {
+  const h = await harness();
+  try {
+    const id = await create(h, h.a, taskBody({ instanceCount: 3, tags: ['one'] }));
+    const acc = (await h.store.getTask(SYSTEM, id))!.accountId;
+    const views = viewCacheOf(h.store);
+    const get = async (): Promise<TaskOutput> => {
+      const r = await h.req(h.a, { method: 'GET', url: `/tasks/${id}` });
+      assert.equal(r.statusCode, 200, r.body);
+      assert.equal(r.headers['content-type'], 'application/json; charset=utf-8');
+      return r.json();
+    };
+    const first = await get();
+    assert.notEqual(views.get(id, acc), undefined, 'the view is kept after a read');
+    // A kept view is the same document the full path builds, and answers only its owner.
+    assert.deepEqual(await get(), first);
+    assert.equal((await h.req(h.b, { method: 'GET', url: `/tasks/${id}` })).statusCode, 404);
+    assert.deepEqual(await get(), first);
+
+    // PUT (update of constants and tags).
+    assert.equal((await h.req(h.a, { method: 'PUT', url: `/tasks/${id}`, payload: { tags: ['two'] } })).statusCode, 200);
+    assert.deepEqual((await get()).tags, ['two']);
+    // Instance progress as the fleet loop reports it (applyInstanceEvent), then a result.
+    await h.store.applyInstanceEvent({ taskUuid: id, instanceId: 0, attempt: 1, sequence: 0, set: { state: 'running', phase: 'execution', progress: 50, startedAt: h.now.ms } });
+    let t = await get();
+    assert.equal(t.runningInstanceCount, 1);
+    assert.equal(t.status.runningInstancesInfo.perRunningInstanceInfo[0].progress, 50);
+    assert.equal(t.status.startedOnceRange, '0');
+    await h.store.applyInstanceEvent({ taskUuid: id, instanceId: 0, attempt: 1, sequence: 1, set: { state: 'success', progress: 100, results: ['out/0.txt'] }, add: { execTimeSec: 2 } });
+    t = await get();
+    assert.equal(t.runningInstanceCount, 0);
+    assert.equal(t.status.succeededRange, '0');
+    assert.equal(t.resultsCount, 1);
+    assert.equal(t.status.executionTimeSec, 2);
+    // A replayed event changes nothing and the view stays right.
+    await h.store.applyInstanceEvent({ taskUuid: id, instanceId: 0, attempt: 1, sequence: 1, set: { state: 'success', progress: 100, results: ['out/0.txt'] } });
+    assert.deepEqual(await get(), t);
+    // State transition and status written by the loop (unscoped writes).
+    await h.store.transitionTask(SYSTEM, id, { to: 'FullyExecuting', at: h.now.ms + 1000 });
+    assert.equal((await get()).state, 'FullyExecuting');
+    const status = (await h.store.getTask(SYSTEM, id))!.status as Record<string, unknown>;
+    await h.store.updateTask(SYSTEM, id, { status: { ...status, errors: [{ code: 'E', message: 'boom' }] } });
+    assert.deepEqual((await get()).errors, [{ code: 'E', message: 'boom' }]);
+    // Instances updated in bulk (what abort and retry do), then abort and retry through the API.
+    await h.store.updateInstances(SYSTEM, id, { instanceIds: [1] }, { state: 'failure' });
+    assert.equal((await get()).status.failedRange, '1');
+    assert.equal((await h.req(h.a, { method: 'POST', url: `/tasks/${id}/abort` })).statusCode, 200);
+    t = await get();
+    assert.equal(t.state, 'Cancelled');
+    assert.equal(t.status.cancelledRange, '2');
+    assert.equal((await h.req(h.a, { method: 'POST', url: `/tasks/${id}/retry` })).statusCode, 200);
+    t = await get();
+    assert.equal(t.state, 'Submitted');
+    assert.equal(t.status.failedRange, '');
+    // Delete: 404 from then on, the kept view gone.
+    assert.equal((await h.req(h.a, { method: 'DELETE', url: `/tasks/${id}` })).statusCode, 200);
+    assert.equal((await h.req(h.a, { method: 'GET', url: `/tasks/${id}` })).statusCode, 404);
+    assert.equal(views.get(id, acc), undefined);
+  } finally {
+    await h.close();
+  }
+});
+
+test('task view cache: a read that overlapped a write is not kept; bounded by entries, bytes and age', () => {
+  let now = 0;
+  const c = new TaskViewCache(1000, () => now, 3, 100, 50);
+  // A write between the start of a read and its end: what the read built may be old, so it is not kept.
+  let ticket = c.begin('u1', 'acc');
+  c.invalidate('u1');
+  c.put('u1', ticket, '{"old":true}');
+  assert.equal(c.get('u1', 'acc'), undefined);
+  // Otherwise kept, for its owner only.
+  ticket = c.begin('u1', 'acc');
+  c.put('u1', ticket, '{"v":1}');
+  assert.equal(c.get('u1', 'acc'), '{"v":1}');
+  assert.equal(c.get('u1', 'other'), undefined);
+  // Two reads of one task: only the later one may fill the entry.
+  const early = c.begin('u2', 'acc');
+  const late = c.begin('u2', 'acc');
+  c.put('u2', early, '{"early":true}');
+  assert.equal(c.get('u2', 'acc'), undefined);
+  c.put('u2', late, '{"late":true}');
+  assert.equal(c.get('u2', 'acc'), '{"late":true}');
+  // A read that found nothing leaves nothing behind.
+  const gone = c.begin('u3', 'acc');
+  c.cancel('u3', gone);
+  assert.equal(c.size, 2);
+  // Least recently used goes first beyond 3 entries; too large a view is not kept; entries age out.
+  c.get('u1', 'acc');
+  c.put('u4', c.begin('u4', 'acc'), '{}');
+  c.put('u6', c.begin('u6', 'acc'), '{}');
+  assert.equal(c.get('u2', 'acc'), undefined);
+  assert.equal(c.get('u1', 'acc'), '{"v":1}');
+  c.put('u5', c.begin('u5', 'acc'), 'x'.repeat(60));
+  assert.equal(c.get('u5', 'acc'), undefined);
+  now = 1000;
+  assert.equal(c.get('u1', 'acc'), undefined);
 });
 
 test('stdout: whole reads prefix lines with the instance id; fresh reads return only what is new, per token', async () => {

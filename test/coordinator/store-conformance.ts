@@ -511,6 +511,58 @@ export function runStoreConformance(target: ConformanceTarget): void {
       assert.equal((await store.applyInstanceEvent({ taskUuid: again.uuid, instanceId: 0, attempt: 1, sequence: 0 })).applied, true);
     });
 
+    test('watchTasks: every write to a task or its instances is told before it and again once committed', async () => {
+      const a = await account();
+      const t = await task(a.id);
+      const other = await task(a.id);
+      const told: string[] = [];
+      const stop = store.watchTasks((uuid) => told.push(uuid));
+      try {
+        /** Runs a write; returns how often the watcher heard of `uuid` meanwhile (and never of another task). */
+        const heard = async (uuid: string, write: () => Promise<unknown>): Promise<number> => {
+          told.length = 0;
+          await write();
+          assert.ok(told.every((u) => u === uuid), `only ${uuid} is told: ${told.join(', ')}`);
+          return told.length;
+        };
+        assert.ok((await heard(t.uuid, () => store.updateTask(a.id, t.uuid, { name: 'renamed' }))) >= 2, 'updateTask');
+        assert.ok((await heard(t.uuid, () => store.transitionTask(SYSTEM, t.uuid, { to: 'FullyDispatched' }))) >= 2, 'transitionTask');
+        assert.ok((await heard(t.uuid, () => store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: 0, set: { state: 'running', progress: 10 } }))) >= 2, 'applyInstanceEvent');
+        assert.ok((await heard(t.uuid, () => store.updateInstances(a.id, t.uuid, { instanceIds: [1] }, { state: 'cancelled' }))) >= 2, 'updateInstances');
+        // Creations are not told (nothing can be kept about a task before it exists); reads are not either.
+        assert.equal(await heard('-', () => task(a.id)), 0);
+        assert.equal(await heard('-', () => store.getTask(a.id, t.uuid)), 0);
+        // In a transaction: told at the write, and again once it has committed (the rows then read are new).
+        let inside = 0;
+        const afterCommit = await heard(other.uuid, () =>
+          store.transaction(async (tx) => {
+            await tx.updateInstances(SYSTEM, other.uuid, { instanceIds: [0] }, { state: 'success' });
+            inside = told.length;
+            await tx.transitionTask(SYSTEM, other.uuid, { to: 'Success' });
+          }),
+        );
+        assert.ok(inside >= 1 && afterCommit > inside + 1, `told ${inside} inside, ${afterCommit} in all`);
+        // And after a rollback too (a reader may have kept what it read while the transaction was open).
+        told.length = 0;
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.updateTask(SYSTEM, other.uuid, { name: 'never' });
+            inside = told.length;
+            throw new Error('roll back');
+          }),
+          /roll back/,
+        );
+        assert.ok(inside >= 1 && told.length > inside, 'told again after the rollback');
+        assert.equal((await store.getTask(SYSTEM, other.uuid))?.name, 'render');
+        assert.ok((await heard(t.uuid, () => store.deleteTask(a.id, t.uuid))) >= 2, 'deleteTask');
+      } finally {
+        stop();
+      }
+      told.length = 0;
+      await store.updateTask(SYSTEM, other.uuid, { name: 'after stop' });
+      assert.deepEqual(told, [], 'a stopped watcher hears nothing');
+    });
+
     test('instances: an event applied twice changes nothing; late and stale events cannot roll back', async () => {
       const a = await account();
       const t = await task(a.id);

@@ -17,6 +17,22 @@ export const UNFINISHED_INSTANCE_STATES: InstanceState[] = ['queued', 'dispatche
  * @throws HttpError naming the field
  */
 export async function prepareTask(store: Store, account: Account, body: TaskCreate): Promise<NewTask> {
+  const task = buildTask(account, body);
+  if (needsLookups(body)) await checkReferences(store, account, body, task.dependsOn ?? []);
+  return task;
+}
+
+/** Whether a creation body names a job or dependencies (checked against the store by {@link prepareTask}). */
+export function needsLookups(body: TaskCreate): boolean {
+  return Boolean(body.jobUuid) || (body.dependencies?.dependsOn?.length ?? 0) > 0;
+}
+
+/**
+ * Everything {@link prepareTask} does without the store: enough on its own for a body with no job and no
+ * dependencies (see {@link needsLookups}; the bulk POST runs it synchronously for each such entry).
+ * @throws HttpError naming the field
+ */
+export function buildTask(account: Account, body: TaskCreate): NewTask {
   const profile = body.profile;
   if (profile === undefined || profile === null) throw invalid('profile', 'profile is required (pools are not supported)');
   if (!Object.hasOwn(PROFILES, profile)) throw invalid('profile', `unknown profile ${JSON.stringify(profile)}; see GET /profiles`);
@@ -44,15 +60,7 @@ export async function prepareTask(store: Store, account: Account, body: TaskCrea
     deadline = Date.parse(body.deadline);
     if (!Number.isFinite(deadline)) throw invalid('deadline', 'deadline is not a valid date-time');
   }
-  if (body.jobUuid) {
-    const job = await store.getJob(account.id, body.jobUuid);
-    if (!job) throw new HttpError('NOT_FOUND', `job ${body.jobUuid} not found`, 'jobUuid');
-    if (job.state !== 'Active') throw new HttpError('INVALID_STATE', `job ${body.jobUuid} is ${job.state}: no new tasks`, 'jobUuid');
-  }
   const dependsOn = [...new Set(body.dependencies?.dependsOn ?? [])];
-  for (const dep of dependsOn) {
-    if (!(await store.getTask(account.id, dep))) throw invalid('dependencies.dependsOn', `task ${dep} not found`);
-  }
   return {
     accountId: account.id,
     shortname: body.shortname ?? undefined,
@@ -73,6 +81,18 @@ export async function prepareTask(store: Store, account: Account, body: TaskCrea
     retrySettings: body.retrySettings ?? { maxTotalRetries: 0, maxPerInstanceRetries: 0 },
     status: { errors: [] },
   };
+}
+
+/** The job and the tasks a creation body names exist for the account (and the job takes new tasks). */
+async function checkReferences(store: Store, account: Account, body: TaskCreate, dependsOn: string[]): Promise<void> {
+  if (body.jobUuid) {
+    const job = await store.getJob(account.id, body.jobUuid);
+    if (!job) throw new HttpError('NOT_FOUND', `job ${body.jobUuid} not found`, 'jobUuid');
+    if (job.state !== 'Active') throw new HttpError('INVALID_STATE', `job ${body.jobUuid} is ${job.state}: no new tasks`, 'jobUuid');
+  }
+  for (const dep of dependsOn) {
+    if (!(await store.getTask(account.id, dep))) throw invalid('dependencies.dependsOn', `task ${dep} not found`);
+  }
 }
 
 /**

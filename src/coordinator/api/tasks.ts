@@ -1,6 +1,6 @@
 // Task routes of the compute API: create (single and bulk), list, summaries, paginate, search, get, update,
 // delete, abort, retry/recover/resume, clone, stdout/stderr whole and fresh (whole task or one instance).
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { ApiErrorSchema } from '../../protocol/errors.ts';
@@ -23,17 +23,23 @@ import {
   type TaskCreate,
   type TaskOutput,
 } from '../../protocol/tasks.ts';
-import { StoreConflictError, type Account, type NewTask, type OutputStream, type TaskFilter, type TaskRecord } from '../store/types.ts';
+import { StoreConflictError, SYSTEM, type Account, type NewTask, type OutputStream, type TaskFilter, type TaskRecord } from '../store/types.ts';
 import { callerOf, type ApiContext } from './context.ts';
 import { emptyOk, HttpError, notFound } from './http-error.ts';
 import { DEFAULT_QUOTAS } from './meta.ts';
 import { readAllFresh, readAllOutput, prefixedLines, rawText } from './output.ts';
-import { abortTask, checkCanCreate, mergeConstants, prepareTask, quotaError, relaunchTask, updateTask, RELAUNCH } from './task-ops.ts';
+import { abortTask, buildTask, checkCanCreate, mergeConstants, needsLookups, prepareTask, quotaError, relaunchTask, updateTask, RELAUNCH } from './task-ops.ts';
 import { taskFilterOf, taskOrderOf } from './task-filter.ts';
-import { bodyOf, taskOutput, taskSummary } from './task-view.ts';
+import { bodyOf, taskOutput, taskSummary, viewCacheOf } from './task-view.ts';
 import { compileBody, firstError } from './validation.ts';
 
 const validateTaskCreate = compileBody(TaskCreateSchema);
+/** The content type fastify gives JSON answers (a string sent with it goes out as is). */
+const JSON_UTF8 = 'application/json; charset=utf-8';
+/** Sends JSON already serialized (fastify sends a string with a JSON content type as is). */
+function sendJson(reply: FastifyReply, json: string): FastifyReply {
+  return reply.type(JSON_UTF8).send(json);
+}
 /** Most tasks a plain `GET /tasks` returns (paginate for more). */
 const LIST_CAP = 10_000;
 
@@ -110,7 +116,12 @@ export const taskRoutes: FastifyPluginAsync<ApiContext> = (base, ctx) => {
           continue;
         }
         try {
-          ready.push({ index, task: { ...(await prepareTask(ctx.store, account, raw as TaskCreate)), creationDate, maxAccountTasks: maxTask } });
+          const body = raw as TaskCreate;
+          // Most entries need no lookup: built synchronously (a hundred awaits per request otherwise).
+          const task = needsLookups(body) ? await prepareTask(ctx.store, account, body) : buildTask(account, body);
+          task.creationDate = creationDate;
+          task.maxAccountTasks = maxTask;
+          ready.push({ index, task });
           entries.push(undefined);
         } catch (e) {
           entries.push(entryOfError(e));
@@ -160,11 +171,26 @@ export const taskRoutes: FastifyPluginAsync<ApiContext> = (base, ctx) => {
     return Promise.all(page.items.map((t) => viewTask(ctx, account.id, t)));
   });
 
-  app.get('/tasks/:uuid', { schema: { tags, params: UuidParams, response: { 200: TaskOutputSchema, ...errors } } }, async (req) => {
+  // The hot read of a polling client: answered from the serialized view while the task is unchanged (see
+  // TaskViewCache; the store tells it about every write to the task or its instances).
+  const views = viewCacheOf(ctx.store);
+  app.get('/tasks/:uuid', { schema: { tags, params: UuidParams, response: { 200: TaskOutputSchema, ...errors } } }, async (req, reply) => {
     const { account } = callerOf(req);
-    const task = await ctx.store.getTask(account.id, req.params.uuid);
-    if (!task) throw notFound(`task ${req.params.uuid}`);
-    return viewTask(ctx, account.id, task);
+    const uuid = req.params.uuid;
+    const kept = views.get(uuid, account.id);
+    if (kept !== undefined) return sendJson(reply, kept);
+    const ticket = views.begin(uuid, account.id);
+    const task = await ctx.store.getTask(account.id, uuid);
+    if (!task) {
+      views.cancel(uuid, ticket);
+      throw notFound(`task ${uuid}`);
+    }
+    // The route's own compiled serializer (what fastify would run on the object): the same bytes as before.
+    const serialize = reply.getSerializationFunction('200') as (view: TaskOutput) => string;
+    // The task is the caller's (read scoped above): its instances need no second ownership check (no join).
+    const json = serialize(taskOutput(task, await ctx.store.listInstances(SYSTEM, { taskUuid: uuid })));
+    views.put(uuid, ticket, json);
+    return sendJson(reply, json);
   });
 
   app.put('/tasks/:uuid', { schema: { tags, params: UuidParams, body: TaskUpdateSchema, response: { 200: TaskOutputSchema, ...errors } } }, async (req) => {

@@ -697,6 +697,11 @@ interface BuiltTask {
   chosenName: boolean;
   /** NewTask.maxAccountTasks (Infinity: none). */
   maxAccountTasks: number;
+  /**
+   * The record a creation returns: the row's values, with the JSON fields as given (not parsed back from the
+   * text just written: a bulk of 100 tasks would parse 600 documents for answers that only need the uuids).
+   */
+  record: TaskRecord;
 }
 
 /** A createTask/createTasks call waiting for its group (see KyselyStore.createGrouped). */
@@ -758,6 +763,8 @@ interface Shared {
   prepared: Map<string, Prepared>;
   /** Task creations waiting to be written together, and the last group's completion. */
   group: { pending: PendingCreation[]; scheduled: boolean; chain: Promise<void> };
+  /** Who is told about writes to a task or its instances (see watchTasks). */
+  taskWatchers: Set<(uuid: string) => void>;
 }
 
 /** {@link Store} over a kysely instance whose schema is {@link Database} (already migrated). */
@@ -768,6 +775,8 @@ export class KyselyStore implements Store {
   private readonly shared: Shared;
   /** In a transaction: the accounts whose cached token lookups to drop again once it ends (null: all). */
   private readonly touched = new Set<string | null>();
+  /** In a transaction: the tasks written, whose watchers are told again once it ends. */
+  private readonly touchedTasks = new Set<string>();
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -781,6 +790,7 @@ export class KyselyStore implements Store {
       auth: new AuthCache(init.authCacheMs ?? DEFAULT_AUTH_CACHE_MS, init.clock),
       group: { pending: [], scheduled: false, chain: Promise.resolve() },
       prepared: new Map(),
+      taskWatchers: new Set(),
     };
   }
 
@@ -800,6 +810,44 @@ export class KyselyStore implements Store {
       // Again after COMMIT (or ROLLBACK): on PostgreSQL another connection may have read, and cached, the rows
       // as they were before the commit, after the first invalidation.
       if (tx) for (const id of tx.touched) this.shared.auth.invalidate(id ?? undefined);
+      if (tx) for (const uuid of tx.touchedTasks) this.tellWatchers(uuid);
+    }
+  }
+
+  watchTasks(listener: (uuid: string) => void): () => void {
+    const watchers = this.shared.taskWatchers;
+    // A fresh function per call: the same listener registered twice is removed once per returned stop.
+    const own = (uuid: string): void => listener(uuid);
+    watchers.add(own);
+    return () => void watchers.delete(own);
+  }
+
+  private tellWatchers(uuid: string): void {
+    for (const w of this.shared.taskWatchers) w(uuid);
+  }
+
+  /** Inside a transaction, before writing a task's row or instances: the watchers are told now and once it ends. */
+  private taskWritten(uuid: string): void {
+    if (!this.inTx) throw new Error('taskWritten() outside a transaction');
+    this.tellWatchers(uuid);
+    this.touchedTasks.add(uuid);
+  }
+
+  /**
+   * Runs a write to a task's row or instances, telling the watchers before it and again once it is committed:
+   * after the statement when it commits on its own, after the transaction (see atomic) when inside one.
+   */
+  private async taskChange<T>(uuid: string, write: () => Promise<T>): Promise<T> {
+    if (this.shared.taskWatchers.size === 0 && !this.inTx) return write();
+    this.tellWatchers(uuid);
+    if (this.inTx) {
+      this.touchedTasks.add(uuid);
+      return write();
+    }
+    try {
+      return await write();
+    } finally {
+      this.tellWatchers(uuid);
     }
   }
 
@@ -1219,7 +1267,7 @@ export class KyselyStore implements Store {
       }
       taken.add(k);
       accepted.push(b);
-      result.push(toTask(b.row));
+      result.push(b.record);
       const c = counts.get(b.row.account_id) ?? { n: 0, max: Infinity };
       c.n++;
       c.max = Math.min(c.max, b.maxAccountTasks);
@@ -1292,6 +1340,7 @@ export class KyselyStore implements Store {
     if (new Set(ids).size !== ids.length) throw new StoreInputError('instanceIds', 'instance ids must be distinct');
     const tags = [...new Set((t.tags ?? []).map((x) => text('tags', x)))];
     const labels = stringRecord('labels', t.labels);
+    const dependsOn = (t.dependsOn ?? []).map((x) => text('dependsOn', x));
     const row: TasksTable = {
       uuid,
       account_id: t.accountId,
@@ -1313,13 +1362,40 @@ export class KyselyStore implements Store {
       tags: json(tags),
       labels: json(labels),
       job_uuid: optText('jobUuid', t.jobUuid),
-      depends_on: json((t.dependsOn ?? []).map((x) => text('dependsOn', x))),
+      depends_on: json(dependsOn),
       retry_settings: json(t.retrySettings ?? { maxTotalRetries: 0, maxPerInstanceRetries: 0 }),
       retry_count: 0,
       status: json(t.status ?? {}),
       version: 1,
       output_seq: 0,
       updated_at: now,
+    };
+    const record: TaskRecord = {
+      uuid,
+      accountId: row.account_id,
+      shortname: row.shortname,
+      name: row.name,
+      profile: row.profile,
+      state: row.state as TaskState,
+      previousState: null,
+      stateTransitionTime: creation,
+      creationDate: creation,
+      endDate: null,
+      body: t.body,
+      schedulingType: row.scheduling_type as TaskRecord['schedulingType'],
+      deadline: row.deadline,
+      estimatedInstanceDurationSec: row.est_instance_duration_sec,
+      checkpoint: row.checkpoint as TaskRecord['checkpoint'],
+      instanceCount: ids.length,
+      advancedRanges: row.advanced_ranges,
+      tags,
+      labels,
+      jobUuid: row.job_uuid,
+      dependsOn,
+      retrySettings: t.retrySettings ?? { maxTotalRetries: 0, maxPerInstanceRetries: 0 },
+      retryCount: 0,
+      status: t.status ?? {},
+      version: 1,
     };
     return {
       row,
@@ -1328,6 +1404,7 @@ export class KyselyStore implements Store {
       instanceIds: ids,
       chosenName: t.shortname !== undefined || t.uuid !== undefined,
       maxAccountTasks: t.maxAccountTasks === undefined ? Infinity : finite('maxAccountTasks', t.maxAccountTasks),
+      record,
     };
   }
 
@@ -1415,7 +1492,7 @@ export class KyselyStore implements Store {
     const labels = patch.labels && stringRecord('labels', patch.labels);
     if (tags) set.tags = json(tags);
     if (labels) set.labels = json(labels);
-    return this.atomic(async (s) => {
+    return this.atomic((s) => s.taskChange(uuid, async () => {
       const cur = await s.taskRow(owner, uuid, true);
       if (!cur) return undefined;
       if (options.expectVersion !== undefined && cur.version !== options.expectVersion) {
@@ -1439,7 +1516,7 @@ export class KyselyStore implements Store {
         if (lr.length) await s.db.insertInto('task_labels').values(lr).execute();
       }
       return toTask(r);
-    });
+    }));
   }
 
   async transitionTask(
@@ -1462,7 +1539,7 @@ export class KyselyStore implements Store {
       .where('uuid', '=', uuid);
     if (owner !== SYSTEM) q = q.where('account_id', '=', owner);
     if (change.from) q = q.where('state', 'in', change.from);
-    const r = await q.returningAll().executeTakeFirst();
+    const r = await this.taskChange(uuid, () => q.returningAll().executeTakeFirst());
     return r && toTask(r);
   }
 
@@ -1470,7 +1547,7 @@ export class KyselyStore implements Store {
     return this.atomic(async (s) => {
       let q = s.db.deleteFrom('tasks').where('uuid', '=', uuid);
       if (owner !== SYSTEM) q = q.where('account_id', '=', owner);
-      const gone = await q.returning('account_id').executeTakeFirst();
+      const gone = await s.taskChange(uuid, () => q.returning('account_id').executeTakeFirst());
       if (!gone) return false;
       await s.addTaskCount(gone.account_id, -1);
       return true;
@@ -1565,7 +1642,7 @@ export class KyselyStore implements Store {
     };
     const set = ev.set ?? {};
     const instanceSet = this.instanceSetRow(set);
-    return this.atomic(async (s) => {
+    return this.atomic((s) => s.taskChange(ev.taskUuid, async () => {
       const inst = await s.lock(
         s.db.selectFrom('instances').selectAll().where('task_uuid', '=', ev.taskUuid).where('instance_id', '=', ev.instanceId),
       ).executeTakeFirst();
@@ -1644,7 +1721,7 @@ export class KyselyStore implements Store {
         .returningAll()
         .executeTakeFirstOrThrow();
       return { applied: true, instance: toInstance(r) };
-    });
+    }));
   }
 
   /** Validated column values of an instance's absolute fields. */
@@ -1673,6 +1750,7 @@ export class KyselyStore implements Store {
     if ((where.instanceIds && where.instanceIds.length === 0) || (where.states && where.states.length === 0)) return 0;
     return this.atomic(async (s) => {
       if (!(await s.taskVisible(owner, taskUuid))) return 0;
+      s.taskWritten(taskUuid);
       let q = s.db.updateTable('instances').set({ ...row, updated_at: s.clock() }).where('task_uuid', '=', taskUuid);
       if (where.instanceIds) q = q.where('instance_id', 'in', where.instanceIds);
       if (where.states) q = q.where('state', 'in', where.states);

@@ -726,6 +726,8 @@ export interface Store {
    * Creates several tasks in one transaction (the bulk POST): one entry per input, in order, either the task
    * or the conflict that kept it out (a shortname taken, in the account or earlier in the same batch).
    * @throws StoreConflictError('maxTask') when the accepted tasks would pass `maxAccountTasks` (nothing created)
+   * The records returned (here and by createTask) carry the JSON values given (body, status, retrySettings) as
+   * they are, not copies read back; getTask reads them back from their stored JSON.
    */
   createTasks(tasks: NewTask[]): Promise<Array<TaskRecord | StoreConflictError>>;
   getTask(owner: Owner, uuid: string): Promise<TaskRecord | undefined>;
@@ -750,6 +752,15 @@ export interface Store {
   ): Promise<TaskRecord | undefined>;
   /** Deletes the task with its instances, attempts, events and output. */
   deleteTask(owner: Owner, uuid: string): Promise<boolean>;
+  /**
+   * Calls `listener` with a task's uuid whenever this store (or a transaction made from it) writes the task's
+   * row or its instances (update, transition, delete, instance event, instance update): once before the write
+   * and once again after it is committed or rolled back, so that a cache of anything derived from those rows
+   * can drop it and refuse what a read overlapping the write found (see TaskViewCache). Creations are not
+   * reported (nothing can be cached about a task before it exists). Writes by another process are not seen.
+   * Returns the function that stops the calls.
+   */
+  watchTasks(listener: (uuid: string) => void): () => void;
 
   // instances
   getInstance(owner: Owner, taskUuid: string, instanceId: number): Promise<InstanceRecord | undefined>;
