@@ -2,9 +2,7 @@
 // role) directly in the store of a data directory and prints its token, shown this once.
 import type { Command } from 'commander';
 import { InvalidParameterError } from '../../physics/errors.ts';
-import { openDataDir } from '../../coordinator/server.ts';
-import { createAccount } from '../../coordinator/auth/tokens.ts';
-import { StoreConflictError, type Role } from '../../coordinator/store/types.ts';
+import type { Role } from '../../coordinator/store/types.ts';
 
 const ROLES: readonly Role[] = ['customer', 'operator', 'resident', 'device'];
 const EMAIL = /^[^\s@]+@[^\s@]+$/;
@@ -35,6 +33,10 @@ export function registerAccount(program: Command): void {
       const credits = Number(f.credits);
       if (!Number.isFinite(credits) || credits < 0 || credits > 1e12) throw new InvalidParameterError('--credits', `must be a number of euros ≥ 0, got ${f.credits}`);
       if (!(ROLES as readonly string[]).includes(f.role)) throw new InvalidParameterError('--role', `must be one of ${ROLES.join(', ')}`);
+      // Loaded here, not when the CLI starts.
+      const { openDataDir } = await import('../../coordinator/server.ts');
+      const { createAccount } = await import('../../coordinator/auth/tokens.ts');
+      const { StoreConflictError } = await import('../../coordinator/store/types.ts');
       const { store, sealKey } = await openDataDir(f.data, f.db ?? (process.env.HEARTH_DB?.trim() || undefined));
       try {
         const { account: a, token } = await createAccount(store, { email: f.email, credits, role: f.role as Role, sealKey });

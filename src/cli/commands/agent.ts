@@ -4,10 +4,8 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { InvalidParameterError } from '../../physics/errors.ts';
-import { Agent } from '../../agent/agent.ts';
-import { HttpFiles } from '../../agent/http-files.ts';
-import { MqttTransport } from '../../agent/mqtt-transport.ts';
-import { RoomTwin } from '../../agent/room-twin.ts';
+// The agent is loaded when the command runs, not when the CLI starts.
+import type { RoomTwin } from '../../agent/room-twin.ts';
 import { DEVICE_ID_PATTERN } from '../../protocol/mqtt.ts';
 
 interface AgentFlags {
@@ -48,6 +46,10 @@ export function registerAgent(program: Command): void {
     .option('--tick <s>', 'seconds between telemetry reports', '5')
     .option('--exit-with-parent', 'stop when the process that started this agent exits (agents spawned by hearth start)')
     .action(async (f: AgentFlags) => {
+      const { Agent } = await import('../../agent/agent.ts');
+      const { HttpFiles } = await import('../../agent/http-files.ts');
+      const { MqttTransport } = await import('../../agent/mqtt-transport.ts');
+      const { RoomTwin } = await import('../../agent/room-twin.ts');
       if (!DEVICE_ID_PATTERN.test(f.deviceId)) throw new InvalidParameterError('--device-id', 'use letters, digits and . _ : - (1–128)');
       const secret = f.secret ?? process.env.HEARTH_DEVICE_SECRET;
       if (!secret) throw new InvalidParameterError('--secret', 'give the device secret (--secret or HEARTH_DEVICE_SECRET)');

@@ -2,15 +2,12 @@
 // and S3 storage endpoint on one port, SQLite in the data directory (or PostgreSQL with --db), no configuration.
 import type { Command } from 'commander';
 import { InvalidParameterError } from '../../physics/errors.ts';
-import { startPlatform, STORAGE_PREFIX, type Platform } from '../../coordinator/server.ts';
-import { localExecutor } from '../local-fleet.ts';
+// The coordinator is loaded when the command runs, not when the CLI starts (every `hearth …` would pay for it).
+import type { Platform } from '../../coordinator/server.ts';
 import { readFileSync } from 'node:fs';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { enrolDevice } from '../../coordinator/bus/enrol.ts';
-import { createAccount, issueToken } from '../../coordinator/auth/tokens.ts';
-import { DEMO_SITE_ID } from '../../coordinator/fleet/demo-site.ts';
 import { parseCarbonCsv, seriesCarbonSource, type CarbonSource } from '../../coordinator/accounting/carbon.ts';
 
 export interface StartFlags {
@@ -32,6 +29,8 @@ export const DEMO_CUSTOMER = 'demo@hearth.local';
  * revoked), or undefined when the store holds sites of its own (not the demo's).
  */
 export async function demoCustomerToken(p: Platform): Promise<string | undefined> {
+  const { DEMO_SITE_ID } = await import('../../coordinator/fleet/demo-site.ts');
+  const { createAccount, issueToken } = await import('../../coordinator/auth/tokens.ts');
   if (!(await p.store.getRegistry(DEMO_SITE_ID))) return undefined;
   const existing = await p.store.getAccountByEmail(DEMO_CUSTOMER);
   if (!existing) return (await createAccount(p.store, { email: DEMO_CUSTOMER, credits: 100, sealKey: p.sealKey })).token;
@@ -49,6 +48,7 @@ const HEARTH_BIN = fileURLToPath(new URL('../../../bin/hearth.mjs', import.meta.
 export async function spawnAgents(p: Platform, dataDir: string): Promise<ChildProcess[]> {
   const broker = p.fleet?.broker;
   if (!broker) throw new Error('agents need the MQTT bus');
+  const { enrolDevice } = await import('../../coordinator/bus/enrol.ts');
   const rooms = new Map((await p.store.listRegistry({ kind: 'room' })).map((r) => [r.id, (r.spec ?? {}) as { archetype?: string; areaM2?: number }]));
   const devices = [...(await p.store.listRegistry({ kind: 'heater' })), ...(await p.store.listRegistry({ kind: 'boiler' }))];
   const children: ChildProcess[] = [];
@@ -90,12 +90,13 @@ export function startOptionsFromFlags(f: StartFlags, env: Record<string, string 
 }
 
 /** What `hearth start` prints once the platform listens. */
-export function startBanner(p: Platform): string {
+export function startBanner(p: Platform, storagePrefix: string): string {
   const lines = [
     `hearth is running at ${p.url}`,
+    `  dashboard     ${p.url}/  (sign in with a token)`,
     `  compute API   ${p.url}/  (also under /v1; OpenAPI at /openapi.json, docs at /docs)`,
     `  hearth API    ${p.url}/hearth/v1`,
-    `  storage (S3)  ${p.url}${STORAGE_PREFIX}  (access key = account email, secret = API token)`,
+    `  storage (S3)  ${p.url}${storagePrefix}  (access key = account email, secret = API token)`,
     `  data          ${p.dataDir}`,
   ];
   if (p.bootstrap.source === 'generated' && p.bootstrap.token) {
@@ -128,6 +129,8 @@ export function registerStart(program: Command): void {
       const mqttPort = Number(flags.mqttPort ?? 1883);
       if (!Number.isInteger(mqttPort) || mqttPort < 0 || mqttPort > 65535) throw new InvalidParameterError('--mqtt-port', `must be an integer in 0..65535, got ${flags.mqttPort}`);
       const agents = flags.local !== true;
+      const { startPlatform, STORAGE_PREFIX } = await import('../../coordinator/server.ts');
+      const { localExecutor } = await import('../local-fleet.ts');
       const start = (port: number): Promise<Platform> =>
         startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, carbonSource, fleet: agents ? { bus: { port, host: o.host } } : { executor: localExecutor } });
       let platform: Platform;
@@ -138,7 +141,7 @@ export function registerStart(program: Command): void {
         process.stderr.write(`hearth: MQTT port ${mqttPort} is taken; using a free one\n`);
         platform = await start(0);
       }
-      process.stdout.write(startBanner(platform));
+      process.stdout.write(startBanner(platform, STORAGE_PREFIX));
       const demo = await demoCustomerToken(platform);
       if (demo) process.stdout.write(`  demo customer ${DEMO_CUSTOMER} token (a new one each start): ${demo}\n`);
       const children = agents ? await spawnAgents(platform, platform.dataDir) : [];
