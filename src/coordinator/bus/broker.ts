@@ -1,6 +1,7 @@
 // The embedded MQTT 3.1.1 broker of the device bus (aedes on a TCP port): authenticates every connection against
-// the store's device accounts (plus one internal coordinator identity), authorises every publish and subscribe
-// by topic, validates every payload against protocol/mqtt.ts, and counts and logs each refusal.
+// the store's device accounts and Home Assistant logins (plus one internal coordinator identity), authorises every
+// publish, subscribe and delivery by topic, validates every payload against protocol/mqtt.ts, and counts and logs
+// each refusal.
 import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Duplex, Readable } from 'node:stream';
@@ -11,14 +12,23 @@ import {
   CHANNELS,
   CHANNEL_RETAIN,
   COORDINATOR_USERNAME,
+  HA_ALL_COMMANDS_FILTER,
+  HA_DISCOVERY_PREFIX,
+  HA_MAX_COMMAND_BYTES,
   MAX_PACKET_BYTES,
   TOPIC_PREFIX,
   decodeMessage,
   decodePayload,
   deviceTopic,
+  haStatusTopic,
   isDeviceId,
+  isDiscoveryPrefix,
+  isHaUsername,
+  parseHaConfigTopic,
+  parseHaTopic,
   parseTopic,
 } from '../../protocol/mqtt.ts';
+import { deviceEmail, isHaAccount } from './enrol.ts';
 
 /** Refusals by kind, since the broker started. */
 export interface RefusalCounters {
@@ -62,6 +72,8 @@ export interface BrokerOptions {
   log?: (line: string) => void;
   /** Time a socket has to send CONNECT, ms; default 10 000. */
   connectTimeoutMs?: number;
+  /** Home Assistant's discovery prefix (what its users may read configs under); default `homeassistant`. */
+  discoveryPrefix?: string;
 }
 
 export interface DeviceBroker {
@@ -79,14 +91,22 @@ export interface DeviceBroker {
   close(): Promise<void>;
 }
 
-type Identity = { kind: 'device'; deviceId: string } | { kind: 'coordinator' };
+/**
+ * Who a connection is. A Home Assistant login's rooms are read from its account when it connects (a change of
+ * scope applies from its next connection).
+ */
+type Identity = { kind: 'device'; deviceId: string } | { kind: 'coordinator' } | { kind: 'home-assistant'; username: string; roomIds: ReadonlySet<string> };
 
 /** The topic a payload refusal is re-routed to: nobody may subscribe to it and it is never forwarded. */
 const SINK_TOPIC = '$hearth/dropped';
 const CHANNEL_SET: ReadonlySet<string> = new Set(CHANNELS);
 
-/** The filters the coordinator may subscribe to: `hearth/v1/devices/#` and `hearth/v1/devices/{id|+}/{channel|+|#}`. */
+/**
+ * The filters the coordinator may subscribe to: `hearth/v1/devices/#`, `hearth/v1/devices/{id|+}/{channel|+|#}` and
+ * Home Assistant's commands, `hearth/v1/rooms/+/ha/+/set`.
+ */
 function coordinatorMaySubscribe(filter: string): boolean {
+  if (filter === HA_ALL_COMMANDS_FILTER) return true;
   if (!filter.startsWith(`${TOPIC_PREFIX}/`)) return false;
   const rest = filter.slice(TOPIC_PREFIX.length + 1).split('/');
   if (rest.length === 1) return rest[0] === '#';
@@ -283,6 +303,9 @@ export function indexRetained(persistence: RetainedStore): void {
  */
 export async function startBroker(options: BrokerOptions): Promise<DeviceBroker> {
   const { store } = options;
+  const prefix = options.discoveryPrefix ?? HA_DISCOVERY_PREFIX;
+  if (!isDiscoveryPrefix(prefix)) throw new TypeError(`invalid discovery prefix ${JSON.stringify(prefix)}`);
+  const statusTopic = haStatusTopic(prefix);
   const log = options.log ?? ((line: string) => console.warn(line));
   const coordinator: CoordinatorCredentials = {
     username: COORDINATOR_USERNAME,
@@ -298,7 +321,7 @@ export async function startBroker(options: BrokerOptions): Promise<DeviceBroker>
   const who = (client: Client | null): string => {
     if (!client) return 'client=(none)';
     const id = identities.get(client);
-    const user = id === undefined ? '' : id.kind === 'device' ? ` device=${id.deviceId}` : ' coordinator';
+    const user = id === undefined ? '' : id.kind === 'device' ? ` device=${id.deviceId}` : id.kind === 'home-assistant' ? ` ha=${id.username}` : ' coordinator';
     return `client=${quote(client.id)}${user} addr=${addresses.get(client) ?? '?'}`;
   };
   const refuse = (kind: keyof RefusalCounters, client: Client | null, reason: string): void => {
@@ -315,6 +338,46 @@ export async function startBroker(options: BrokerOptions): Promise<DeviceBroker>
     done(null, true);
   };
 
+  /**
+   * A Home Assistant login: its account's token, a client id that is not the coordinator's or an enrolled device's
+   * (aedes would hand that session over, disconnecting the device), a last will only on Home Assistant's status topic.
+   */
+  const homeAssistant = async (client: Client, username: string, secret: string, will: ConnectPacket['will'] | null): Promise<Identity> => {
+    if (secret.length > 1024) throw authError('secret too long', 4);
+    let found: Awaited<ReturnType<typeof authenticateToken>>;
+    try {
+      found = await authenticateToken(store, secret);
+    } catch (e) {
+      throw authError(`store unavailable: ${e instanceof Error ? e.message : String(e)}`, 3);
+    }
+    if (!found || !isHaAccount(found.account, username)) throw authError(`wrong secret for ${username}`, 4);
+    if (client.id.startsWith('@') || (isDeviceId(client.id) && (await store.getAccountByEmail(deviceEmail(client.id))) !== undefined)) {
+      throw authError(`client id ${quote(client.id)} is reserved`, 2);
+    }
+    const holder = live.get(client.id);
+    const held = holder === undefined ? undefined : identities.get(holder);
+    if (held !== undefined && !(held.kind === 'home-assistant' && held.username === username)) throw authError(`client id ${quote(client.id)} is another login's`, 2);
+    if (will && (will.topic !== statusTopic || Buffer.byteLength(will.payload) > HA_MAX_COMMAND_BYTES)) throw authError(`last will on ${quote(will.topic)}, not ${statusTopic}`, 5);
+    const roomIds = found.account.scope.roomIds;
+    return { kind: 'home-assistant', username, roomIds: new Set(Array.isArray(roomIds) ? roomIds : []) };
+  };
+
+  /** Filters a Home Assistant login may subscribe to: anything under the discovery prefix, its rooms' states. */
+  const haMaySubscribe = (roomIds: ReadonlySet<string>, filter: string): boolean => {
+    if (filter.startsWith(`${prefix}/`)) return true; // deliveries are filtered per room (authorizeForward)
+    const t = parseHaTopic(filter);
+    return t?.kind === 'state' && roomIds.has(t.roomId);
+  };
+
+  /** What a Home Assistant login may receive: its rooms' configs and states, Home Assistant's status. */
+  const haMayReceive = (roomIds: ReadonlySet<string>, topic: string): boolean => {
+    if (topic === statusTopic) return true;
+    const configRoom = parseHaConfigTopic(prefix, topic);
+    if (configRoom !== undefined) return roomIds.has(configRoom);
+    const t = parseHaTopic(topic);
+    return t?.kind === 'state' && roomIds.has(t.roomId);
+  };
+
   const authenticate: AedesOptions['authenticate'] = (client, username, password, done) => {
     const check = async (): Promise<Identity> => {
       if (username === undefined || username === '' || password === undefined) throw authError('username and password are required', 4);
@@ -327,6 +390,7 @@ export async function startBroker(options: BrokerOptions): Promise<DeviceBroker>
         if (will) throw authError('the coordinator may not set a last will', 5);
         return { kind: 'coordinator' };
       }
+      if (isHaUsername(username)) return homeAssistant(client, username, secret, will);
       if (!isDeviceId(username)) throw authError(`username ${quote(username)} is not a device id`, 4);
       if (secret.length > 1024) throw authError('secret too long', 4);
       let found: Awaited<ReturnType<typeof authenticateToken>>;
@@ -360,7 +424,14 @@ export async function startBroker(options: BrokerOptions): Promise<DeviceBroker>
 
   const authorizeSubscribe: AedesOptions['authorizeSubscribe'] = (client, sub: Subscription, done) => {
     const id = identities.get(client);
-    const allowed = id?.kind === 'device' ? sub.topic === deviceTopic(id.deviceId, 'commands') : id?.kind === 'coordinator' ? coordinatorMaySubscribe(sub.topic) : false;
+    const allowed =
+      id?.kind === 'device'
+        ? sub.topic === deviceTopic(id.deviceId, 'commands')
+        : id?.kind === 'coordinator'
+          ? coordinatorMaySubscribe(sub.topic)
+          : id?.kind === 'home-assistant'
+            ? haMaySubscribe(id.roomIds, sub.topic)
+            : false;
     if (!allowed) {
       refuse('subscribe', client, `subscription to ${quote(sub.topic)}`);
       done(null, null);
@@ -369,10 +440,39 @@ export async function startBroker(options: BrokerOptions): Promise<DeviceBroker>
     done(null, sub);
   };
 
+  /**
+   * Publishes on Home Assistant's topics: the coordinator retains configs and states (an empty payload clears one);
+   * a Home Assistant login sends its rooms' commands and its status (never retained; the coordinator validates
+   * commands, the status is `online`/`offline`-sized). Undefined when the topic is none of these.
+   */
+  const haPublish = (client: Client | null, id: Identity | undefined, packet: PublishPacket): boolean | undefined => {
+    const t = parseHaTopic(packet.topic);
+    const config = t === undefined ? parseHaConfigTopic(prefix, packet.topic) : undefined;
+    const status = packet.topic === statusTopic;
+    if (t === undefined && config === undefined && !status) return undefined;
+    if (client === null) return status; // a Home Assistant last will (checked at connect)
+    if (id?.kind === 'coordinator') return config !== undefined || t?.kind === 'state';
+    if (id?.kind !== 'home-assistant') return false;
+    packet.retain = false;
+    if (status) return packet.payload.length <= HA_MAX_COMMAND_BYTES;
+    return t?.kind === 'command' && id.roomIds.has(t.roomId);
+  };
+
   const authorizePublish: AedesOptions['authorizePublish'] = (client, packet: PublishPacket, done) => {
     try {
-      const topic = parseTopic(packet.topic);
       const id = client ? identities.get(client) : undefined;
+      const ha = haPublish(client, id, packet);
+      if (ha !== undefined) {
+        if (!ha) {
+          refuse('publish', client, `publish to ${quote(packet.topic)}`);
+          done(ownError(new Error(`publish to ${packet.topic} refused`)));
+          return;
+        }
+        counters.published++;
+        done(null);
+        return;
+      }
+      const topic = parseTopic(packet.topic);
       // client null: a last will left behind by a connection this broker no longer has (wills were checked at connect).
       const allowed =
         topic !== undefined &&
@@ -406,7 +506,13 @@ export async function startBroker(options: BrokerOptions): Promise<DeviceBroker>
     }
   };
 
-  const authorizeForward: AedesOptions['authorizeForward'] = (_client, packet) => (packet.topic === SINK_TOPIC ? null : packet);
+  const authorizeForward: AedesOptions['authorizeForward'] = (client, packet) => {
+    if (packet.topic === SINK_TOPIC) return null;
+    const id = identities.get(client);
+    // A Home Assistant login subscribed under the discovery prefix sees only its own rooms' configs.
+    if (id?.kind === 'home-assistant' && !haMayReceive(id.roomIds, packet.topic)) return null;
+    return packet;
+  };
 
   const broker = await Aedes.createBroker({
     connectTimeout: options.connectTimeoutMs ?? 10_000,

@@ -1,9 +1,11 @@
-// Enrolment of a heater or boiler on the device bus: its account (role `device`, scoped to its id) and a secret
-// shown once, stored hashed like every API token. Enrolling again rotates the secret.
+// Enrolment on the bus: a heater or boiler (its account, role `device`, scoped to its id) and Home Assistant (an
+// account of its own, role `resident`, scoped to rooms); each gets a secret shown once, stored hashed like every API
+// token. Enrolling a device again rotates its secret.
+import { randomBytes } from 'node:crypto';
 import { issueToken } from '../auth/tokens.ts';
 import { SYSTEM } from '../store/types.ts';
 import type { Account, Store } from '../store/types.ts';
-import { DEVICE_ID_PATTERN, isDeviceId } from '../../protocol/mqtt.ts';
+import { DEVICE_ID_PATTERN, isDeviceId, isHaUsername, isRoomId } from '../../protocol/mqtt.ts';
 
 /** The email that names a device's account: `device+{deviceId}@devices.hearth.local`. */
 export function deviceEmail(deviceId: string): string {
@@ -42,5 +44,46 @@ export async function enrolDevice(store: Store, deviceId: string, options: { sea
     }
     const { token } = await issueToken(tx, account.id, { name: rotated ? 'device secret (rotated)' : 'device secret', sealKey: options.sealKey });
     return { account, secret: token, rotated };
+  });
+}
+
+/** The domain of Home Assistant accounts' emails: `{username}@integrations.hearth.local`. */
+const HA_EMAIL_DOMAIN = 'integrations.hearth.local';
+
+/** The email of a Home Assistant MQTT user's account. */
+export function haEmail(username: string): string {
+  return `${username}@${HA_EMAIL_DOMAIN}`;
+}
+
+/** True when the account is the Home Assistant account of this MQTT username. */
+export function isHaAccount(account: Pick<Account, 'email' | 'role'>, username: string): boolean {
+  return isHaUsername(username) && account.role === 'resident' && account.email === haEmail(username);
+}
+
+export interface HaEnrolResult {
+  account: Account;
+  /** Home Assistant's MQTT username (`ha+…`). */
+  username: string;
+  /** Its MQTT password (an API token, `hth_…`): this is the only time it is ever visible. */
+  secret: string;
+}
+
+const ALPHABET = 'abcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * Issues a Home Assistant MQTT login for rooms: a new account (role `resident`, scoped to the rooms, no credits, so
+ * through the API too it can only read those rooms and set their setpoints and schedules) and its secret. The rooms
+ * are fixed at issue time; revoking the account's token (or issuing another login) is how an operator changes them.
+ * @throws TypeError when a room id cannot appear in topics or the list is empty
+ */
+export async function enrolHomeAssistant(store: Store, roomIds: string[], options: { sealKey?: Buffer } = {}): Promise<HaEnrolResult> {
+  if (roomIds.length === 0) throw new TypeError('a Home Assistant login needs at least one room');
+  for (const id of roomIds) if (!isRoomId(id)) throw new TypeError(`room id ${JSON.stringify(id)} cannot appear in topics`);
+  const bytes = randomBytes(16);
+  const username = `ha+${Array.from(bytes, (b) => ALPHABET[b % ALPHABET.length]).join('')}`;
+  return store.transaction(async (tx) => {
+    const account = await tx.createAccount({ email: haEmail(username), role: 'resident', scope: { roomIds: [...roomIds] } });
+    const { token } = await issueToken(tx, account.id, { name: 'home assistant mqtt', sealKey: options.sealKey });
+    return { account, username, secret: token };
   });
 }

@@ -1,6 +1,9 @@
 // Renders the files an external mosquitto (2.x) needs to carry the device bus with the same rules as the
 // embedded broker: a password file (PBKDF2-SHA512 hashes, mosquitto_passwd's `$7$` format), an ACL that confines
-// each device to its own topics, and a mosquitto.conf tying them together.
+// each device to its own topics, and a mosquitto.conf tying them together. Home Assistant discovery needs the
+// embedded broker: Home Assistant subscribes to its whole discovery prefix, and mosquitto's ACL can only grant or deny
+// that filter, not deliver each login its own rooms' configs (aedes' authorizeForward does); so these files admit no
+// Home Assistant login, and the coordinator does not run discovery over an external broker.
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { COORDINATOR_USERNAME, MAX_PACKET_BYTES, TOPIC_PREFIX, isDeviceId } from '../../protocol/mqtt.ts';
 

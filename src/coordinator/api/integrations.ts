@@ -1,0 +1,64 @@
+// (ext) Integrations: `POST /hearth/v1/integrations/home-assistant` issues Home Assistant's MQTT login for rooms
+// (an operator: a site's rooms or a list; a resident: their own rooms), shown once and stored hashed.
+import type { FastifyPluginAsync } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { ApiErrorSchema } from '../../protocol/errors.ts';
+import { HA_DISCOVERY_PREFIX, HaCredentialsSchema, HaIssueSchema, isRoomId, type HaCredentials } from '../../protocol/mqtt.ts';
+import { enrolHomeAssistant } from '../bus/enrol.ts';
+import { callerOf, type ApiContext } from './context.ts';
+import { HttpError, invalid } from './http-error.ts';
+
+export interface IntegrationOptions extends ApiContext {
+  /** The discovery prefix the broker serves (told to the caller); default `homeassistant`. */
+  discoveryPrefix?: string;
+}
+
+/** Integration routes (mounted under /hearth/v1). */
+export const integrationRoutes: FastifyPluginAsync<IntegrationOptions> = (base, ctx) => {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>();
+  app.post(
+    '/integrations/home-assistant',
+    {
+      schema: {
+        tags: ['hearth'],
+        summary: '(ext) Issue a Home Assistant MQTT login for rooms (operator: siteId or roomIds; resident: their rooms); the password is shown this once',
+        body: HaIssueSchema,
+        response: { 201: HaCredentialsSchema, 400: ApiErrorSchema, 401: ApiErrorSchema, 403: ApiErrorSchema },
+      },
+    },
+    async (req, reply) => {
+      const { account } = callerOf(req);
+      const body = req.body ?? {};
+      let roomIds: string[];
+      if (account.role === 'operator') {
+        if ((body.siteId === undefined) === (body.roomIds === undefined)) throw invalid('siteId', 'give either siteId or roomIds');
+        if (body.siteId !== undefined) {
+          roomIds = (await ctx.store.listRegistry({ kind: 'room', siteId: body.siteId })).map((r) => r.id);
+          if (roomIds.length === 0) throw invalid('siteId', `site ${JSON.stringify(body.siteId)} has no rooms`);
+        } else {
+          roomIds = body.roomIds!;
+          for (const [i, id] of roomIds.entries()) {
+            const row = isRoomId(id) ? await ctx.store.getRegistry(id) : undefined;
+            if (row?.kind !== 'room') throw invalid(`roomIds[${i}]`, `no room ${JSON.stringify(id)}`);
+          }
+        }
+      } else if (account.role === 'resident') {
+        const own = Array.isArray(account.scope.roomIds) ? account.scope.roomIds : [];
+        if (body.siteId !== undefined) throw invalid('siteId', 'a resident issues a login for their rooms, not a site');
+        roomIds = body.roomIds ?? own;
+        roomIds.forEach((id, i) => {
+          if (!own.includes(id)) throw invalid(`roomIds[${i}]`, `room ${JSON.stringify(id)} is not one of yours`);
+        });
+        if (roomIds.length === 0) throw new HttpError('FORBIDDEN', 'this account has no rooms');
+      } else {
+        throw new HttpError('FORBIDDEN', 'only an operator or a resident may issue a Home Assistant login');
+      }
+      const bad = roomIds.findIndex((id) => !isRoomId(id));
+      if (bad >= 0) throw invalid(`roomIds[${bad}]`, `room id ${JSON.stringify(roomIds[bad])} cannot appear in MQTT topics`);
+      const { username, secret } = await enrolHomeAssistant(ctx.store, roomIds);
+      const out: HaCredentials = { username, password: secret, roomIds, discoveryPrefix: ctx.discoveryPrefix ?? HA_DISCOVERY_PREFIX };
+      return reply.code(201).send(out);
+    },
+  );
+  return Promise.resolve();
+};
