@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'dist/**', 'data/**', 'out/**', 'test-results/**', '**/*.mjs'] },
+  { ignores: ['node_modules/**', 'dist/**', '**/dist/**', 'data/**', 'out/**', 'test-results/**', '**/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -1,6 +1,9 @@
 // The coordinator's HTTP application: the compute API (auth, rate limit, one error handler, every route both
 // unversioned and under /v1), OpenAPI 3.1 at /openapi.json with docs at /docs, and a hook for further plugins
 // (the S3 storage endpoint) that bring their own auth and error format.
+import { readFile, stat } from 'node:fs/promises';
+import { extname, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -15,6 +18,7 @@ import { metaRoutes } from './api/meta.ts';
 import { taskRoutes } from './api/tasks.ts';
 import { jobRoutes } from './api/jobs.ts';
 import { accountRoutes } from './api/accounts.ts';
+import { integrationRoutes } from './api/integrations.ts';
 import { platformRoutes } from './api/platform.ts';
 import { EventHub } from './events.ts';
 import { carbonRoutes, type CarbonRouteOptions } from './api/carbon.ts';
@@ -53,6 +57,76 @@ export interface BuildAppOptions {
   sealKey?: Buffer;
   /** Live-change hub behind `GET /hearth/v1/events` (share it with whatever publishes). Default: a new one. */
   events?: EventHub;
+  /**
+   * The built dashboard served at `/` (static files, index.html for the client's routes), or false for none.
+   * Default: src/web/dist when it exists (`node scripts/ensure-deps.mjs` builds it).
+   */
+  webDir?: string | false;
+}
+
+/** Where the dashboard's build lands (vite.config.ts). */
+export const DEFAULT_WEB_DIR = fileURLToPath(new URL('../web/dist', import.meta.url));
+
+/** Path prefixes of the APIs: an unknown path under them is a JSON 404, never the dashboard's index.html. */
+const API_PATHS = ['/tasks', '/jobs', '/v1', '/hearth', '/storage', '/docs', '/openapi.json', '/metrics', '/settings', '/info', '/versions', '/profiles', '/carbon', '/snapshots', '/pools'];
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.ico': 'image/x-icon',
+  '.woff2': 'font/woff2',
+  '.txt': 'text/plain; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+};
+
+/** A regular file's bytes, or undefined. */
+async function fileOf(path: string): Promise<Buffer | undefined> {
+  try {
+    if (!(await stat(path)).isFile()) return undefined;
+    return await readFile(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Answers a GET/HEAD that no route matched from the dashboard's build: the file at that path, or index.html for
+ * a page navigation outside the API paths (the client's routes). Returns false when it did not answer.
+ */
+async function serveWeb(webDir: string, req: FastifyRequest, reply: FastifyReply): Promise<boolean> {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
+  let path: string;
+  try {
+    path = decodeURIComponent(req.url.split('?')[0]);
+  } catch {
+    return false;
+  }
+  if (path.includes('\u0000')) return false;
+  const target = resolve(webDir, '.' + path);
+  if (target !== webDir && !target.startsWith(webDir + sep)) return false;
+  const api = API_PATHS.some((p) => path === p || path.startsWith(p + '/') || path.startsWith(p + '?'));
+  let body = api || path.endsWith('/') ? undefined : await fileOf(target);
+  let file = target;
+  if (!body && !api) {
+    const accept = String(req.headers.accept ?? '');
+    if (path !== '/' && !accept.includes('text/html')) return false;
+    file = resolve(webDir, 'index.html');
+    body = await fileOf(file);
+  }
+  if (!body) return false;
+  const immutable = path.startsWith('/assets/');
+  void reply
+    .code(200)
+    .header('content-type', CONTENT_TYPES[extname(file)] ?? 'application/octet-stream')
+    .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
+    .header('x-content-type-options', 'nosniff')
+    .send(body);
+  return true;
 }
 
 /** Default per-token budget. */
@@ -77,8 +151,11 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
   await app.register(metricsPlugin, metricsPluginOptions(options.metrics, options.store)); // first: its hooks see every route and the 404s
   app.setValidatorCompiler(validatorCompiler);
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send({ message: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'NOT_FOUND' } satisfies ApiErrorBody);
+  const webDir = options.webDir === false ? undefined : resolve(options.webDir ?? DEFAULT_WEB_DIR);
+  app.setNotFoundHandler(async (req, reply) => {
+    // The dashboard answers only what no route matched, so it never shadows an API route.
+    if (webDir !== undefined && (await serveWeb(webDir, req, reply))) return reply;
+    return reply.code(404).send({ message: `no route ${req.method} ${req.url.split('?')[0]}`, code: 'NOT_FOUND' } satisfies ApiErrorBody);
   });
 
   await app.register(swagger, {
@@ -135,6 +212,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(snapshotRoutes, { ...ctx, prefix });
     }
     await api.register(accountRoutes, { ...ctx, prefix: '/hearth/v1' });
+    await api.register(integrationRoutes, { ...ctx, prefix: '/hearth/v1' });
     if (options.blobDir) await api.register(deviceFileRoutes, { ...ctx, blobDir: options.blobDir, prefix: '/hearth/v1/device' });
     await api.register(platformRoutes, { ...ctx, events: options.events ?? new EventHub(), prefix: '/hearth/v1' });
   });

@@ -5,6 +5,20 @@ import type { NewStoreEvent, Store, StoreEvent } from './store/types.ts';
 /** Called with each event published (or notified) through the hub, after it is in the store. */
 export type EventListener = (event: StoreEvent) => void;
 
+/**
+ * A live-only event: never stored, never replayed, sent without an id (so a reconnecting client's Last-Event-ID
+ * is unaffected). For figures superseded every period, such as the latest telemetry of every device.
+ */
+export interface EphemeralEvent {
+  type: string;
+  /** Who may see it: an account id, or null for operators only. */
+  accountId: string | null;
+  payload: unknown;
+  /** ms since the epoch. */
+  at: number;
+}
+export type EphemeralListener = (event: EphemeralEvent) => void;
+
 export interface EventHubOptions {
   /** How often an idle SSE stream fed by this hub sends a keep-alive comment, ms. Default 15,000. */
   heartbeatMs?: number;
@@ -24,6 +38,7 @@ export class EventHub {
   /** Keep-alive period of the SSE streams, ms. */
   readonly heartbeatMs: number;
   private readonly listeners = new Set<EventListener>();
+  private readonly ephemeralListeners = new Set<EphemeralListener>();
   private readonly onListenerError: (err: unknown) => void;
 
   constructor(options: EventHubOptions = {}) {
@@ -60,6 +75,26 @@ export class EventHub {
     this.listeners.add(entry);
     return () => {
       this.listeners.delete(entry);
+    };
+  }
+
+  /** Tells every live-only subscriber about an event that is not stored (see {@link EphemeralEvent}). */
+  broadcast(event: EphemeralEvent): void {
+    for (const fn of [...this.ephemeralListeners]) {
+      try {
+        fn(event);
+      } catch (err) {
+        this.onListenerError(err);
+      }
+    }
+  }
+
+  /** Calls `fn` with each live-only event from now on; returns the function that stops it. */
+  subscribeEphemeral(fn: EphemeralListener): () => void {
+    const entry: EphemeralListener = (e) => fn(e);
+    this.ephemeralListeners.add(entry);
+    return () => {
+      this.ephemeralListeners.delete(entry);
     };
   }
 

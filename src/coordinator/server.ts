@@ -11,11 +11,12 @@ import type { Store } from './store/types.ts';
 import { FleetLoop, type FleetLoopHooks } from './fleet/loop.ts';
 import { EventHub } from './events.ts';
 import type { CarbonSource } from './accounting/carbon.ts';
-import { EVENT_TYPES } from '../protocol/platform.ts';
+import { EVENT_TYPES, type LiveSample, type TelemetryBatch } from '../protocol/platform.ts';
 import { seedDemoSite } from './fleet/demo-site.ts';
 import type { DeviceLink, LocalExecutor, LocalExecutorFactory } from './fleet/link.ts';
 import { startBroker, type DeviceBroker } from './bus/broker.ts';
 import { MqttLink } from './bus/mqtt-link.ts';
+import { HomeAssistantBridge } from './bus/home-assistant.ts';
 import type { PolicyName } from '../scheduler/index.ts';
 import { billAttempt, DEFAULT_PRICES, type PriceTable } from './accounting/billing.ts';
 import type { SchedulingTypeName } from './store/types.ts';
@@ -63,6 +64,11 @@ export interface FleetOptions {
    */
   executor?: LocalExecutorFactory;
   bus?: { port?: number; host?: string; url?: string; coordinatorSecret?: string };
+  /**
+   * Home Assistant MQTT discovery (embedded broker only: an external broker's ACL cannot confine a Home Assistant
+   * login to its rooms' discovery configs). Default on, with the discovery prefix `homeassistant`; false: off.
+   */
+  homeAssistant?: { discoveryPrefix?: string } | false;
   policy?: PolicyName;
   /** Scheduling period, s (wall clock). Default 5. */
   periodS?: number;
@@ -86,8 +92,10 @@ export interface Platform {
   dataDir: string;
   sealKey: Buffer;
   bootstrap: BootstrapResult;
+  /** The live-change hub behind `GET /hearth/v1/events` (publish or broadcast through it to reach the streams). */
+  events: EventHub;
   /** The live loop and the local executor (absent with `fleet: false`). */
-  fleet?: { loop: FleetLoop; link: DeviceLink; executor?: LocalExecutor; broker?: DeviceBroker; tick(): Promise<void> };
+  fleet?: { loop: FleetLoop; link: DeviceLink; executor?: LocalExecutor; broker?: DeviceBroker; homeAssistant?: HomeAssistantBridge; tick(): Promise<void> };
   /** Stops listening, then closes the store. Idempotent. */
   close(): Promise<void>;
 }
@@ -155,7 +163,8 @@ export async function startPlatform(options: PlatformOptions = {}): Promise<Plat
       dataDir: dir,
       sealKey,
       bootstrap,
-      fleet: fleet && { loop: fleet.loop, link: fleet.link, executor: fleet.executor, broker: fleet.broker, tick: fleet.tick },
+      events,
+      fleet: fleet && { loop: fleet.loop, link: fleet.link, executor: fleet.executor, broker: fleet.broker, homeAssistant: fleet.homeAssistant, tick: fleet.tick },
       close: () =>
         (closed ??= (async () => {
           try {
@@ -182,24 +191,30 @@ async function startFleet(
   clock: () => number,
   events: EventHub,
   warn: (m: string) => void,
-): Promise<{ loop: FleetLoop; link: DeviceLink; executor?: LocalExecutor; broker?: DeviceBroker; tick: () => Promise<void>; stop: () => Promise<void> }> {
+): Promise<{ loop: FleetLoop; link: DeviceLink; executor?: LocalExecutor; broker?: DeviceBroker; homeAssistant?: HomeAssistantBridge; tick: () => Promise<void>; stop: () => Promise<void> }> {
   const periodS = o.periodS ?? 5;
   if (o.demo !== false) await seedDemoSite(store, { rooms: o.demoRooms });
   let executor: LocalExecutor | undefined;
   let broker: DeviceBroker | undefined;
   let mqtt: MqttLink | undefined;
+  let homeAssistant: HomeAssistantBridge | undefined;
   let link: DeviceLink;
   if (o.executor) {
     executor = o.executor({ store, dataDir, stepS: Math.min(10, periodS), warn });
     link = executor;
   } else {
     const bus = o.bus ?? {};
-    if (bus.url === undefined) broker = await startBroker({ store, port: bus.port ?? 1883, host: bus.host, log: warn });
+    const discoveryPrefix = o.homeAssistant === false ? undefined : o.homeAssistant?.discoveryPrefix;
+    if (bus.url === undefined) broker = await startBroker({ store, port: bus.port ?? 1883, host: bus.host, log: warn, discoveryPrefix });
     const password = broker ? broker.coordinator.password : bus.coordinatorSecret;
     if (!password) throw new Error('an external MQTT broker needs the coordinator secret (HEARTH_MQTT_SECRET)');
     try {
       mqtt = await MqttLink.connect({ url: bus.url ?? broker!.url, password, log: warn });
+      if (broker && o.homeAssistant !== false) {
+        homeAssistant = await HomeAssistantBridge.connect({ url: broker.url, password, store, events, discoveryPrefix, onlineWithinS: Math.max(o.offlineAfterS ?? 30, 3 * periodS), log: warn });
+      }
     } catch (e) {
+      await mqtt?.close();
       await broker?.close();
       throw e;
     }
@@ -215,6 +230,29 @@ async function startFleet(
   const onTaskState: FleetLoopHooks['onTaskState'] = async (e) => {
     await events.publish(store, { type: EVENT_TYPES.taskState, accountId: e.accountId, payload: { uuid: e.taskUuid, state: e.state }, at: e.at });
   };
+  // Telemetry goes to the operators' live streams as one live-only event per tick, the latest sample per device
+  // (bounded: at most one entry per device per period, never stored in the event log).
+  const live = new Map<string, LiveSample>();
+  const onTelemetry: FleetLoopHooks['onTelemetry'] = async (r) => {
+    live.set(r.deviceId, {
+      deviceId: r.deviceId,
+      time: r.at,
+      airC: r.airC,
+      setpointC: r.setpointC,
+      powerW: r.powerW,
+      computeW: r.computeW,
+      fillerW: r.fillerW,
+      boosterW: r.boosterW,
+      busyBoards: r.busyBoards,
+    });
+    await o.hooks?.onTelemetry?.(r);
+  };
+  const flushTelemetry = (now: number): void => {
+    if (live.size === 0) return;
+    const batch: TelemetryBatch = { samples: [...live.values()] };
+    live.clear();
+    events.broadcast({ type: EVENT_TYPES.telemetryBatch, accountId: null, payload: batch, at: now });
+  };
   // Agents outlive a coordinator restart: the loop adopts what they still run; the local executor's work died with it.
   const loop = new FleetLoop({
     store,
@@ -223,7 +261,7 @@ async function startFleet(
     periodS,
     offlineAfterS: o.offlineAfterS,
     requeueInFlightAtStart: executor !== undefined,
-    hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks },
+    hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks, onTelemetry },
   });
   let running: Promise<void> | undefined;
   const tick = (): Promise<void> =>
@@ -235,6 +273,9 @@ async function startFleet(
           executor.step(now);
         }
         await loop.tick(now);
+        flushTelemetry(now);
+        // Home Assistant's entities follow, at most once per period and only what changed.
+        await homeAssistant?.sync(now);
       } catch (e) {
         warn(`fleet tick failed: ${(e as Error).message}`);
       } finally {
@@ -249,11 +290,13 @@ async function startFleet(
     link,
     executor,
     broker,
+    homeAssistant,
     tick,
     stop: async () => {
       clearInterval(timer);
       await running;
       await executor?.close();
+      await homeAssistant?.close();
       await mqtt?.close();
       await broker?.close();
     },

@@ -27,6 +27,11 @@ export const EVENT_TYPES = {
   setpoint: 'setpoint',
   /** A registry row (site, room, heater, boiler) was written or deleted: payload `{op, kind, id}`. */
   registry: 'registry',
+  /**
+   * The latest sample of every device that reported in one scheduling period (operators): payload a
+   * {@link TelemetryBatch}. Live only: sent without an event id, never replayed (the history is in telemetry).
+   */
+  telemetryBatch: 'telemetry.batch',
 } as const;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -315,6 +320,26 @@ export const FleetSummarySchema = Type.Object({
 });
 export type FleetSummary = Static<typeof FleetSummarySchema>;
 
+/** `GET /fleet/queue`: the compute side at a glance (operators): queue, throughput, deadline risk. */
+export const FleetQueueSchema = Type.Object({
+  at: IsoTime,
+  /** Tasks not finished (Submitted … UploadingResults). */
+  activeTasks: Type.Integer(),
+  /** Active tasks whose instances were counted (the oldest first, at most 200). */
+  sampledTasks: Type.Integer(),
+  /** Instances of those tasks waiting for a board, placed on one, or sent to the overflow datacenter. */
+  queuedInstances: Type.Integer(),
+  runningInstances: Type.Integer(),
+  overflowInstances: Type.Integer(),
+  /** Tasks that ended in Success / Failure within the last hour (of the last 1,000 that ended). */
+  succeededLastHour: Type.Integer(),
+  failedLastHour: Type.Integer(),
+  /** Active tasks with a deadline already passed, and those whose deadline falls within their estimated run. */
+  deadlineMissed: Type.Integer(),
+  deadlineAtRisk: Type.Integer(),
+});
+export type FleetQueue = Static<typeof FleetQueueSchema>;
+
 /** `GET /sites/{id}/energy` query. Default range: from the start of the current UTC month to now. */
 export const RangeQuerySchema = Type.Object({ from: Type.Optional(QueryTime), to: Type.Optional(QueryTime) });
 export type RangeQuery = Static<typeof RangeQuerySchema>;
@@ -392,6 +417,38 @@ export const LiveEventSchema = Type.Object({
   at: IsoTime,
 });
 export type LiveEvent = Static<typeof LiveEventSchema>;
+
+/** One device's latest figures (the dashboard's live tiles and chart): a `telemetry.batch` entry, a `GET /fleet/latest` row. */
+export const LiveSampleSchema = Type.Object({
+  deviceId: Type.String(),
+  /** Sample time, ms since the epoch. */
+  time: Type.Number(),
+  airC: Type.Optional(Type.Number()),
+  setpointC: Type.Optional(Type.Number()),
+  powerW: Type.Optional(Type.Number()),
+  computeW: Type.Optional(Type.Number()),
+  fillerW: Type.Optional(Type.Number()),
+  boosterW: Type.Optional(Type.Number()),
+  busyBoards: Type.Optional(Type.Number()),
+});
+export type LiveSample = Static<typeof LiveSampleSchema>;
+/** Payload of a `telemetry.batch` event, and `GET /fleet/latest` (operators): at most one sample per device. */
+export const TelemetryBatchSchema = Type.Object({ samples: Type.Array(LiveSampleSchema) });
+export type TelemetryBatch = Static<typeof TelemetryBatchSchema>;
+
+/** The figures of a telemetry sample's data that a {@link LiveSample} carries. */
+export const LIVE_SAMPLE_FIELDS = ['airC', 'setpointC', 'powerW', 'computeW', 'fillerW', 'boosterW', 'busyBoards'] as const;
+
+/** `GET /hearth/v1/me`: who the token is (the dashboard picks its pages from it). */
+export const MeSchema = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  role: Type.String(),
+  scope: Type.Object({ roomIds: Type.Optional(Type.Array(Type.String())), deviceId: Type.Optional(Type.String()) }),
+  /** Sites whose host (meter owner) the caller is. */
+  hostSiteIds: Type.Array(Type.String()),
+});
+export type Me = Static<typeof MeSchema>;
 
 // ---------------------------------------------------------------------------------------------------------
 // Pure helpers

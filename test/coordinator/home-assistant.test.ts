@@ -7,12 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { FastifyPluginAsync } from 'fastify';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { startPlatform, type Platform } from '../../src/coordinator/server.ts';
 import { enrolDevice, enrolHomeAssistant } from '../../src/coordinator/bus/enrol.ts';
-import { integrationRoutes } from '../../src/coordinator/api/integrations.ts';
-import { authenticate, createAccount, tokenFromHeader } from '../../src/coordinator/auth/tokens.ts';
+import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import {
   HA_ALL_COMMANDS_FILTER,
   decodeHaCommand,
@@ -174,27 +172,6 @@ async function api(p: Platform, method: string, path: string, token: string, bod
 const ROOM_SPEC = { archetype: 'dwelling:rt2012', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 };
 const HEATER_SPEC = { model: 'q.rad', boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 500 };
 
-/**
- * The integration route as app.ts will mount it (authenticated /hearth/v1): registered here as an extra plugin with
- * the same token check, since app.ts is not this change's to edit.
- */
-const integrationsForTest: FastifyPluginAsync<{ platformStore: () => Platform['store'] }> = async (app, o) => {
-  // The platform (and so its store) exists only once startPlatform returns: reach it lazily.
-  const store = new Proxy({} as Platform['store'], {
-    get: (_, key) => {
-      const target = o.platformStore() as unknown as Record<string | symbol, unknown>;
-      const value = target[key];
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
-    },
-  });
-  app.decorateRequest('caller', null);
-  app.addHook('onRequest', async (req) => {
-    const token = tokenFromHeader(req.headers.authorization);
-    const found = token === undefined ? undefined : await authenticate(store, token);
-    if (found) req.caller = found;
-  });
-  await app.register(integrationRoutes, { store, clock: Date.now, storageUrl: '', prefix: '/hearth/v1' });
-};
 
 // ---------------------------------------------------------------------------------------------------------
 
@@ -243,7 +220,6 @@ test('home assistant: discovery, states and setpoints through the real platform 
       logger: { level: 'warn', stream: logs.stream },
       // A period far longer than the test: every tick is the test's own.
       fleet: { bus: { port: 0 }, periodS: 3600, demo: false, hooks: { onWarning: logs.log } },
-      plugins: [{ plugin: integrationsForTest, options: { platformStore: () => platform!.store } }],
     });
     const p = platform;
     const broker = p.fleet!.broker!;

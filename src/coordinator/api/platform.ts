@@ -15,12 +15,15 @@ import {
   DEFAULT_ONLINE_WITHIN_S,
   EVENT_TYPES,
   FleetQuerySchema,
+  FleetQueueSchema,
   FleetSummarySchema,
   HeaterCreateSchema,
   HeaterPutSchema,
   HeaterSchema,
   HeaterSpecSchema,
   IdParams,
+  LIVE_SAMPLE_FIELDS,
+  MeSchema,
   RangeQuerySchema,
   RoomCreateSchema,
   RoomPutSchema,
@@ -36,6 +39,7 @@ import {
   StatementListSchema,
   StatementParams,
   StatementSchema,
+  TelemetryBatchSchema,
   TelemetryHistorySchema,
   TelemetryQuerySchema,
   UsageSchema,
@@ -44,9 +48,13 @@ import {
   monthRange,
   type Boards,
   type Boiler,
+  type FleetQueue,
   type FleetSummary,
   type Heater,
   type LiveEvent,
+  type LiveSample,
+  type Me,
+  type TelemetryBatch,
   type Room,
   type RoomSpec,
   type Sample,
@@ -58,11 +66,12 @@ import {
   type TelemetryHistory,
   type Usage,
 } from '../../protocol/platform.ts';
-import type { EventHub } from '../events.ts';
-import { SYSTEM, type Account, type NewRegistryRow, type NewStoreEvent, type RegistryKind, type RegistryRow, type Store, type StoreEvent, type TelemetrySample } from '../store/types.ts';
+import type { EphemeralEvent, EventHub } from '../events.ts';
+import { SYSTEM, type Account, type NewRegistryRow, type TaskState, type NewStoreEvent, type RegistryKind, type RegistryRow, type Store, type StoreEvent, type TelemetrySample } from '../store/types.ts';
 import { callerOf, iso, type ApiContext } from './context.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
 import { compileBody } from './validation.ts';
+import { withSetpoint } from './setpoint.ts';
 
 /** What the platform routes take as plugin options. */
 export interface PlatformOptions extends ApiContext {
@@ -81,6 +90,8 @@ const DEFAULT_HISTORY_MS = 86_400_000;
 const DEFAULT_RAW_LIMIT = 10_000;
 /** Narrowest bucket that downsamples, s. */
 const MIN_BUCKET_S = 60;
+/** Most active tasks whose instances `GET /fleet/queue` counts (the oldest first). */
+const QUEUE_SAMPLE = 200;
 /** Events read from the store per query by an SSE stream. */
 const SSE_PAGE = 500;
 /** Statements exist for years 0000–9999 (what `YYYY-MM` can name). */
@@ -303,6 +314,14 @@ function frame(e: StoreEvent): string {
   return `id: ${e.id}\nevent: ${e.type.replace(/[\r\n]/g, ' ')}\ndata: ${JSON.stringify(liveView(e))}\n\n`;
 }
 
+/** Bytes an SSE stream may hold unsent before live-only events are dropped for it (they are superseded soon). */
+const EPHEMERAL_BACKLOG_BYTES = 1 << 20;
+
+/** One SSE frame of a live-only event: no id line, so the client's Last-Event-ID stays that of stored events. */
+function ephemeralFrame(e: EphemeralEvent): string {
+  return `event: ${e.type.replace(/[\r\n]/g, ' ')}\ndata: ${JSON.stringify({ id: null, type: e.type, accountId: e.accountId, payload: e.payload, at: iso(e.at) })}\n\n`;
+}
+
 /** Parses a Last-Event-ID: a non-negative integer, else undefined. */
 function lastEventIdOf(header: string | string[] | undefined, query: number | undefined): number | undefined {
   const h = Array.isArray(header) ? header[0] : header;
@@ -369,6 +388,12 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
   const unsubscribe = opts.events.subscribe((e) => {
     if (!closed && e.id > lastId && visible(e)) void pump();
   });
+  const unsubscribeEphemeral = opts.events.subscribeEphemeral((e) => {
+    if (closed || !(viewer.operator || (e.accountId !== null && e.accountId === viewer.account.id))) return;
+    // A slow reader loses live-only frames rather than growing the buffer: the next period supersedes them.
+    if (raw.writableLength > EPHEMERAL_BACKLOG_BYTES) return;
+    raw.write(ephemeralFrame(e));
+  });
   const heartbeat = setInterval(() => {
     if (closed) return;
     raw.write(': heartbeat\n\n');
@@ -381,6 +406,7 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
     closed = true;
     clearInterval(heartbeat);
     unsubscribe();
+    unsubscribeEphemeral();
     streams.delete(close);
     if (!raw.writableEnded) raw.end();
   }
@@ -413,7 +439,15 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
   // fast-json-stringify serializer per route and status would add about a second to every start, for routes
   // that are not hot.) The schemas still document the answers in the OpenAPI description.
   baseApp.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  // The latest live sample of each device, from the telemetry batches broadcast through the hub (what
+  // `GET /fleet/latest` answers without a store read per device).
+  const liveLatest = new Map<string, LiveSample>();
+  const stopLatest = events.subscribeEphemeral((e) => {
+    if (e.type !== EVENT_TYPES.telemetryBatch) return;
+    for (const s of (e.payload as TelemetryBatch).samples) liveLatest.set(s.deviceId, s);
+  });
   baseApp.addHook('preClose', (done) => {
+    stopLatest();
     for (const close of [...streams]) close();
     done();
   });
@@ -460,6 +494,16 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
     if (!v.operator && v.hostSites.size === 0 && v.roomIds.size === 0 && v.deviceId === undefined) return [];
     return (await store.listRegistry({ kind, ...filter })).filter((r) => canSee(v, r));
   };
+
+  // --- who am I
+
+  app.get('/me', { schema: { tags, summary: '(ext) Who the token is: account, role, scope and the sites it hosts', response: { 200: MeSchema, ...errors } } }, async (req): Promise<Me> => {
+    const v = await viewerOf(store, req);
+    const scope: Me['scope'] = {};
+    if (Array.isArray(v.account.scope.roomIds)) scope.roomIds = [...v.account.scope.roomIds];
+    if (v.account.scope.deviceId !== undefined) scope.deviceId = v.account.scope.deviceId;
+    return { id: v.account.id, email: v.account.email, role: v.account.role, scope, hostSiteIds: [...v.hostSites] };
+  });
 
   // --- sites
 
@@ -588,10 +632,7 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
     { schema: { tags, summary: '(ext) Set a room\'s comfort setpoint (operator or its resident), within [minC, maxC]', params: IdParams, body: SetpointBodySchema, response: { 200: RoomSchema, ...errors } } },
     async (req) => {
       const { comfortC } = req.body;
-      const row = await changeRoom(req, req.params.id, (spec) => {
-        checkComfort(spec, comfortC, 'comfortC');
-        return { ...spec, comfortC };
-      }, { comfortC });
+      const row = await changeRoom(req, req.params.id, (spec) => withSetpoint(spec, comfortC), { comfortC });
       return roomView(row);
     },
   );
@@ -770,6 +811,67 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
         busyBoards: sum('busyBoards'),
         meanAbsSetpointErrorC: errs.length === 0 ? null : errs.reduce((a, b) => a + b, 0) / errs.length,
       };
+    },
+  );
+
+  app.get(
+    '/fleet/latest',
+    { schema: { tags, summary: '(ext) The latest sample of every heater and boiler (operator): what the dashboard\'s tiles start from', response: { 200: TelemetryBatchSchema, ...errors } } },
+    async (req): Promise<TelemetryBatch> => {
+      if (callerOf(req).account.role !== 'operator') throw new HttpError('FORBIDDEN', 'only an operator may see the fleet');
+      const devices = (await store.listRegistry()).filter((r) => r.kind === 'heater' || r.kind === 'boiler');
+      // Devices that reported through this process since it started come from memory; the others from the store.
+      const cached: LiveSample[] = [];
+      const missing: string[] = [];
+      for (const d of devices) {
+        const c = liveLatest.get(d.id);
+        if (c) cached.push(c);
+        else missing.push(d.id);
+      }
+      const latest = missing.length === 0 ? [] : await store.latestTelemetry(missing);
+      return {
+        samples: cached.concat(latest.map((s) => {
+          const out: LiveSample = { deviceId: s.deviceId, time: s.time };
+          for (const f of LIVE_SAMPLE_FIELDS) {
+            const v = s.data[f];
+            if (typeof v === 'number' && Number.isFinite(v)) out[f] = v;
+          }
+          return out;
+        })),
+      };
+    },
+  );
+
+  app.get(
+    '/fleet/queue',
+    { schema: { tags, summary: '(ext) Queue, throughput and deadline risk of the compute side (operator)', response: { 200: FleetQueueSchema, ...errors } } },
+    async (req): Promise<FleetQueue> => {
+      if (callerOf(req).account.role !== 'operator') throw new HttpError('FORBIDDEN', 'only an operator may see the fleet');
+      const now = opts.clock();
+      const states: TaskState[] = ['Submitted', 'PartiallyDispatched', 'FullyDispatched', 'PartiallyExecuting', 'FullyExecuting', 'UploadingResults'];
+      const activeTasks = await store.countTasks(SYSTEM, { states });
+      const active = await store.listTasks(SYSTEM, { filter: { states }, orderBy: 'creationDate', order: 'asc', limit: QUEUE_SAMPLE });
+      const out: FleetQueue = { at: iso(now), activeTasks, sampledTasks: active.items.length, queuedInstances: 0, runningInstances: 0, overflowInstances: 0, succeededLastHour: 0, failedLastHour: 0, deadlineMissed: 0, deadlineAtRisk: 0 };
+      for (const t of active.items) {
+        const by = (await store.summarizeInstances(SYSTEM, t.uuid))?.byState ?? {};
+        const queued = by.queued ?? 0;
+        out.queuedInstances += queued;
+        out.runningInstances += (by.dispatched ?? 0) + (by.running ?? 0) + (by.paused ?? 0);
+        out.overflowInstances += by.overflow ?? 0;
+        if (t.deadline !== null) {
+          // At risk: the deadline falls within one estimated instance run (two while instances still wait).
+          const needMs = (t.estimatedInstanceDurationSec ?? 0) * 1000 * (queued > 0 ? 2 : 1);
+          if (t.deadline < now) out.deadlineMissed++;
+          else if (t.deadline < now + needMs) out.deadlineAtRisk++;
+        }
+      }
+      const ended = await store.listTasks(SYSTEM, { filter: { states: ['Success', 'Failure'] }, orderBy: 'stateTransitionTime', order: 'desc', limit: 1000 });
+      for (const t of ended.items) {
+        if (t.stateTransitionTime < now - 3_600_000) continue;
+        if (t.state === 'Success') out.succeededLastHour++;
+        else out.failedLastHour++;
+      }
+      return out;
     },
   );
 

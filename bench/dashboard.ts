@@ -1,0 +1,35 @@
+// Benchmark of the dashboard's operator page with a 1,000-heater fleet on loopback, in Debian chromium: first load
+// (navigation to every tile rendered) against a baseline measured in the same run (the same browser loading a tiny
+// JSON route of the same server), and DOM mutations per second under live telemetry from every device.
+// Prints one JSON line per figure. usage: node --import tsx bench/dashboard.ts [heaters=1000]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPlatform } from '../src/coordinator/server.ts';
+import { ensureBuilt, launch, measureFleet, seedFleet, skipReason } from '../test/web/harness.ts';
+
+const heaters = Number(process.argv[2] ?? 1000);
+const skip = skipReason();
+if (skip) {
+  console.log(JSON.stringify({ figure: 'dashboard', skipped: skip }));
+  process.exit(0);
+}
+ensureBuilt();
+const token = 'hth_bench_operator_token_dashboard_0123456789';
+const dir = mkdtempSync(join(tmpdir(), 'hearth-bench-web-'));
+const platform = await startPlatform({ port: 0, dataDir: dir, env: { HEARTH_BOOTSTRAP_TOKEN: token } });
+const browser = await launch();
+try {
+  const sites = Math.max(1, Math.round(heaters / 100));
+  const fleet = await seedFleet(platform, sites, Math.ceil(heaters / sites));
+  const f = await measureFleet(browser, platform, token, fleet, 20, 250);
+  const common = { heaters: f.heaters, boilers: f.boilers };
+  const baseline = { baseline: f.baselineLoadMs, baselineWhat: 'same browser, tiny JSON route' };
+  console.log(JSON.stringify({ figure: 'dashboard.firstLoadColdMs', value: f.firstLoadColdMs, ...baseline, what: 'latest samples read from the store', ...common }));
+  console.log(JSON.stringify({ figure: 'dashboard.firstLoadMs', value: f.firstLoadMs, ...baseline, what: 'after one period of reports (latest samples in memory)', ...common }));
+  console.log(JSON.stringify({ figure: 'dashboard.domMutationsPerS', value: f.domMutationsPerS, deviceUpdatesPerS: f.deviceUpdatesPerS, liveSeconds: f.liveSeconds, ...common }));
+} finally {
+  await browser.close();
+  await platform.close();
+  rmSync(dir, { recursive: true, force: true });
+}

@@ -1,0 +1,2 @@
+// Module declarations the bundler resolves (stylesheets imported for their side effect).
+declare module '*.css';

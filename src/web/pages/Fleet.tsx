@@ -1,0 +1,303 @@
+// Operator: the fleet at a glance — a tile per heater and boiler coloured by its room's distance from setpoint,
+// busy boards, a live chart of delivered heat by source, fleet figures, energy/money/carbon, and the sites map.
+import { memo, useEffect, useMemo, useRef, useState, type JSX } from 'react';
+import type { Boiler, FleetQueue, FleetSummary, Heater, LiveSample, Room, Site, SiteEnergy, SiteSpec, TelemetryBatch } from '../../protocol/platform.ts';
+import { fmt, followEvents, get } from '../api.ts';
+import { Chart } from '../Chart.tsx';
+import { Link } from '../router.tsx';
+
+/** Colour band of a room's air temperature against its setpoint, K. */
+export function bandOf(s: LiveSample | undefined): string {
+  if (!s || typeof s.airC !== 'number' || typeof s.setpointC !== 'number') return 'none';
+  const d = s.airC - s.setpointC;
+  if (d < -2) return 'cold3';
+  if (d < -1) return 'cold2';
+  if (d < -0.5) return 'cold1';
+  if (d <= 0.5) return 'ok';
+  if (d <= 1) return 'warm1';
+  if (d <= 2) return 'warm2';
+  return 'warm3';
+}
+
+interface Device {
+  id: string;
+  kind: 'heater' | 'boiler';
+  name: string;
+  siteId: string | null;
+  roomName: string;
+  boards: number;
+}
+
+/** Share of a device's boards running work, in quarters (0–4): the tile's bar. */
+function utilOf(s: LiveSample | undefined, boards: number): number {
+  const busy = s?.busyBoards ?? 0;
+  return boards > 0 ? Math.round((Math.min(busy, boards) / boards) * 4) : 0;
+}
+
+/** What a tile shows; one class attribute carries it all, so a change is one DOM mutation. */
+interface Look {
+  band: string;
+  util: number;
+}
+
+const Tile = memo(function Tile(props: { id: string; kind: string; name: string; band: string; util: number; selected: boolean; onSelect: (id: string) => void }): JSX.Element {
+  return (
+    <button
+      type="button"
+      className={`tile ${props.kind} band-${props.band} u${props.util}${props.selected ? ' selected' : ''}`}
+      data-testid="tile"
+      data-id={props.id}
+      title={props.name}
+      aria-label={props.name}
+      onClick={() => props.onSelect(props.id)}
+    />
+  );
+});
+
+/**
+ * Most tile changes drawn per second: changes beyond it wait (oldest first) for the next slices, so the page makes
+ * a bounded number of DOM updates whatever the fleet's size or reporting rate (a device's newer figures replace
+ * its waiting ones).
+ */
+export const TILE_UPDATES_PER_S = 250;
+/** Slices per second of that budget. */
+const SLICES_PER_S = 10;
+/** Shortest interval between two points of the live chart, ms. */
+const CHART_EVERY_MS = 1000;
+
+/** Points kept in the live chart. */
+const CHART_POINTS = 720;
+
+export function Fleet(props: { go: (to: string) => void }): JSX.Element {
+  const [devices, setDevices] = useState<Device[] | null>(null);
+  const [sites, setSites] = useState<Site[]>([]);
+  const [summary, setSummary] = useState<FleetSummary | null>(null);
+  const [queue, setQueue] = useState<FleetQueue | null>(null);
+  const [energy, setEnergy] = useState<SiteEnergy[]>([]);
+  const [selected, setSelected] = useState<string | null>(null);
+  const [error, setError] = useState('');
+  const latest = useRef(new Map<string, LiveSample>());
+  const shown = useRef(new Map<string, Look>());
+  const dirty = useRef(new Map<string, Look>());
+  const boardsById = useRef(new Map<string, number>());
+  const lastPoint = useRef(0);
+  const [, setVersion] = useState(0);
+  const [chart, setChart] = useState<number[][]>([[], [], [], [], []]);
+
+  const addPoint = (atS: number): void => {
+    if (atS * 1000 - lastPoint.current < CHART_EVERY_MS) return;
+    lastPoint.current = atS * 1000;
+    let power = 0;
+    let compute = 0;
+    let filler = 0;
+    let booster = 0;
+    for (const s of latest.current.values()) {
+      power += s.powerW ?? 0;
+      compute += s.computeW ?? 0;
+      filler += s.fillerW ?? 0;
+      booster += s.boosterW ?? 0;
+    }
+    setChart((c) => {
+      const next = c.map((a) => a.slice(Math.max(0, a.length - CHART_POINTS + 1)));
+      next[0].push(atS);
+      next[1].push(power / 1000);
+      next[2].push(compute / 1000);
+      next[3].push(filler / 1000);
+      next[4].push(booster / 1000);
+      return next;
+    });
+  };
+
+  useEffect(() => {
+    const ac = new AbortController();
+    (async () => {
+      const [hs, bs, rooms, ss, snap] = await Promise.all([
+        get<Heater[]>('/hearth/v1/heaters', ac.signal),
+        get<Boiler[]>('/hearth/v1/boilers', ac.signal),
+        get<Room[]>('/hearth/v1/rooms', ac.signal),
+        get<Site[]>('/hearth/v1/sites', ac.signal),
+        get<TelemetryBatch>('/hearth/v1/fleet/latest', ac.signal),
+      ]);
+      const roomName = new Map(rooms.map((r) => [r.id, r.name]));
+      const boardsOf = (spec: unknown): number => {
+        const b = (spec as { boards?: unknown } | null)?.boards;
+        return typeof b === 'number' ? b : 0;
+      };
+      for (const h of hs) boardsById.current.set(h.id, boardsOf(h.spec));
+      for (const b of bs) boardsById.current.set(b.id, boardsOf(b.spec));
+      for (const s of snap.samples) {
+        latest.current.set(s.deviceId, s);
+        shown.current.set(s.deviceId, { band: bandOf(s), util: utilOf(s, boardsById.current.get(s.deviceId) ?? 0) });
+      }
+      setSites(ss);
+      setDevices([
+        ...hs.map((h): Device => ({ id: h.id, kind: 'heater', name: h.name, siteId: h.siteId, roomName: (h.roomId && roomName.get(h.roomId)) ?? '', boards: boardsOf(h.spec) })),
+        ...bs.map((b): Device => ({ id: b.id, kind: 'boiler', name: b.name, siteId: b.siteId, roomName: 'hot water', boards: boardsOf(b.spec) })),
+      ]);
+      addPoint(Date.now() / 1000);
+      setSummary(await get<FleetSummary>('/hearth/v1/fleet', ac.signal));
+      setQueue(await get<FleetQueue>('/hearth/v1/fleet/queue', ac.signal));
+      // This month's energy per site (the first 50 sites: the tiles are totals).
+      setEnergy(await Promise.all(ss.slice(0, 50).map((s) => get<SiteEnergy>(`/hearth/v1/sites/${encodeURIComponent(s.id)}/energy`, ac.signal))));
+    })().catch((e: unknown) => {
+      if (!ac.signal.aborted) setError(String((e as Error).message));
+    });
+    const stop = followEvents((events) => {
+      let changed = false;
+      for (const e of events) {
+        if (e.type === 'telemetry.batch') {
+          for (const s of (e.payload as TelemetryBatch).samples) {
+            latest.current.set(s.deviceId, s);
+            const look = { band: bandOf(s), util: utilOf(s, boardsById.current.get(s.deviceId) ?? 0) };
+            const cur = shown.current.get(s.deviceId);
+            dirty.current.delete(s.deviceId); // re-inserted last: the oldest waiting changes go first
+            if (!cur || cur.band !== look.band || cur.util !== look.util) dirty.current.set(s.deviceId, look);
+          }
+          changed = true;
+        }
+      }
+      if (changed) addPoint(Date.now() / 1000);
+    });
+    // Draws the waiting tile changes within the budget, one slice at a time.
+    const drawer = setInterval(() => {
+      if (dirty.current.size === 0) return;
+      let n = Math.ceil(TILE_UPDATES_PER_S / SLICES_PER_S);
+      for (const [id, look] of dirty.current) {
+        if (n-- <= 0) break;
+        shown.current.set(id, look);
+        dirty.current.delete(id);
+      }
+      setVersion((v) => v + 1);
+    }, 1000 / SLICES_PER_S);
+    // The summary's counts (online devices) are refreshed twice a minute; tiles and chart are live.
+    const timer = setInterval(() => {
+      get<FleetSummary>('/hearth/v1/fleet').then(setSummary, () => undefined);
+      get<FleetQueue>('/hearth/v1/fleet/queue').then(setQueue, () => undefined);
+    }, 30_000);
+    return () => {
+      ac.abort();
+      stop();
+      clearInterval(timer);
+      clearInterval(drawer);
+    };
+  }, []);
+
+  const bySite = useMemo(() => {
+    const m = new Map<string, Device[]>();
+    for (const d of devices ?? []) {
+      const k = d.siteId ?? '';
+      const list = m.get(k) ?? [];
+      list.push(d);
+      m.set(k, list);
+    }
+    return m;
+  }, [devices]);
+
+  if (error) return <p className="error">{error}</p>;
+  if (!devices) return <p className="muted">Loading the fleet…</p>;
+  const sel = selected === null ? undefined : devices.find((d) => d.id === selected);
+  const selSample = sel ? latest.current.get(sel.id) : undefined;
+  const total = (f: (e: SiteEnergy) => number): number => energy.reduce((s, e) => s + f(e), 0);
+  const siteName = new Map(sites.map((s) => [s.id, s.name]));
+
+  return (
+    <div className="fleet" data-testid="fleet">
+      <section className="kpis">
+        <Kpi label="Heaters" value={String(summary?.heaters ?? devices.filter((d) => d.kind === 'heater').length)} />
+        <Kpi label="Boilers" value={String(summary?.boilers ?? devices.filter((d) => d.kind === 'boiler').length)} />
+        <Kpi label="Online" value={summary ? `${summary.online}` : '—'} />
+        <Kpi label="Boards busy" value={summary ? `${summary.busyBoards} / ${summary.boards}` : '—'} />
+        <Kpi label="Power now" value={summary ? `${fmt(summary.powerW / 1000, 1)} kW` : '—'} />
+        <Kpi label="Mean |setpoint error|" value={summary ? `${fmt(summary.meanAbsSetpointErrorC, 2)} K` : '—'} />
+        <Kpi label="Queued instances" value={queue ? String(queue.queuedInstances) : '—'} testId="kpi-queue" />
+        <Kpi label="Running · overflow" value={queue ? `${queue.runningInstances} · ${queue.overflowInstances}` : '—'} />
+        <Kpi label="Tasks done last hour" value={queue ? `${queue.succeededLastHour} ok · ${queue.failedLastHour} failed` : '—'} />
+        <Kpi label="Deadline risk" value={queue ? `${queue.deadlineAtRisk} at risk · ${queue.deadlineMissed} late` : '—'} />
+        <Kpi label="Heat reused this month" value={`${fmt(total((e) => e.totalKWh), 1)} kWh`} testId="kpi-energy" />
+        <Kpi label="Owed to hosts" value={`€${fmt(total((e) => e.totalOwedEUR), 2)}`} />
+        <Kpi label="Carbon" value={`${fmt(total((e) => e.totalCarbonKg), 2)} kg CO₂e`} />
+      </section>
+
+      <section>
+        <h2>Heat delivered, live</h2>
+        <Chart
+          title="Fleet power (kW)"
+          testId="heat-chart"
+          series={[
+            { label: 'total', color: '#333' },
+            { label: 'compute', color: '#d9480f' },
+            { label: 'filler', color: '#f59f00' },
+            { label: 'booster', color: '#1c7ed6' },
+          ]}
+          data={chart}
+        />
+      </section>
+
+      <section>
+        <h2>Sites</h2>
+        <SitesMap sites={sites} devices={bySite} go={props.go} />
+      </section>
+
+      <section>
+        <h2>
+          Devices <span className="legend">
+            <i className="band-cold3" /> cold <i className="band-ok" /> at setpoint <i className="band-warm3" /> warm · dark bar: share of boards running work
+          </span>
+        </h2>
+        {sel && (
+          <div className="detail" data-testid="device-detail">
+            <strong>{sel.name}</strong> ({sel.kind}) · {siteName.get(sel.siteId ?? '') ?? ''} · {sel.roomName}
+            <br />
+            air {fmt(selSample?.airC)} °C, setpoint {fmt(selSample?.setpointC)} °C · {fmt(selSample?.powerW, 0)} W (compute {fmt(selSample?.computeW, 0)}, filler {fmt(selSample?.fillerW, 0)}, booster{' '}
+            {fmt(selSample?.boosterW, 0)}) · {selSample?.busyBoards ?? 0}/{sel.boards} boards running work
+          </div>
+        )}
+        {[...bySite.entries()].map(([siteId, list]) => (
+          <div key={siteId} className="site-tiles">
+            <h3>{siteName.get(siteId) ?? siteId}</h3>
+            <div className="tiles">
+              {list.map((d) => {
+                const look = shown.current.get(d.id);
+                return <Tile key={d.id} id={d.id} kind={d.kind} name={`${d.name} · ${d.roomName}`} band={look?.band ?? 'none'} util={look?.util ?? 0} selected={d.id === selected} onSelect={setSelected} />;
+              })}
+            </div>
+          </div>
+        ))}
+      </section>
+    </div>
+  );
+}
+
+function Kpi(props: { label: string; value: string; testId?: string }): JSX.Element {
+  return (
+    <div className="kpi" data-testid={props.testId}>
+      <span className="kpi-label">{props.label}</span>
+      <span className="kpi-value">{props.value}</span>
+    </div>
+  );
+}
+
+/** Buildings placed by their spec's layout (x, y), scaled into the box; sites without one go in a row below. */
+function SitesMap(props: { sites: Site[]; devices: Map<string, Device[]>; go: (to: string) => void }): JSX.Element {
+  const placed = props.sites.map((s) => ({ s, at: (s.spec as SiteSpec | null)?.layout }));
+  const xs = placed.flatMap((p) => (p.at ? [p.at.x] : []));
+  const ys = placed.flatMap((p) => (p.at ? [p.at.y] : []));
+  const [x0, x1, y0, y1] = [Math.min(...xs, 0), Math.max(...xs, 1), Math.min(...ys, 0), Math.max(...ys, 1)];
+  let free = 0;
+  return (
+    <div className="map" data-testid="sites-map">
+      {placed.map(({ s, at }) => {
+        const left = at ? ((at.x - x0) / (x1 - x0 || 1)) * 80 + 2 : ((free % 6) * 16 + 2);
+        const top = at ? ((at.y - y0) / (y1 - y0 || 1)) * 70 + 5 : 80;
+        if (!at) free++;
+        const n = props.devices.get(s.id)?.length ?? 0;
+        return (
+          <Link key={s.id} to={`/sites/${encodeURIComponent(s.id)}`} go={props.go} className="building building-box" testId="site-link" style={{ left: `${left}%`, top: `${top}%` }}>
+            {s.name}
+            <small>{n} devices</small>
+          </Link>
+        );
+      })}
+    </div>
+  );
+}
