@@ -249,6 +249,11 @@ async function startFleet(
   };
   const flushTelemetry = (now: number): void => {
     if (live.size === 0) return;
+    // The heat each room or tank asked for in the round just run (the loop's thermostats, not the device's figure).
+    for (const s of live.values()) {
+      const requestW = loop.heatRequestW(s.deviceId);
+      if (requestW !== undefined && Number.isFinite(requestW)) s.requestW = requestW;
+    }
     const batch: TelemetryBatch = { samples: [...live.values()] };
     live.clear();
     events.broadcast({ type: EVENT_TYPES.telemetryBatch, accountId: null, payload: batch, at: now });

@@ -340,6 +340,48 @@ export const FleetQueueSchema = Type.Object({
 });
 export type FleetQueue = Static<typeof FleetQueueSchema>;
 
+/** `GET /fleet/placements` query: one device's placements, or (absent) every device's. */
+export const PlacementsQuerySchema = Type.Object({ deviceId: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })) });
+export type PlacementsQuery = Static<typeof PlacementsQuerySchema>;
+/** States of an instance placed on a device's board (sent to it, running on it, or paused there). */
+export const PLACED_STATES = ['dispatched', 'running', 'paused'] as const;
+/** One instance placed on a device's board. */
+export const PlacementSchema = Type.Object({
+  taskUuid: Type.String(),
+  /** The task's name ('' when the task is gone). */
+  taskName: Type.String(),
+  instanceId: Type.Integer(),
+  boardIndex: Nullable(Type.Integer()),
+  state: Type.Union(PLACED_STATES.map((s) => Type.Literal(s))),
+  /** 0…100 %. */
+  progress: Type.Number(),
+  startedAt: Nullable(IsoTime),
+  /** The task's owner (null when the task is gone). */
+  accountId: Nullable(Type.String()),
+  accountEmail: Nullable(Type.String()),
+});
+export type Placement = Static<typeof PlacementSchema>;
+/** What runs on one device. */
+export const DevicePlacementsSchema = Type.Object({
+  deviceId: Type.String(),
+  /** null: a device id no longer in the registry. */
+  kind: Nullable(Type.Union([Type.Literal('heater'), Type.Literal('boiler')])),
+  name: Nullable(Type.String()),
+  /** By board, then task and instance. */
+  instances: Type.Array(PlacementSchema),
+});
+export type DevicePlacements = Static<typeof DevicePlacementsSchema>;
+/**
+ * `GET /fleet/placements` (operators): what runs where — every device with work placed on it (or the one asked for,
+ * listed even when idle), and how many instances run in the overflow datacenter instead.
+ */
+export const FleetPlacementsSchema = Type.Object({
+  at: IsoTime,
+  devices: Type.Array(DevicePlacementsSchema),
+  overflowInstances: Type.Integer(),
+});
+export type FleetPlacements = Static<typeof FleetPlacementsSchema>;
+
 /** `GET /sites/{id}/energy` query. Default range: from the start of the current UTC month to now. */
 export const RangeQuerySchema = Type.Object({ from: Type.Optional(QueryTime), to: Type.Optional(QueryTime) });
 export type RangeQuery = Static<typeof RangeQuerySchema>;
@@ -430,6 +472,11 @@ export const LiveSampleSchema = Type.Object({
   fillerW: Type.Optional(Type.Number()),
   boosterW: Type.Optional(Type.Number()),
   busyBoards: Type.Optional(Type.Number()),
+  /**
+   * The heat the device's room (or tank) asked for at the latest scheduling round, W: what its thermostat
+   * requested of the scheduler. Live batches only (the loop's, not the device's figure: never in stored samples).
+   */
+  requestW: Type.Optional(Type.Number()),
 });
 export type LiveSample = Static<typeof LiveSampleSchema>;
 /** Payload of a `telemetry.batch` event, and `GET /fleet/latest` (operators): at most one sample per device. */

@@ -12,5 +12,5 @@ export type { JobCreate, JobOutput } from '../protocol/jobs.ts';
 export type { CarbonFactsOutput } from '../protocol/carbon.ts';
 export type { TaskStateName } from '../protocol/task-state.ts';
 export type { Info, Settings, Profile, AccountCreate, AccountCreated } from '../protocol/account.ts';
-export type { Site, Room, Heater, Boiler, Boards, FleetSummary, SiteEnergy, Usage, TelemetryHistory, Sample, ScheduleEntry, LiveEvent, RoomSpec, Statement } from '../protocol/platform.ts';
+export type { Site, Room, Heater, Boiler, Boards, FleetSummary, FleetPlacements, DevicePlacements, Placement, SiteEnergy, Usage, TelemetryHistory, Sample, ScheduleEntry, LiveEvent, RoomSpec, Statement } from '../protocol/platform.ts';
 export type { ApiErrorBody } from '../protocol/errors.ts';

@@ -4,6 +4,7 @@ import type { AccountCreate, AccountCreated } from '../protocol/account.ts';
 import type {
   Boards,
   Boiler,
+  FleetPlacements,
   FleetSummary,
   Heater,
   Room,
@@ -96,6 +97,13 @@ export class Platform {
   /** The whole fleet at a glance (operators). */
   fleet(opts: { onlineWithinS?: number } = {}): Promise<FleetSummary> {
     return this.http.json({ method: 'GET', path: `${P}/fleet`, query: { onlineWithinS: opts.onlineWithinS } });
+  }
+  /**
+   * What runs where (operators): per device, the instances placed on its boards (task, instance, board, state,
+   * progress, owner); with `deviceId`, that device only (listed even when idle).
+   */
+  placements(opts: { deviceId?: string } = {}): Promise<FleetPlacements> {
+    return this.http.json({ method: 'GET', path: `${P}/fleet/placements`, query: { deviceId: opts.deviceId } });
   }
   /** A site's electricity per device, what is owed to its host and its carbon over [from, to) (default: this month). */
   siteEnergy(id: string, opts: { from?: TimeLike; to?: TimeLike } = {}): Promise<SiteEnergy> {

@@ -7,7 +7,12 @@ export interface Series {
   label: string;
   color: string;
   dash?: number[];
+  /** Another y scale, drawn with its own axis on the right (e.g. a count beside kW); default the first. */
+  scale?: string;
 }
+
+/** Tick steps of a count axis (whole numbers only). */
+const COUNT_STEPS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000, 20_000, 50_000, 100_000, 1_000_000];
 
 /** `data[0]` are times (s since the epoch), then one array per series. */
 /** `xRange`: the time axis's fixed span (s since the epoch), else the data's. */
@@ -16,17 +21,18 @@ export function Chart(props: { title: string; series: Series[]; data: (number | 
   const plot = useRef<uPlot | null>(null);
   const { series, title, height } = props;
   const [x0, x1] = props.xRange ?? [undefined, undefined];
-  const key = series.map((s) => s.label).join('|');
+  const key = series.map((s) => `${s.label}:${s.scale ?? ''}`).join('|');
   useEffect(() => {
     const el = box.current;
     if (!el) return;
+    const extra = [...new Set(series.flatMap((s) => (s.scale === undefined ? [] : [s.scale])))];
     const p = new uPlot(
       {
         title,
         width: Math.max(280, el.clientWidth),
         height: height ?? 220,
-        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, dash: s.dash }))],
-        axes: [{}, { size: 60 }],
+        series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 2, dash: s.dash, scale: s.scale ?? 'y' }))],
+        axes: [{}, { size: 60 }, ...extra.map((scale) => ({ scale, side: 1, size: 50, grid: { show: false }, incrs: COUNT_STEPS }))],
         // A lone point gets a few minutes of axis around it, not years.
         scales: {
           x: {
@@ -40,6 +46,8 @@ export function Chart(props: { title: string; series: Series[]; data: (number | 
               return last - first < 60 ? [last - 300, last + 60] : [first, last];
             },
           },
+          // Counts start at zero and show at least 0…1.
+          ...Object.fromEntries(extra.map((scale) => [scale, { range: (_u: uPlot, _min: number, max: number): uPlot.Range.MinMax => [0, Math.max(1, max)] }])),
         },
         // Legend values follow the cursor only: live data must not rewrite the DOM.
         legend: { live: false },

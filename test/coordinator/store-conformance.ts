@@ -11,6 +11,7 @@ import {
   openStore,
   type Account,
   type InstanceEvent,
+  type InstanceRecord,
   type NewTask,
   type ObjectRecord,
   type Store,
@@ -603,6 +604,31 @@ export function runStoreConformance(target: ConformanceTarget): void {
       // Bulk state change (abort).
       assert.equal(await store.updateInstances(a.id, t.uuid, { states: ['queued'] }, { state: 'cancelled', endedAt: now }), 2);
       assert.deepEqual((await store.listInstances(SYSTEM, { taskUuid: t.uuid, states: ['cancelled'] })).map((i) => i.instanceId), [0, 2]);
+    });
+
+    test('instances: listed by the device their current attempt is placed on, with states, scoped to the owner', async () => {
+      const a = await account();
+      const b = await account();
+      const ta = await task(a.id);
+      const tb = await task(b.id, { instanceIds: [0] });
+      const hx = uniq('hx');
+      const hy = uniq('hy');
+      const place = (t: TaskRecord, instanceId: number, attempt: number, heaterId: string, state: 'running' | 'paused' | 'success'): Promise<unknown> =>
+        store.applyInstanceEvent({ taskUuid: t.uuid, instanceId, attempt, sequence: 0, set: { state, heaterId, boardIndex: instanceId } });
+      await place(ta, 0, 1, hx, 'running');
+      await place(ta, 1, 1, hy, 'paused');
+      await place(ta, 2, 1, hx, 'success');
+      await place(tb, 0, 1, hx, 'running');
+      // Moved: a second attempt elsewhere takes the instance off its first device.
+      await place(ta, 1, 2, hx, 'running');
+      const key = (i: InstanceRecord): string => `${i.taskUuid === ta.uuid ? 'a' : 'b'}${i.instanceId}@${i.heaterId}/${i.boardIndex}:${i.state}`;
+      const onX = await store.listInstances(SYSTEM, { heaterIds: [hx], states: ['running', 'paused'] });
+      assert.deepEqual(onX.map(key).sort(), [`a0@${hx}/0:running`, `a1@${hx}/1:running`, `b0@${hx}/0:running`]);
+      assert.deepEqual(await store.listInstances(SYSTEM, { heaterIds: [hy] }), []);
+      assert.equal((await store.listInstances(SYSTEM, { heaterIds: [hx, hy] })).length, 4, 'finished ones too without a state filter');
+      assert.deepEqual(await store.listInstances(SYSTEM, { heaterIds: [] }), []);
+      assert.deepEqual((await store.listInstances(b.id, { heaterIds: [hx] })).map(key), [`b0@${hx}/0:running`], 'B sees only its own instance on the device');
+      assert.deepEqual((await store.listInstances(a.id, { taskUuid: ta.uuid, heaterIds: [hx], states: ['success'] })).map(key), [`a2@${hx}/2:success`]);
     });
 
     test('instances: property — any order, any duplication of events gives the same totals and final fields', async () => {

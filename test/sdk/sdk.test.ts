@@ -361,4 +361,27 @@ describe('jobs and the platform API', () => {
     await assert.rejects(customer.platform.fleet(), (e: unknown) => e instanceof HearthApiError && e.status === 403 && e.code === 'FORBIDDEN');
     await assert.rejects(customer.platform.room(rooms[0].id), (e: unknown) => e instanceof HearthApiError && e.status === 404);
   });
+
+  test('placements: what runs where, typed (operators); a customer may not see them, not even its own', async () => {
+    const h = await customer.tasks.submit({ name: 'placed', profile: 'docker-batch', instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: 'sleep 60' }] });
+    try {
+      let found: { deviceId: string; boardIndex: number | null; taskName: string; accountEmail: string | null; state: string } | undefined;
+      for (let k = 0; k < 300 && !found; k++) {
+        const p = await operator.platform.placements();
+        assert.equal(typeof p.overflowInstances, 'number');
+        for (const d of p.devices) for (const i of d.instances) if (i.taskUuid === h.uuid && i.state === 'running') found = { deviceId: d.deviceId, ...i };
+        if (!found) await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.ok(found, 'the instance runs on a device');
+      assert.equal(found.taskName, 'placed');
+      assert.equal(found.accountEmail, 'sdk@example.com');
+      const one = await operator.platform.placements({ deviceId: found.deviceId });
+      assert.deepEqual(one.devices.map((d) => d.deviceId), [found.deviceId]);
+      assert.ok(one.devices[0].instances.some((i) => i.taskUuid === h.uuid && i.boardIndex === found.boardIndex));
+      await assert.rejects(customer.platform.placements(), (e: unknown) => e instanceof HearthApiError && e.status === 403 && e.code === 'FORBIDDEN');
+      await assert.rejects(customer.platform.placements({ deviceId: found.deviceId }), (e: unknown) => e instanceof HearthApiError && e.status === 403);
+    } finally {
+      await h.abort();
+    }
+  });
 });

@@ -141,6 +141,35 @@ describe('dashboard in chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('operator: a device panel shows what runs on it (task, instance, board, progress) and follows the task off it; the chart plots the heat asked', async () => {
+    const renderer = (await api(OPERATOR, '/hearth/v1/accounts', { method: 'POST', body: { email: 'placed@example.com', credits: 20 } })).token as string;
+    const { uuid } = await api(renderer, '/tasks', { method: 'POST', body: { name: 'frame render on a radiator', profile: 'docker-batch', instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: 'sleep 60' }] } });
+    const where = await until(async () => {
+      const p = await api(OPERATOR, '/hearth/v1/fleet/placements');
+      for (const d of p.devices) for (const i of d.instances) if (i.taskUuid === uuid && i.state === 'running') return { deviceId: d.deviceId as string, board: i.boardIndex as number };
+      return undefined;
+    }, 'the instance to run on a device');
+    const page = await newPage();
+    await signIn(page, platform.url, OPERATOR);
+    await page.getByTestId('fleet').waitFor();
+    await page.locator(`[data-testid="tile"][data-id="${where.deviceId}"]`).click();
+    const row = page.getByTestId('placement');
+    await row.waitFor();
+    const text = await row.innerText();
+    assert.match(text, /frame render on a radiator/);
+    assert.match(text, new RegExp(`^${where.board}\\s+frame render on a radiator\\s+0\\s+running\\s+\\d+ %\\s+placed@example\\.com$`), text);
+    // The live chart has the heat asked beside what was delivered.
+    await page.waitForFunction(`(document.querySelector('[data-testid="heat-chart"] .u-legend')?.textContent ?? '').includes('asked')`);
+    assert.match(await page.getByTestId('heat-chart').locator('.u-legend').innerText(), /overflow \(instances\)/i);
+    await screenshot(page, 'operator-placements');
+    // Aborted: the task state event refreshes the open panel (no polling).
+    await api(renderer, `/tasks/${uuid}/abort`, { method: 'POST' });
+    await page.getByTestId('placements-none').waitFor({ timeout: 30_000 });
+    assert.equal(await page.getByTestId('placement').count(), 0);
+    await until(async () => ((await api(renderer, `/tasks/${uuid}`)).state === 'Cancelled' ? true : undefined), 'the task to be cancelled');
+    await page.context().close();
+  });
+
   test('resident (phone): my room; a new setpoint is applied in the API, on the heater and on the page after the live update', async () => {
     const page = await newPage({ width: 390, height: 844 });
     await signIn(page, platform.url, resident);

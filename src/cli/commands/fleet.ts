@@ -1,8 +1,9 @@
 // `hearth fleet` (operators): the fleet at a glance over the SDK — counts and power, then one line per heater:
-// its room, air temperature against setpoint, power split (compute, filler, booster) and busy boards.
+// its room, air temperature against setpoint, power split (compute, filler, booster) and busy boards; with
+// --placements, what runs where: one line per instance placed on a device's board.
 import type { Command } from 'commander';
 import { InvalidParameterError } from '../../physics/errors.ts';
-import type { Boards, FleetSummary, HearthClient, Heater, Room } from '../../sdk/index.ts';
+import type { Boards, FleetPlacements, FleetSummary, HearthClient, Heater, Room } from '../../sdk/index.ts';
 import { action, clientFromConfig, formatOf, printFields, printJson, printTable, withFormat } from './config.ts';
 
 /** One heater's line. */
@@ -82,6 +83,21 @@ export async function fleetView(client: HearthClient, opts: { site?: string; onl
   return { summary, heaters: lines };
 }
 
+/** One line per placed instance, by device then board (the table of `hearth fleet --placements`). */
+export function placementRows(p: FleetPlacements): Array<Array<string | null>> {
+  return p.devices.flatMap((d) =>
+    d.instances.map((i) => [
+      d.name === null || d.name === d.deviceId ? d.deviceId : `${d.name} (${d.deviceId})`,
+      i.boardIndex === null ? null : String(i.boardIndex),
+      i.taskName === '' ? i.taskUuid : `${i.taskName} (${i.taskUuid})`,
+      String(i.instanceId),
+      i.state,
+      `${Math.round(i.progress)} %`,
+      i.accountEmail ?? i.accountId,
+    ]),
+  );
+}
+
 const f1 = (x: number | null): string | null => (x === null ? null : x.toFixed(1));
 const w0 = (x: number | null): string | null => (x === null ? null : `${Math.round(x)}`);
 
@@ -92,10 +108,28 @@ export function registerFleet(program: Command): void {
       .command('fleet')
       .description('operators: the fleet at a glance — heaters, rooms, temperature vs setpoint, power, what runs where')
       .option('--site <id>', 'only the heaters of this site')
-      .option('--online-within <seconds>', 'a device is online when its latest sample is this recent'),
+      .option('--online-within <seconds>', 'a device is online when its latest sample is this recent')
+      .option('--placements', 'what runs where: one line per instance placed on a device (task, instance, board, state, progress, owner)')
+      .option('--device <id>', 'with --placements: only this heater or boiler'),
   ).action(
-    action(async (f: { site?: string; onlineWithin?: string; format?: string }) => {
+    action(async (f: { site?: string; onlineWithin?: string; placements?: boolean; device?: string; format?: string }) => {
       const format = formatOf(f);
+      if (f.device !== undefined && !f.placements) throw new InvalidParameterError('--device', 'goes with --placements');
+      if (f.placements) {
+        const client = clientFromConfig();
+        const p = await client.platform.placements({ deviceId: f.device });
+        if (f.site !== undefined) {
+          const [heaters, boilers] = await Promise.all([client.platform.heaters(), client.platform.boilers()]);
+          const onSite = new Set([...heaters, ...boilers].filter((d) => d.siteId === f.site).map((d) => d.id));
+          p.devices = p.devices.filter((d) => onSite.has(d.deviceId));
+        }
+        if (format === 'json') return printJson(p);
+        const rows = placementRows(p);
+        if (rows.length === 0) process.stdout.write(`nothing runs on ${f.device ?? 'the fleet'}'s boards\n`);
+        else printTable(['device', 'board', 'task', 'instance', 'state', 'progress', 'account'], rows);
+        process.stdout.write(`${p.overflowInstances} instance(s) in the overflow datacenter\n`);
+        return;
+      }
       let onlineWithinS: number | undefined;
       if (f.onlineWithin !== undefined) {
         onlineWithinS = Number(f.onlineWithin);

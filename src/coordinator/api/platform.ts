@@ -15,6 +15,7 @@ import {
   DEFAULT_ONLINE_WITHIN_S,
   EVENT_TYPES,
   FleetQuerySchema,
+  FleetPlacementsSchema,
   FleetQueueSchema,
   FleetSummarySchema,
   HeaterCreateSchema,
@@ -24,6 +25,8 @@ import {
   IdParams,
   LIVE_SAMPLE_FIELDS,
   MeSchema,
+  PLACED_STATES,
+  PlacementsQuerySchema,
   RangeQuerySchema,
   RoomCreateSchema,
   RoomPutSchema,
@@ -48,12 +51,14 @@ import {
   monthRange,
   type Boards,
   type Boiler,
+  type FleetPlacements,
   type FleetQueue,
   type FleetSummary,
   type Heater,
   type LiveEvent,
   type LiveSample,
   type Me,
+  type Placement,
   type TelemetryBatch,
   type Room,
   type RoomSpec,
@@ -872,6 +877,63 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
         else out.failedLastHour++;
       }
       return out;
+    },
+  );
+
+  app.get(
+    '/fleet/placements',
+    {
+      schema: {
+        tags,
+        summary: '(ext) What runs where (operator): per device, the instances placed on its boards (task, instance, board, state, progress, owner); the overflow count',
+        querystring: PlacementsQuerySchema,
+        response: { 200: FleetPlacementsSchema, ...errors },
+      },
+    },
+    async (req): Promise<FleetPlacements> => {
+      if (callerOf(req).account.role !== 'operator') throw new HttpError('FORBIDDEN', 'only an operator may see what runs where');
+      const { deviceId } = req.query;
+      const states = [...PLACED_STATES];
+      const [placed, overflow] = await Promise.all([
+        store.listInstances(SYSTEM, deviceId === undefined ? { states } : { states, heaterIds: [deviceId] }),
+        deviceId === undefined ? store.listInstances(SYSTEM, { states: ['overflow'] }) : Promise.resolve([]),
+      ]);
+      const taskUuids = [...new Set(placed.map((i) => i.taskUuid))];
+      const tasks = new Map<string, { name: string; accountId: string }>();
+      for (let k = 0; k < taskUuids.length; k += 500) {
+        const page = await store.listTasks(SYSTEM, { filter: { uuids: taskUuids.slice(k, k + 500) }, limit: 500 });
+        for (const t of page.items) tasks.set(t.uuid, { name: t.name, accountId: t.accountId });
+      }
+      const emails = new Map<string, string | null>();
+      for (const t of tasks.values()) if (!emails.has(t.accountId)) emails.set(t.accountId, (await store.getAccount(t.accountId))?.email ?? null);
+      const registry = new Map((await store.listRegistry()).filter((r) => r.kind === 'heater' || r.kind === 'boiler').map((r) => [r.id, r]));
+      const byDevice = new Map<string, Placement[]>();
+      if (deviceId !== undefined) byDevice.set(deviceId, []);
+      for (const i of placed) {
+        if (i.heaterId === null) continue;
+        const t = tasks.get(i.taskUuid);
+        const list = byDevice.get(i.heaterId) ?? [];
+        list.push({
+          taskUuid: i.taskUuid,
+          taskName: t?.name ?? '',
+          instanceId: i.instanceId,
+          boardIndex: i.boardIndex,
+          state: i.state as Placement['state'],
+          progress: i.progress,
+          startedAt: i.startedAt === null ? null : iso(i.startedAt),
+          accountId: t?.accountId ?? null,
+          accountEmail: t ? (emails.get(t.accountId) ?? null) : null,
+        });
+        byDevice.set(i.heaterId, list);
+      }
+      const devices = [...byDevice.entries()]
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([id, instances]) => {
+          const row = registry.get(id);
+          instances.sort((a, b) => (a.boardIndex ?? Infinity) - (b.boardIndex ?? Infinity) || (a.taskUuid < b.taskUuid ? -1 : a.taskUuid > b.taskUuid ? 1 : 0) || a.instanceId - b.instanceId);
+          return { deviceId: id, kind: row ? (row.kind as 'heater' | 'boiler') : null, name: row?.name ?? null, instances };
+        });
+      return { at: iso(opts.clock()), devices, overflowInstances: overflow.length };
     },
   );
 

@@ -240,6 +240,15 @@ export class FleetLoop {
     }
   }
 
+  /**
+   * The heat a device's room (or tank) asked for at the latest round, W (read-only: what the thermostat requested
+   * of the policy); undefined for an unknown device or before the first round.
+   */
+  heatRequestW(deviceId: string): number | undefined {
+    const d = this.byId.get(deviceId);
+    return d && this.view ? this.view.requestW[d.index] : undefined;
+  }
+
   /** Devices the loop schedules, with their last report (for the API and tests). */
   snapshot(): Array<{ id: string; kind: 'heater' | 'boiler'; online: boolean; last: DeviceReport | null; boards: Array<{ taskUuid: string; instanceId: number } | 'filler' | null> }> {
     const v = this.view;

@@ -1562,8 +1562,8 @@ export class KyselyStore implements Store {
   }
 
   async listInstances(owner: Owner, options: InstanceListOptions = {}): Promise<InstanceRecord[]> {
-    const { taskUuid, states, instanceIds, limit } = options;
-    if (taskUuid !== undefined && states === undefined && instanceIds === undefined && limit === undefined) {
+    const { taskUuid, states, instanceIds, heaterIds, limit } = options;
+    if (taskUuid !== undefined && states === undefined && instanceIds === undefined && heaterIds === undefined && limit === undefined) {
       // The hot case (every GET /tasks/{uuid}): one task's instances.
       const rows =
         owner === SYSTEM
@@ -1592,6 +1592,7 @@ export class KyselyStore implements Store {
     if (options.taskUuid !== undefined) q = q.where('instances.task_uuid', '=', options.taskUuid);
     if (options.states) q = options.states.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where('instances.state', 'in', options.states);
     if (options.instanceIds) q = options.instanceIds.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where('instances.instance_id', 'in', options.instanceIds);
+    if (heaterIds) q = heaterIds.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where('instances.heater_id', 'in', heaterIds);
     q = q.orderBy('instances.task_uuid').orderBy('instances.instance_id');
     if (options.limit !== undefined) q = q.limit(int('limit', options.limit));
     return (await q.execute()).map(toInstance);

@@ -397,6 +397,8 @@ export interface InstanceListOptions {
   taskUuid?: string;
   states?: InstanceState[];
   instanceIds?: number[];
+  /** Only instances whose current attempt is placed on one of these devices (what runs where). */
+  heaterIds?: string[];
   /** At most this many (default: all). Ordered by task, then instance id. */
   limit?: number;
 }

@@ -1,7 +1,8 @@
 // Operator: the fleet at a glance — a tile per heater and boiler coloured by its room's distance from setpoint,
-// busy boards, a live chart of delivered heat by source, fleet figures, energy/money/carbon, and the sites map.
+// busy boards, a live chart of heat asked vs delivered by source, fleet figures, energy/money/carbon, the sites map,
+// and a device's detail panel with what runs on its boards.
 import { memo, useEffect, useMemo, useRef, useState, type JSX } from 'react';
-import type { Boiler, FleetQueue, FleetSummary, Heater, LiveSample, Room, Site, SiteEnergy, SiteSpec, TelemetryBatch } from '../../protocol/platform.ts';
+import type { Boiler, DevicePlacements, FleetPlacements, FleetQueue, FleetSummary, Heater, LiveSample, Room, Site, SiteEnergy, SiteSpec, TelemetryBatch } from '../../protocol/platform.ts';
 import { fmt, followEvents, get } from '../api.ts';
 import { Chart } from '../Chart.tsx';
 import { Link } from '../router.tsx';
@@ -82,7 +83,14 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
   const boardsById = useRef(new Map<string, number>());
   const lastPoint = useRef(0);
   const [, setVersion] = useState(0);
-  const [chart, setChart] = useState<number[][]>([[], [], [], [], []]);
+  const [chart, setChart] = useState<(number | null)[][]>([[], [], [], [], [], [], []]);
+  // Instances sent to the overflow datacenter, from the latest /fleet/queue (plotted beside the heat).
+  const overflowNow = useRef<number | null>(null);
+  // What runs on the selected device: fetched when its panel opens, again on task state changes and when its busy
+  // boards change (at most one request in flight and one waiting, whatever the events' rate).
+  const [placed, setPlaced] = useState<DevicePlacements | null>(null);
+  const selectedRef = useRef<string | null>(null);
+  const refreshPlaced = useRef<() => void>(() => undefined);
 
   const addPoint = (atS: number): void => {
     if (atS * 1000 - lastPoint.current < CHART_EVERY_MS) return;
@@ -91,11 +99,17 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
     let compute = 0;
     let filler = 0;
     let booster = 0;
+    let asked = 0;
+    let askedKnown = false;
     for (const s of latest.current.values()) {
       power += s.powerW ?? 0;
       compute += s.computeW ?? 0;
       filler += s.fillerW ?? 0;
       booster += s.boosterW ?? 0;
+      if (s.requestW !== undefined) {
+        asked += s.requestW;
+        askedKnown = true;
+      }
     }
     setChart((c) => {
       const next = c.map((a) => a.slice(Math.max(0, a.length - CHART_POINTS + 1)));
@@ -104,8 +118,16 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
       next[2].push(compute / 1000);
       next[3].push(filler / 1000);
       next[4].push(booster / 1000);
+      // A gap until the loop's first batch (the latest samples read from the store carry no request).
+      next[5].push(askedKnown ? asked / 1000 : null);
+      next[6].push(overflowNow.current);
       return next;
     });
+  };
+
+  const takeQueue = (q: FleetQueue): void => {
+    overflowNow.current = q.overflowInstances;
+    setQueue(q);
   };
 
   useEffect(() => {
@@ -136,7 +158,7 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
       ]);
       addPoint(Date.now() / 1000);
       setSummary(await get<FleetSummary>('/hearth/v1/fleet', ac.signal));
-      setQueue(await get<FleetQueue>('/hearth/v1/fleet/queue', ac.signal));
+      takeQueue(await get<FleetQueue>('/hearth/v1/fleet/queue', ac.signal));
       // This month's energy per site (the first 50 sites: the tiles are totals).
       setEnergy(await Promise.all(ss.slice(0, 50).map((s) => get<SiteEnergy>(`/hearth/v1/sites/${encodeURIComponent(s.id)}/energy`, ac.signal))));
     })().catch((e: unknown) => {
@@ -145,8 +167,10 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
     const stop = followEvents((events) => {
       let changed = false;
       for (const e of events) {
+        if (e.type === 'task.state') refreshPlaced.current();
         if (e.type === 'telemetry.batch') {
           for (const s of (e.payload as TelemetryBatch).samples) {
+            if (s.deviceId === selectedRef.current && s.busyBoards !== latest.current.get(s.deviceId)?.busyBoards) refreshPlaced.current();
             latest.current.set(s.deviceId, s);
             const look = { band: bandOf(s), util: utilOf(s, boardsById.current.get(s.deviceId) ?? 0) };
             const cur = shown.current.get(s.deviceId);
@@ -172,7 +196,7 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
     // The summary's counts (online devices) are refreshed twice a minute; tiles and chart are live.
     const timer = setInterval(() => {
       get<FleetSummary>('/hearth/v1/fleet').then(setSummary, () => undefined);
-      get<FleetQueue>('/hearth/v1/fleet/queue').then(setQueue, () => undefined);
+      get<FleetQueue>('/hearth/v1/fleet/queue').then(takeQueue, () => undefined);
     }, 30_000);
     return () => {
       ac.abort();
@@ -181,6 +205,37 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
       clearInterval(drawer);
     };
   }, []);
+
+  useEffect(() => {
+    selectedRef.current = selected;
+    setPlaced(null);
+    if (selected === null) return;
+    const ac = new AbortController();
+    let inFlight = false;
+    let again = false;
+    const load = (): void => {
+      if (inFlight) {
+        again = true;
+        return;
+      }
+      inFlight = true;
+      get<FleetPlacements>(`/hearth/v1/fleet/placements?deviceId=${encodeURIComponent(selected)}`, ac.signal)
+        .then((p) => setPlaced(p.devices.find((d) => d.deviceId === selected) ?? { deviceId: selected, kind: null, name: null, instances: [] }), () => undefined)
+        .finally(() => {
+          inFlight = false;
+          if (again && !ac.signal.aborted) {
+            again = false;
+            load();
+          }
+        });
+    };
+    refreshPlaced.current = load;
+    load();
+    return () => {
+      ac.abort();
+      refreshPlaced.current = () => undefined;
+    };
+  }, [selected]);
 
   const bySite = useMemo(() => {
     const m = new Map<string, Device[]>();
@@ -219,7 +274,7 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
       </section>
 
       <section>
-        <h2>Heat delivered, live</h2>
+        <h2>Heat asked and delivered, live</h2>
         <Chart
           title="Fleet power (kW)"
           testId="heat-chart"
@@ -228,6 +283,8 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
             { label: 'compute', color: '#d9480f' },
             { label: 'filler', color: '#f59f00' },
             { label: 'booster', color: '#1c7ed6' },
+            { label: 'asked', color: '#7048e8', dash: [6, 4] },
+            { label: 'overflow (instances)', color: '#868e96', dash: [2, 3], scale: 'n' },
           ]}
           data={chart}
         />
@@ -249,7 +306,8 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
             <strong>{sel.name}</strong> ({sel.kind}) · {siteName.get(sel.siteId ?? '') ?? ''} · {sel.roomName}
             <br />
             air {fmt(selSample?.airC)} °C, setpoint {fmt(selSample?.setpointC)} °C · {fmt(selSample?.powerW, 0)} W (compute {fmt(selSample?.computeW, 0)}, filler {fmt(selSample?.fillerW, 0)}, booster{' '}
-            {fmt(selSample?.boosterW, 0)}) · {selSample?.busyBoards ?? 0}/{sel.boards} boards running work
+            {fmt(selSample?.boosterW, 0)}) · {selSample?.busyBoards ?? 0}/{sel.boards} boards running work{selSample?.requestW !== undefined ? ` · asked ${fmt(selSample.requestW, 0)} W` : ''}
+            <Placements placed={placed !== null && placed.deviceId === sel.id ? placed : null} />
           </div>
         )}
         {[...bySite.entries()].map(([siteId, list]) => (
@@ -265,6 +323,39 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
         ))}
       </section>
     </div>
+  );
+}
+
+/** What runs on a device's boards: task, instance, board, state, progress. */
+function Placements(props: { placed: DevicePlacements | null }): JSX.Element {
+  const p = props.placed;
+  if (p === null) return <p className="muted">Loading what runs on it…</p>;
+  if (p.instances.length === 0) return <p className="muted" data-testid="placements-none">No compute placed on it.</p>;
+  return (
+    <table className="placements" data-testid="placements">
+      <thead>
+        <tr>
+          <th>Board</th>
+          <th>Task</th>
+          <th>Instance</th>
+          <th>State</th>
+          <th>Progress</th>
+          <th>Account</th>
+        </tr>
+      </thead>
+      <tbody>
+        {p.instances.map((i) => (
+          <tr key={`${i.taskUuid}/${i.instanceId}`} data-testid="placement">
+            <td>{i.boardIndex ?? '—'}</td>
+            <td title={i.taskUuid}>{i.taskName || i.taskUuid}</td>
+            <td>{i.instanceId}</td>
+            <td>{i.state}</td>
+            <td>{fmt(i.progress, 0)} %</td>
+            <td>{i.accountEmail ?? i.accountId ?? '—'}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
   );
 }
 
