@@ -1072,6 +1072,13 @@ export function runStoreConformance(target: ConformanceTarget): void {
       assert.deepEqual((await store.latestTelemetry([d1, d2], t0 + 120_000)).map((s) => [s.deviceId, s.time]), [[d1, t0 + 60_000], [d2, t0]], 'before is exclusive');
       assert.deepEqual(await store.latestTelemetry([d1], t0), []);
       assert.deepEqual(await store.latestTelemetry([]), []);
+      // More devices than one statement probes (200), asked in an order of their own, with duplicates.
+      const many = Array.from({ length: 450 }, () => uniq('dev'));
+      await store.appendTelemetry(many.flatMap((id, i) => [{ deviceId: id, time: t0, data: { i, old: true } }, { deviceId: id, time: t0 + 1000, data: { i } }]));
+      const asked = [...many].reverse();
+      const got = await store.latestTelemetry([...asked, many[0]]);
+      assert.deepEqual(got.map((x) => x.deviceId), asked);
+      assert.ok(got.every((x) => x.time === t0 + 1000 && x.data.old === undefined));
 
       const a = await account();
       const b = await account();

@@ -768,6 +768,9 @@ interface Shared {
 }
 
 /** {@link Store} over a kysely instance whose schema is {@link Database} (already migrated). */
+/** Devices probed per statement by latestTelemetry (SQLite allows 500 terms in a compound SELECT). */
+const LATEST_PER_STATEMENT = 200;
+
 export class KyselyStore implements Store {
   readonly backend: 'sqlite' | 'postgres';
   private readonly clock: () => EpochMs;
@@ -2400,13 +2403,23 @@ export class KyselyStore implements Store {
   }
 
   async latestTelemetry(deviceIds: string[], before?: EpochMs): Promise<TelemetrySample[]> {
+    // One index probe per device on (device_id, time), cheap however long the history, but a few hundred probes per
+    // statement (one round trip each was 0.5 s for 1,000 devices): a UNION ALL of one-row subqueries, each a probe.
+    const ids = [...new Set(deviceIds)];
+    const found = new Map<string, TelemetrySample>();
+    for (let k = 0; k < ids.length; k += LATEST_PER_STATEMENT) {
+      const probes = ids.slice(k, k + LATEST_PER_STATEMENT).map(
+        (id) =>
+          sql`SELECT * FROM (SELECT device_id, time, data FROM telemetry WHERE device_id = ${id}${before !== undefined ? sql` AND time < ${before}` : sql``} ORDER BY time DESC LIMIT 1) AS p`,
+      );
+      const rows = await sql<{ device_id: string; time: number | string; data: string }>`${sql.join(probes, sql` UNION ALL `)}`.execute(this.db);
+      for (const r of rows.rows) found.set(r.device_id, { deviceId: r.device_id, time: Number(r.time), data: parse<Record<string, unknown>>(r.data) });
+    }
+    // In the order asked.
     const out: TelemetrySample[] = [];
-    // One index probe per device on (device_id, time): cheap however long the history.
-    for (const id of deviceIds) {
-      let q = this.db.selectFrom('telemetry').selectAll().where('device_id', '=', id);
-      if (before !== undefined) q = q.where('time', '<', before);
-      const r = await q.orderBy('time', 'desc').limit(1).executeTakeFirst();
-      if (r) out.push({ deviceId: r.device_id, time: Number(r.time), data: parse<Record<string, unknown>>(r.data) });
+    for (const id of ids) {
+      const sample = found.get(id);
+      if (sample) out.push(sample);
     }
     return out;
   }
