@@ -886,8 +886,9 @@ export class Agent {
       run.handle.setCpuShare(run.share, this.runCores(run));
       this.report(run, { state: run.byCoordinator || run.bySafety ? 'paused' : 'running', phase: 'execution' });
       const exit = await run.handle.done;
-      run.exited = true;
+      // Up to its exit the board computed for the attempt (after it, filler heat there is booked as filler).
       this.accrue(run, this.clock());
+      run.exited = true;
       run.lastCpuS = Math.max(run.lastCpuS, exit.cpuTimeS);
       if (run.partialLine !== '') {
         const p = readProgress(run.progressRes, run.partialLine);

@@ -15,7 +15,7 @@ import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '..
 import { BlobStore } from '../coordinator/s3/blobs.ts';
 import { StoreConflictError, type RegistryRow, type Store } from '../coordinator/store/types.ts';
 import { OVERFLOW_DEVICE, type Inbox, type LocalExecutor } from '../coordinator/fleet/link.ts';
-import { expandCommand, sandboxCapabilities, startProcess, type RunHandle } from '../agent/runner.ts';
+import { expandCommand, sandboxCapabilities, startProcess, type RunExit, type RunHandle } from '../agent/runner.ts';
 import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile } from '../agent/workdir.ts';
 
 export interface LocalFleetOptions {
@@ -61,6 +61,8 @@ interface Attempt {
   /** Accumulated since the last report. */
   energyWh: number;
   wallS: number;
+  /** Wall time booked since the start (by steps and by the tail at exit), s. */
+  accountedWallS: number;
   cpuReportedS: number;
   lastCpuS: number;
   utilisation: number;
@@ -205,6 +207,7 @@ export class LocalFleet implements LocalExecutor {
           stdout: '',
           stderr: '',
           energyWh: 0,
+          accountedWallS: 0,
           wallS: 0,
           cpuReportedS: 0,
           lastCpuS: 0,
@@ -344,6 +347,7 @@ export class LocalFleet implements LocalExecutor {
       const w = run.paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, dev.level, run.utilisation);
       run.energyWh += (w * dtS) / 3600;
       run.wallS += dtS;
+      run.accountedWallS += dtS;
       computeW += w;
       busy++;
       if (run.a.boardIndex < m.boards) boardUsed[run.a.boardIndex] = true;
@@ -354,6 +358,21 @@ export class LocalFleet implements LocalExecutor {
     for (let b = 0; b < m.boards; b++) if (!boardUsed[b] && dev.filler[b]) fillerW += boardPowerW(bm, BoardState.active, dev.level, 1);
     const boosterW = dev.booster * m.boosterW;
     return { powerW: computeW + fillerW + boosterW, computeW, fillerW, boosterW, busy };
+  }
+
+  /**
+   * Books what an attempt's process used after the last step that accounted it (all of it when it started and
+   * ended between two steps): the process's own wall and CPU time, so a short instance is not free.
+   */
+  private bookTail(dev: LocalDevice, run: Attempt, exit: RunExit): void {
+    const tailS = Math.max(0, exit.wallTimeS - run.accountedWallS);
+    if (!(tailS > 0)) return;
+    const bm = dev.model.board;
+    const cpuS = Math.max(0, exit.cpuTimeS - run.lastCpuS);
+    const w = run.paused ? bm.idleW : boardPowerW(bm, BoardState.active, dev.level, Math.min(1, cpuS / (tailS * Math.max(1, run.a.cores))));
+    run.energyWh += (w * tailS) / 3600;
+    run.wallS += tailS;
+    run.accountedWallS += tailS;
   }
 
   /** Queues a report of an attempt: what it used since the previous one, its output, and `extra` fields. */
@@ -429,6 +448,7 @@ export class LocalFleet implements LocalExecutor {
       if (run.paused) run.handle.pause();
       this.report(run, now(), { state: 'running', phase: 'execution' });
       const exit = await run.handle.done;
+      this.bookTail(dev, run, exit);
       run.lastCpuS = Math.max(run.lastCpuS, exit.cpuTimeS);
       if (run.killed) {
         this.report(run, now(), {});
