@@ -1100,8 +1100,8 @@ function dirName(a: Assignment): string {
   return `${safe}-${h}-${a.instanceId}-${a.attempt}`;
 }
 
-/** Compiles the progress regexes; an invalid one is skipped (progress is optional). Same rule as the local executor. */
-function compileProgress(sources: readonly string[]): RegExp[] {
+/** Compiles the progress regexes; an invalid one is skipped (the task was accepted with it; progress is optional). */
+export function compileProgress(sources: readonly string[]): RegExp[] {
   const out: RegExp[] = [];
   for (const s of sources) {
     try {

@@ -17,6 +17,7 @@ import { StoreConflictError, type RegistryRow, type Store } from '../coordinator
 import { OVERFLOW_DEVICE, type Inbox, type LocalExecutor } from '../coordinator/fleet/link.ts';
 import { expandCommand, sandboxCapabilities, startProcess, type RunExit, type RunHandle } from '../agent/runner.ts';
 import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile } from '../agent/workdir.ts';
+import { compileProgress, readProgress } from '../agent/agent.ts';
 
 export interface LocalFleetOptions {
   store: Store;
@@ -565,29 +566,3 @@ function round(x: number, digits: number): number {
   return Math.round(x * f) / f;
 }
 
-/** Compiles the progress regexes; an invalid one is skipped (the task was accepted with it; progress is optional). */
-function compileProgress(sources: readonly string[]): RegExp[] {
-  const out: RegExp[] = [];
-  for (const s of sources) {
-    try {
-      out.push(new RegExp(s));
-    } catch {
-      /* not a valid JS regex: no progress from it */
-    }
-  }
-  return out;
-}
-
-/** Progress (0–100) read from the last match of any regex in a chunk of stdout (first capture group, or the match). */
-export function readProgress(res: readonly RegExp[], chunk: string): number | undefined {
-  let found: number | undefined;
-  for (const line of chunk.split('\n')) {
-    for (const re of res) {
-      const m = re.exec(line);
-      if (!m) continue;
-      const v = Number.parseFloat(m[1] ?? m[0]);
-      if (Number.isFinite(v)) found = Math.max(0, Math.min(100, v));
-    }
-  }
-  return found;
-}
