@@ -8,6 +8,9 @@ import { archetypeStateSpace } from '../physics/building.ts';
 import { dwellingRoom, officeRoom, radiatorForPower, type Era, type RoomArchetype } from '../physics/archetypes.ts';
 import { discretise, stepDiscrete } from '../physics/discretise.ts';
 import type { DiscreteStateSpace, StateSpace } from '../physics/state-space.ts';
+import { CLIMATE_ZONES, generateWeather, type ClimateZone } from '../physics/weather/synthetic.ts';
+import { surfaceIrradiance, windowSolarGainW } from '../physics/weather/solar.ts';
+import { emptySample, weatherAt, type WeatherSeries } from '../physics/weather/types.ts';
 
 /** The construction eras a spec may name. */
 export const ROOM_ERAS: readonly Era[] = ['pre1974', '1974-1982', '1989-2000', 'rt2005', 'rt2012'];
@@ -53,6 +56,29 @@ export interface RoomTwinOptions {
   speed?: number;
   /** Starting air temperature, °C (walls a little cooler, as after a night). Default 18 for a room, 50 for a tank. */
   initialC?: number;
+  /**
+   * The weather outside the room: a French climate zone's synthetic year (physics/weather/synthetic.ts), whose
+   * outdoor temperature and sun through the room's windows drive the room (the `outdoorC` given to {@link step}
+   * is then ignored). Absent: the room sees the `outdoorC` it is given and no sun.
+   */
+  climate?: RoomTwinClimate;
+}
+
+/** Where and when the room twin's weather comes from. */
+export interface RoomTwinClimate {
+  /** Climate zone, one of {@link CLIMATE_ZONES}. */
+  zone: ClimateZone;
+  /** The simulated clock at the start, ms since the epoch (the room's date and hour of day; UTC ≈ solar time). */
+  startMs: number;
+  /** Seed of the synthetic weather (rooms of one site share it, as they share the sky). Default 1. */
+  seed?: number;
+}
+
+/** Reads a climate zone name, or throws naming the accepted ones. */
+export function climateZoneFrom(name: string): ClimateZone {
+  const z = CLIMATE_ZONES.find((c) => c.toLowerCase() === name.toLowerCase());
+  if (!z) throw new Error(`climate zone ${JSON.stringify(name)}: expected one of ${CLIMATE_ZONES.join(', ')}`);
+  return z;
 }
 
 /** What {@link RoomTwin.step} answers. */
@@ -89,6 +115,12 @@ export class RoomTwin {
   private readonly tankJK: number = 0;
   /** Simulated seconds advanced so far. */
   simulatedS = 0;
+  /** The room's weather (one synthetic year, repeated) and the sun through its windows per sample (W). */
+  private readonly weather: WeatherSeries | null = null;
+  private readonly solarW: Float64Array | null = null;
+  /** Seconds from 1 January 00:00 of the simulated clock at the start. */
+  private readonly yearStartS: number = 0;
+  private readonly sample = emptySample();
 
   constructor(options: RoomTwinOptions = {}) {
     const maxW = options.heaterMaxW ?? 495;
@@ -111,6 +143,47 @@ export class RoomTwin {
       this.tankC = options.initialC ?? 50;
       this.tankJK = this.spec.volumeL * WATER_J_PER_LK;
     }
+    const c = options.climate;
+    if (c) {
+      if (!(CLIMATE_ZONES as readonly string[]).includes(c.zone)) throw new Error(`room twin climate zone must be one of ${CLIMATE_ZONES.join(', ')}`);
+      if (!Number.isFinite(c.startMs)) throw new Error('room twin climate startMs must be a finite time');
+      this.weather = generateWeather(c.zone, { seed: c.seed ?? 1, years: 1 });
+      const start = new Date(c.startMs);
+      this.yearStartS = (c.startMs - Date.UTC(start.getUTCFullYear(), 0, 1)) / 1000;
+      if (this.spec.kind === 'room') {
+        const a = this.spec.archetype;
+        const irr = surfaceIrradiance(this.weather, { tiltDeg: 90, azimuthDeg: a.facadeAzimuthDeg });
+        this.solarW = Float64Array.from(irr.totalWm2, (_, i) =>
+          windowSolarGainW(
+            { beamWm2: irr.beamWm2[i], skyDiffuseWm2: irr.skyDiffuseWm2[i], groundWm2: irr.groundWm2[i], totalWm2: irr.totalWm2[i] },
+            irr.cosIncidence[i],
+            90,
+            a.windowAreaM2,
+            a.windowG,
+          ),
+        );
+      }
+    }
+  }
+
+  /** The outdoor temperature now on the twin's own weather, °C; null without a climate. */
+  get outdoorC(): number | null {
+    return this.weather ? weatherAt(this.weather, this.yearStartS + this.simulatedS, this.sample).tempC : null;
+  }
+
+  /** Sun through the windows now, W (0 without a climate or for a tank). */
+  get solarGainW(): number {
+    return this.solarAt(this.yearStartS + this.simulatedS);
+  }
+
+  /** Transmitted sun at simulated time `s` (s from 1 January), W: the hourly mean of the sample holding `s`. */
+  private solarAt(s: number): number {
+    const w = this.weather;
+    if (!w || !this.solarW) return 0;
+    const n = this.solarW.length;
+    let i = Math.floor((s - w.startS + w.stepS / 2) / w.stepS);
+    i -= Math.floor(i / n) * n;
+    return this.solarW[i];
   }
 
   /** Air (or water) temperature now, °C. */
@@ -126,20 +199,24 @@ export class RoomTwin {
   /**
    * Advances the room by `dtS` seconds of wall-clock time (`speed × dtS` simulated seconds) with the heater drawing
    * `heaterPowerW` (W, all of it heat) and the outdoors at `outdoorC` (°C), both held over the step. A tank loses
-   * to a 20 °C plant room and to a steady draw of cold water instead. Returns the temperatures after the step.
+   * to a 20 °C plant room and to a steady draw of cold water instead. With a climate, the room's own weather at the
+   * middle of the step replaces `outdoorC`, and the sun through its windows heats it too. Returns the temperatures
+   * after the step.
    */
   step(dtS: number, heaterPowerW: number, outdoorC: number): TwinTemperatures {
     const simS = dtS * this.speed;
     if (!(simS > 0) || !Number.isFinite(simS)) return { airC: this.airC, bodyC: this.bodyC };
     const powerW = Number.isFinite(heaterPowerW) && heaterPowerW > 0 ? heaterPowerW : 0;
+    const midS = this.yearStartS + this.simulatedS + simS / 2;
+    const outC = this.weather ? weatherAt(this.weather, midS, this.sample).tempC : outdoorC;
     this.simulatedS += simS;
     if (this.ss) {
       // Inputs: T_amb, T_sup, T_ambWin, Q_gains, Q_sol_1, Q_heater.
-      this.u[0] = outdoorC;
-      this.u[1] = outdoorC;
-      this.u[2] = outdoorC;
+      this.u[0] = outC;
+      this.u[1] = outC;
+      this.u[2] = outC;
       this.u[3] = 0;
-      this.u[4] = 0;
+      this.u[4] = this.solarAt(midS);
       this.u[5] = powerW;
       stepDiscrete(this.model(simS), this.x, this.u, this.next);
       this.x.set(this.next);

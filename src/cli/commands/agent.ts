@@ -17,6 +17,8 @@ interface AgentFlags {
   cores: string;
   work: string;
   roomTwin?: string;
+  climate: string;
+  outdoor?: string;
   speed: string;
   setpoint: string;
   safety: string;
@@ -40,6 +42,8 @@ export function registerAgent(program: Command): void {
     .option('--cores <n>', 'cores per board', '4')
     .option('--work <dir>', 'working directory (runs, input cache, outbox)', './agent-data')
     .option('--room-twin <archetype>', 'simulate the room: dwelling-<era>[:m²], office-<era>[:m²] or tank[-litres]')
+    .option('--climate <zone>', 'room twin: the synthetic weather of this French climate zone (H1a … H3), sun included', 'H2c')
+    .option('--outdoor <C>', 'room twin: a constant outdoor temperature instead of a climate, °C (no sun)')
     .option('--speed <x>', 'room twin: simulated seconds per wall second (demos only)', '1')
     .option('--setpoint <C>', 'comfort setpoint until the coordinator sends one, °C', '19')
     .option('--safety <C>', 'pause everything above this air temperature, °C', '28')
@@ -49,7 +53,7 @@ export function registerAgent(program: Command): void {
       const { Agent } = await import('../../agent/agent.ts');
       const { HttpFiles } = await import('../../agent/http-files.ts');
       const { MqttTransport } = await import('../../agent/mqtt-transport.ts');
-      const { RoomTwin } = await import('../../agent/room-twin.ts');
+      const { RoomTwin, climateZoneFrom } = await import('../../agent/room-twin.ts');
       if (!DEVICE_ID_PATTERN.test(f.deviceId)) throw new InvalidParameterError('--device-id', 'use letters, digits and . _ : - (1–128)');
       const secret = f.secret ?? process.env.HEARTH_DEVICE_SECRET;
       if (!secret) throw new InvalidParameterError('--secret', 'give the device secret (--secret or HEARTH_DEVICE_SECRET)');
@@ -64,14 +68,23 @@ export function registerAgent(program: Command): void {
       const setpointC = num('--setpoint', f.setpoint, 5, 90);
       const safetyC = num('--safety', f.safety, setpointC, 90);
       const tickS = num('--tick', f.tick, 0.05, 3600);
+      const outdoorC = f.outdoor === undefined ? undefined : num('--outdoor', f.outdoor, -60, 60);
+      let zone;
+      try {
+        zone = climateZoneFrom(f.climate);
+      } catch (e) {
+        throw new InvalidParameterError('--climate', (e as Error).message);
+      }
       let room: RoomTwin | undefined;
       if (f.roomTwin) {
         try {
-          room = new RoomTwin({ spec: f.roomTwin, speed });
+          // The room's clock starts at today's date and hour, so the demo shows this season's weather.
+          room = new RoomTwin({ spec: f.roomTwin, speed, climate: outdoorC === undefined ? { zone, startMs: Date.now() } : undefined });
         } catch (e) {
           throw new InvalidParameterError('--room-twin', (e as Error).message);
         }
       }
+      const twin = room;
       const log = (line: string): void => void process.stderr.write(`${new Date().toISOString()} ${f.deviceId} ${line}\n`);
       const transport = await MqttTransport.connect({ url: f.mqtt, deviceId: f.deviceId, secret, log });
       const agent = new Agent({
@@ -83,10 +96,11 @@ export function registerAgent(program: Command): void {
         transport,
         clock: Date.now,
         room,
+        outdoorC: twin?.outdoorC != null ? () => twin.outdoorC ?? 5 : outdoorC !== undefined ? () => outdoorC : undefined,
         limits: { setpointC, safetyC },
         onWarning: log,
       });
-      process.stdout.write(`hearth agent ${f.deviceId}: connected to ${f.mqtt}${room ? `, room twin ${f.roomTwin} at ×${speed}` : ''}\n`);
+      process.stdout.write(`hearth agent ${f.deviceId}: connected to ${f.mqtt}${room ? `, room twin ${f.roomTwin} at ×${speed}, ${outdoorC === undefined ? `climate ${zone}` : `outside ${outdoorC} °C`}` : ''}\n`);
       const timer = setInterval(() => agent.tick(Date.now()), tickS * 1000);
       const parent = process.ppid;
       await new Promise<void>((done) => {
