@@ -4,11 +4,12 @@
 // nothing is lost while the coordinator is unreachable. Transport-agnostic (MQTT or in-memory) and clock-injected:
 // the owner calls tick(nowMs) every period.
 import { spawnSync } from 'node:child_process';
-import { createReadStream, readdirSync, readlinkSync, rmSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { createReadStream, createWriteStream, readdirSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import { BoardState, boardPowerW } from '../physics/board.ts';
 import { createHeaterModel, type HeaterModel, type HeaterParams } from '../physics/heater.ts';
@@ -19,6 +20,7 @@ import type { RoomTwin } from './room-twin.ts';
 import { expandCommand, sandboxCapabilities, startProcess, type RunHandle } from './runner.ts';
 import { levelShare, powerFollowing } from './throttle.ts';
 import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile, type FileStamp } from './workdir.ts';
+import { packCheckpoint, unpackCheckpoint } from './checkpoint.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Seams
@@ -62,6 +64,13 @@ export interface AgentFiles {
   upload(assignment: Assignment, key: string, body: Readable, size: number): Promise<void>;
   /** Stores one snapshot file in `bucket` (absent: snapshots only reach the result bucket, through `upload`). */
   uploadSnapshot?(assignment: Assignment, bucket: string, key: string, body: Readable, size: number): Promise<void>;
+  /** Stores the attempt's checkpoint archive (`size` bytes) on the coordinator (absent: this device cannot checkpoint). */
+  uploadCheckpoint?(assignment: Assignment, body: Readable, size: number): Promise<void>;
+  /**
+   * The checkpoint archive of an earlier attempt (`assignment.restore.attempt`) of the same instance. Rejects with a
+   * retryable {@link AgentFilesError} while it has not arrived yet, a non-retryable one when it never will.
+   */
+  downloadCheckpoint?(assignment: Assignment, fromAttempt: number): Promise<Readable | NodeJS.ReadableStream>;
 }
 
 /**
@@ -119,6 +128,10 @@ export interface AgentOptions {
    * when this machine allows one, else a SIGSTOP/SIGCONT duty cycle) or 'signals' (always the duty cycle).
    */
   throttle?: 'auto' | 'signals';
+  /** SIGTERM → SIGKILL grace of a checkpointing kill that names none, s. Default 10. */
+  checkpointGraceS?: number;
+  /** Give up uploading a checkpoint after retrying this long, ms (the coordinator restarts the instance from zero). Default 5 min. */
+  checkpointUploadForMs?: number;
   /** Reports in flight at once while replaying (the transport keeps publish order). Default 16. */
   publishWindow?: number;
   /** Give up an input download or result upload after retrying this long, ms. Default 24 h. */
@@ -190,6 +203,12 @@ interface Run {
   shareS: number;
   /** Wakes a retry wait early (kill, reconnection). */
   wake: (() => void) | null;
+  /** Stopping for a move (a kill with `checkpoint`): the working directory is uploaded once the process exits. */
+  checkpointing: boolean;
+  /** Waiting for or unpacking the checkpoint to restore (that time is not the attempt's: not accounted). */
+  restoring: boolean;
+  /** What became of the restore (shown in the attempt's info). */
+  restoreInfo: Record<string, string | number>;
 }
 
 interface FillerProc {
@@ -344,6 +363,9 @@ export class Agent {
           share: levelShare(this.model.board, this.level),
           shareS: 0,
           wake: null,
+          checkpointing: false,
+          restoring: false,
+          restoreInfo: {},
         };
         this.runs.set(key, run);
         this.stopFiller(a.boardIndex);
@@ -360,7 +382,22 @@ export class Agent {
       }
       case 'kill': {
         const run = this.runs.get(attemptKey(command.ref));
-        if (run) this.killRun(run);
+        if (!command.checkpoint) {
+          if (run) this.killRun(run);
+          return;
+        }
+        // Unknown (long over): nothing to say; the coordinator's wait for the checkpoint ends by its own timeout.
+        if (!run || run.checkpointing || run.killed) return;
+        this.accrue(run, this.clock());
+        run.checkpointing = true;
+        if (!run.handle || run.exited) {
+          // Still staging its inputs, or its process already over: no state to save (execute's end reports so).
+          this.killRun(run);
+          return;
+        }
+        run.byCoordinator = false;
+        run.bySafety = false;
+        run.handle.terminate((command.checkpoint.graceS ?? this.o.checkpointGraceS ?? 10) * 1000);
         return;
       }
       case 'snapshot': {
@@ -556,7 +593,7 @@ export class Agent {
         this.accrue(run, this.clock());
         run.share = share;
       }
-      if (run.handle && !run.exited) run.handle.setCpuShare(share, this.runCores(run));
+      if (run.handle && !run.exited && !run.checkpointing) run.handle.setCpuShare(share, this.runCores(run));
     }
     const fs = this.fillerShare();
     for (const f of this.fillerProcs.values()) f.handle.setCpuShare(fs, 1);
@@ -610,6 +647,12 @@ export class Agent {
     const dtS = (nowMs - run.accruedMs) / 1000;
     if (!(dtS > 0)) return;
     run.accruedMs = nowMs;
+    // Waiting for a checkpoint, or saving one after the process stopped: the instance is not computing here (the
+    // attempt before or after it accounts that time), so none of it is booked to this attempt.
+    if (run.restoring || (run.checkpointing && run.exited)) {
+      run.lastCpuS = Math.max(run.lastCpuS, run.handle ? run.handle.cpuTimeS() : run.lastCpuS);
+      return;
+    }
     const bm = this.model.board;
     const cpu = run.handle ? run.handle.cpuTimeS() : run.lastCpuS;
     const used = Math.max(0, cpu - run.lastCpuS);
@@ -628,6 +671,8 @@ export class Agent {
 
   /** Pauses or resumes a run's processes to match its flags, and reports the change once it has started. */
   private applyPause(run: Run): void {
+    // A run stopping for a checkpoint must keep running until it has saved its state and exited.
+    if (run.checkpointing) return;
     const paused = run.byCoordinator || run.bySafety;
     if (run.handle) {
       if (paused) run.handle.pause();
@@ -864,16 +909,11 @@ export class Agent {
     try {
       run.workDir = await createWorkDir(this.runsDir, dirName(a));
       this.report(run, { state: 'running', phase: 'download' });
-      const inputs = a.resourceBuckets.length === 0 ? [] : await this.retrying(run, 'listing inputs', () => this.files.listInputs(a));
-      for (const input of inputs) {
-        // Directory markers (keys ending with '/') are not files.
-        if (input.key.endsWith('/') && input.size === 0) continue;
-        const dir = run.workDir;
-        await this.retrying(run, `downloading ${JSON.stringify(input.key)}`, () =>
-          this.cache.with(a.accountId, input, () => this.files.download(a, input), (path) => stageFile(dir, input.key, createReadStream(path))),
-        );
-      }
-      const staged = await snapshotFiles(run.workDir);
+      await this.stageInputs(run, run.workDir);
+      let staged = await snapshotFiles(run.workDir);
+      // The checkpoint goes over the inputs (its files win); `staged` stays the inputs' stamps, so that what the
+      // instance wrote on its earlier attempts is among its results.
+      if (a.restore) staged = await this.restore(run, a.restore.attempt, a.restore.waitS, staged);
       if (run.killed) throw new KilledError();
       // HOME is the working directory too: a task never writes into the agent user's home.
       const env = { ...a.env, TASK_PATH: run.workDir, HOME: run.workDir };
@@ -895,6 +935,10 @@ export class Agent {
         if (p !== undefined) run.progress = p;
       }
       if (run.killed) throw new KilledError();
+      if (run.checkpointing) {
+        await this.saveCheckpoint(run, run.workDir, staged, exit.code);
+        return;
+      }
       this.report(run, { phase: 'upload' });
       let results: Array<{ key: string; size: number }> = [];
       let uploadError: string | undefined;
@@ -917,8 +961,9 @@ export class Agent {
       });
     } catch (e) {
       this.accrue(run, this.clock());
-      // A killed attempt sends what it used since its last report, without a state (the coordinator decided its fate).
-      if (run.killed) this.report(run, {});
+      // A killed attempt sends what it used since its last report, without a state (the coordinator decided its fate);
+      // one stopped for a checkpoint before or after its process ran says there is nothing to restore.
+      if (run.killed) this.report(run, run.checkpointing ? { state: 'checkpointed', error: 'nothing to save: the process had not started or had already ended' } : {});
       else this.report(run, { state: 'failure', error: (e as Error).message.slice(0, 4000), ...(run.handle ? { info: this.instanceInfo(a, run.handle) } : {}) });
     } finally {
       this.runs.delete(run.key);
@@ -938,7 +983,106 @@ export class Agent {
         ...(caps.degraded ? { degraded: caps.degraded.slice(0, 1000) } : {}),
       };
     }
-    return { ...this.info, sandbox: handle?.sandbox === 'bwrap' ? 'bubblewrap' : 'process group', coreCount: a.cores, powerFollowing: this.throttleDescription() };
+    const run = this.runs.get(attemptKey(a));
+    return { ...this.info, sandbox: handle?.sandbox === 'bwrap' ? 'bubblewrap' : 'process group', coreCount: a.cores, powerFollowing: this.throttleDescription(), ...(run?.restoreInfo ?? {}) };
+  }
+
+  /** Downloads the attempt's inputs (through the cache) into `dir`. */
+  private async stageInputs(run: Run, dir: string): Promise<void> {
+    const a = run.a;
+    const inputs = a.resourceBuckets.length === 0 ? [] : await this.retrying(run, 'listing inputs', () => this.files.listInputs(a));
+    for (const input of inputs) {
+      // Directory markers (keys ending with '/') are not files.
+      if (input.key.endsWith('/') && input.size === 0) continue;
+      await this.retrying(run, `downloading ${JSON.stringify(input.key)}`, () =>
+        this.cache.with(a.accountId, input, () => this.files.download(a, input), (path) => stageFile(dir, input.key, createReadStream(path))),
+      );
+    }
+  }
+
+  /**
+   * Restores the checkpoint of attempt `from` into the run's working directory (over its staged inputs), waiting up
+   * to `waitS` for it to reach the coordinator. When there is none (never uploaded, lost, refused) or it cannot be
+   * unpacked, the instance starts from zero in a freshly staged directory, and its info says why. Returns the
+   * stamps of the staged inputs (new ones when the directory was staged again).
+   */
+  private async restore(run: Run, from: number, waitS: number, staged: Map<string, FileStamp>): Promise<Map<string, FileStamp>> {
+    const a = run.a;
+    const fromZero = (why: string): void => {
+      run.restoreInfo = { checkpointRestore: `restarted from zero: ${why}`.slice(0, 1000) };
+      this.warn(`${run.key}: ${run.restoreInfo.checkpointRestore}`);
+    };
+    const download = this.files.downloadCheckpoint?.bind(this.files);
+    if (!download) {
+      fromZero('this device cannot fetch checkpoints');
+      return staged;
+    }
+    this.accrue(run, this.clock());
+    run.restoring = true;
+    const tmpDir = join(this.o.workRoot, 'checkpoints');
+    const tmp = join(tmpDir, `${dirName(a)}.ckpt`);
+    try {
+      await mkdir(tmpDir, { recursive: true });
+      const deadline = this.clock() + waitS * 1000;
+      let delayMs = 500;
+      for (;;) {
+        if (run.killed) throw new KilledError();
+        try {
+          await pipeline(await download(a, from), createWriteStream(tmp, { mode: 0o600 }));
+          break;
+        } catch (e) {
+          if (run.killed) throw new KilledError();
+          const message = e instanceof Error ? e.message : String(e);
+          if (!(e instanceof AgentFilesError && e.retryable)) {
+            fromZero(`no checkpoint of attempt ${from} (${message})`);
+            return staged;
+          }
+          const left = deadline - this.clock();
+          if (left <= 0) {
+            fromZero(`the checkpoint of attempt ${from} did not arrive within ${waitS} s (${message})`);
+            return staged;
+          }
+          await this.sleep(run, Math.min(delayMs, left));
+          delayMs = Math.min(delayMs * 2, 5000);
+        }
+      }
+      const dir = run.workDir!;
+      try {
+        const n = await unpackCheckpoint(tmp, dir);
+        run.restoreInfo = { checkpointRestoredFrom: from, checkpointFiles: n };
+        return staged;
+      } catch (e) {
+        fromZero(`the checkpoint of attempt ${from} cannot be unpacked: ${(e as Error).message}`);
+        // What was unpacked before the refusal goes: the instance starts over in a freshly staged directory.
+        run.workDir = await createWorkDir(this.runsDir, dirName(a));
+        await this.stageInputs(run, run.workDir);
+        return snapshotFiles(run.workDir);
+      }
+    } finally {
+      await rm(tmp, { force: true }).catch(() => undefined);
+      run.restoring = false;
+      run.accruedMs = Math.max(run.accruedMs, this.clock());
+    }
+  }
+
+  /**
+   * Packs the files the stopped process left (changed since staging) and uploads them as the attempt's checkpoint,
+   * then reports the attempt `checkpointed` — with the checkpoint, or with the reason there is none.
+   */
+  private async saveCheckpoint(run: Run, dir: string, staged: Map<string, FileStamp>, exitCode: number | null): Promise<void> {
+    const a = run.a;
+    this.report(run, { phase: 'checkpoint' });
+    const upload = this.files.uploadCheckpoint?.bind(this.files);
+    try {
+      if (!upload) throw new Error('this device cannot upload checkpoints');
+      const packed = await packCheckpoint(dir, staged);
+      await this.retrying(run, 'uploading the checkpoint', () => upload(a, packed.stream(), packed.size), this.o.checkpointUploadForMs ?? 300_000);
+      this.report(run, { state: 'checkpointed', exitCode, checkpoint: { size: packed.size, files: packed.files.length }, info: this.instanceInfo(a, run.handle) });
+    } catch (e) {
+      if (e instanceof KilledError) throw e;
+      this.warn(`checkpoint of ${run.key} not saved: ${(e as Error).message}`);
+      this.report(run, { state: 'checkpointed', exitCode, error: `checkpoint not saved: ${(e as Error).message}`.slice(0, 4000), info: this.instanceInfo(a, run.handle) });
+    }
   }
 
   /** Uploads the files the instance left (filtered; staged inputs left unchanged skipped) to the result bucket. */
@@ -975,7 +1119,7 @@ export class Agent {
    * a doubling delay (1 s … 60 s by the injected clock, woken early by a reconnection) for up to `retryForMs`.
    * @throws KilledError when the run is killed meanwhile; the last error when it is not retryable or time is up
    */
-  private async retrying<T>(run: Run, what: string, fn: () => Promise<T>): Promise<T> {
+  private async retrying<T>(run: Run, what: string, fn: () => Promise<T>, forMs = this.retryForMs): Promise<T> {
     const start = this.clock();
     let delayMs = 1000;
     for (;;) {
@@ -987,7 +1131,7 @@ export class Agent {
         const message = e instanceof Error ? e.message : String(e);
         const retryable = (e instanceof AgentFilesError && e.retryable) || e instanceof InputSizeError;
         if (!retryable) throw new Error(`${what}: ${message}`);
-        if (this.clock() - start >= this.retryForMs) throw new Error(`${what}: gave up after ${Math.round((this.clock() - start) / 1000)} s: ${message}`);
+        if (this.clock() - start >= forMs) throw new Error(`${what}: gave up after ${Math.round((this.clock() - start) / 1000)} s: ${message}`);
         await this.sleep(run, delayMs);
         delayMs = Math.min(delayMs * 2, 60_000);
       }

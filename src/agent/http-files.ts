@@ -1,4 +1,5 @@
-// The agent's file link over HTTP: lists and downloads an attempt's inputs and uploads its results through the
+// The agent's file link over HTTP: lists and downloads an attempt's inputs and uploads its results (and snapshots,
+// and checkpoints: uploaded by the attempt stopped, downloaded by the attempt that resumes) through the
 // coordinator's device routes (coordinator/api/device-files.ts), with the device's own token. A device never
 // holds the customer's storage credentials; the coordinator checks the attempt is this device's.
 import { request as httpRequest, type IncomingMessage } from 'node:http';
@@ -92,6 +93,28 @@ export class HttpFiles implements AgentFiles {
   async uploadSnapshot(a: Assignment, bucket: string, key: string, body: Readable, size: number): Promise<void> {
     const res = await this.send('PUT', `${this.attemptPath(a)}/snapshots/${seg(bucket)}/${keySeg(key)}`, { body, size });
     await readBody(res, MAX_ERROR_BODY);
+  }
+
+  async uploadCheckpoint(a: Assignment, body: Readable, size: number): Promise<void> {
+    const res = await this.send('PUT', `${this.attemptPath(a)}/checkpoint`, { body, size });
+    await readBody(res, MAX_ERROR_BODY);
+  }
+
+  /** 503 (not arrived yet) is retryable; 404 (there is none and will be none) is not. */
+  async downloadCheckpoint(a: Assignment, fromAttempt: number): Promise<Readable> {
+    if (!Number.isInteger(fromAttempt) || fromAttempt < 1) throw new AgentFilesError(`bad checkpoint attempt ${fromAttempt}`, false);
+    const res = await this.send('GET', `${this.attemptPath(a)}/checkpoint/${fromAttempt}`, {});
+    const out = new PassThrough();
+    res.on('data', (c: Buffer) => {
+      if (!out.write(c)) res.pause();
+    });
+    out.on('drain', () => res.resume());
+    res.on('end', () => (res.complete ? out.end() : out.destroy(new AgentFilesError('checkpoint download interrupted', true))));
+    res.on('error', (e) => out.destroy(new AgentFilesError(`checkpoint download interrupted: ${e.message}`, true)));
+    out.on('close', () => {
+      if (!res.complete) res.destroy();
+    });
+    return out;
   }
 
   /** One request; resolves with a 2xx response (body unread), rejects with an AgentFilesError otherwise. */

@@ -78,6 +78,12 @@ export interface RunHandle {
   /** SIGKILL the whole group; `done` then resolves with killed=true. Idempotent; no-op after exit. */
   kill(): void;
   /**
+   * Asks the command to stop: ends any throttling, continues the group if paused, SIGTERMs every process of the group
+   * but the wrapper that leads it (and waits for it), then SIGKILLs the group after `graceMs` if it has not exited.
+   * No-op after exit or kill.
+   */
+  terminate(graceMs: number): void;
+  /**
    * CPU seconds used so far by every live process of the group (utime+stime+cutime+cstime from /proc/<pid>/stat),
    * best effort and never decreasing while running; after a natural exit, the exact figure the shell reports.
    */
@@ -275,7 +281,7 @@ function failedStart(err: Error, sinks: RunSinks, sandbox: 'bwrap' | 'none', ela
       resolve({ code: 126, signal: null, cpuTimeS: 0, wallTimeS: elapsedS(), killed: false, timedOut: false });
     });
   });
-  return { pid: -1, sandbox, paused: false, pause() {}, resume() {}, kill() {}, setCpuShare() {}, cpuShare: 1, throttle: { kind: 'signals', signals: 0 }, cpuTimeS: () => 0, done };
+  return { pid: -1, sandbox, paused: false, pause() {}, resume() {}, kill() {}, terminate() {}, setCpuShare() {}, cpuShare: 1, throttle: { kind: 'signals', signals: 0 }, cpuTimeS: () => 0, done };
 }
 
 /**
@@ -513,6 +519,25 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
       sample();
       disarm();
       signalGroup('SIGKILL');
+    },
+    terminate(graceMs: number) {
+      if (exited || killed || pid <= 0) return;
+      // The group must run to handle the signal: no more duty cycle or pause.
+      throttle?.dispose();
+      throttle = null;
+      paused = false;
+      signalGroup('SIGCONT');
+      // Not the leader (bubblewrap, or the wrapper shell): its death would end the run (and SIGKILL the group) at
+      // once. In the sandbox the wrapper is the pid namespace's init, which ignores a signal it has no handler for.
+      for (const member of groupMembers(pid)) {
+        if (member === pid) continue;
+        try {
+          process.kill(member, 'SIGTERM');
+        } catch {
+          /* gone */
+        }
+      }
+      setTimeout(() => handle.kill(), Math.max(0, graceMs)).unref();
     },
     cpuTimeS() {
       return finalCpuS ?? sample();

@@ -35,6 +35,13 @@ export const AssignmentSchema = Type.Object({
   checkpointable: Type.Boolean(),
   /** Wall-time limit of the attempt, s (null: none). */
   wallTimeLimitS: Type.Union([Type.Number({ exclusiveMinimum: 0 }), Type.Null()]),
+  /**
+   * A checkpoint to restore before the process starts (checkpointable tasks moved or evicted): the working directory
+   * an earlier attempt of the instance left, uploaded by its device (`checkpoint` command). The device fetches it
+   * with `GET …/assignments/{task}/{instance}/{this attempt}/checkpoint`, waiting at most `waitS` for it to arrive
+   * (503 meanwhile), and unpacks it over the staged inputs; a 404 or the end of the wait: it starts from zero.
+   */
+  restore: Type.Optional(Type.Object({ attempt: Type.Integer({ minimum: 1 }), waitS: Type.Number({ minimum: 0, maximum: 86_400 }) })),
 });
 export type Assignment = Static<typeof AssignmentSchema>;
 
@@ -47,7 +54,18 @@ export const DeviceCommandSchema = Type.Union([
   Type.Object({ kind: Type.Literal('start'), assignment: AssignmentSchema }),
   Type.Object({ kind: Type.Literal('pause'), ref: AttemptRefSchema }),
   Type.Object({ kind: Type.Literal('resume'), ref: AttemptRefSchema }),
-  Type.Object({ kind: Type.Literal('kill'), ref: AttemptRefSchema }),
+  /**
+   * Ends the attempt. With `checkpoint` (checkpointable tasks moved or evicted) the device stops it for a move
+   * instead: SIGTERM to its processes (continued first if paused), SIGKILL after `graceS` (default 10), then it packs
+   * the files of the working directory that changed since staging, uploads them
+   * (`PUT …/assignments/{task}/{instance}/{attempt}/checkpoint`) and reports the attempt `checkpointed` (with
+   * `checkpoint`, or `error` when nothing could be saved). A device that knows no checkpoints just kills it.
+   */
+  Type.Object({
+    kind: Type.Literal('kill'),
+    ref: AttemptRefSchema,
+    checkpoint: Type.Optional(Type.Object({ graceS: Type.Optional(Type.Number({ minimum: 0, maximum: 3600 })) })),
+  }),
   /**
    * Power settings: frequency level of the boards, booster fraction 0..1, which free boards run filler (heat
    * only), and a resistive set-point in W (boards off) or null.
@@ -92,7 +110,14 @@ export const DeviceReportSchema = Type.Object({
 export type DeviceReport = Static<typeof DeviceReportSchema>;
 
 /** Instance states a device reports. */
-export const ReportedInstanceState = Type.Union([Type.Literal('running'), Type.Literal('paused'), Type.Literal('success'), Type.Literal('failure')]);
+export const ReportedInstanceState = Type.Union([
+  Type.Literal('running'),
+  Type.Literal('paused'),
+  Type.Literal('success'),
+  Type.Literal('failure'),
+  /** The attempt stopped on a `checkpoint` command: its state was saved (`checkpoint`) or could not be (`error`). */
+  Type.Literal('checkpointed'),
+]);
 
 /**
  * A report about one attempt. `seq` grows by one per report of the attempt (the coordinator deduplicates by
@@ -107,7 +132,7 @@ export const InstanceReportSchema = Type.Object({
   at: Type.Number(),
   deviceId: DeviceId,
   state: Type.Optional(ReportedInstanceState),
-  phase: Type.Optional(Type.Union([Type.Literal('download'), Type.Literal('environment'), Type.Literal('execution'), Type.Literal('upload')])),
+  phase: Type.Optional(Type.Union([Type.Literal('download'), Type.Literal('environment'), Type.Literal('execution'), Type.Literal('upload'), Type.Literal('checkpoint')])),
   progress: Type.Optional(Type.Number({ minimum: 0, maximum: 100 })),
   add: Type.Optional(
     Type.Object({
@@ -123,6 +148,8 @@ export const InstanceReportSchema = Type.Object({
   /** Uploaded result files (keys in the result bucket), on success or failure. */
   results: Type.Optional(Type.Array(Type.Object({ key: Str, size: Type.Number({ minimum: 0 }) }))),
   exitCode: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  /** With state `checkpointed`: the checkpoint stored on the coordinator (bytes of the archive, files in it). */
+  checkpoint: Type.Optional(Type.Object({ size: Type.Integer({ minimum: 0 }), files: Type.Integer({ minimum: 0 }) })),
   error: Type.Optional(Type.String({ maxLength: 4096 })),
   /** Free facts shown in the instance's info (cpuModel, sandbox…). */
   info: Type.Optional(Type.Record(InfoKey, Type.Union([Type.String(), Type.Number(), Type.Boolean()]), { additionalProperties: false })),

@@ -2,8 +2,12 @@
 // inputs of an attempt it holds and uploads the attempt's results (and snapshots) into the task owner's buckets.
 // Only the device the store says holds the attempt, and only for the attempt now current, gets an answer; anything
 // else is a 404 that reveals nothing. Object keys are opaque (never paths here): `../../etc/passwd` is just a key.
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { dirname, join, resolve } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
@@ -28,7 +32,30 @@ export interface DeviceFilesOptions extends ApiContext {
   blobs?: BlobStore;
   /** Largest result or snapshot file, bytes (413 beyond). Default 5 GiB. */
   maxUploadBytes?: number;
+  /** Largest checkpoint archive, bytes (413 beyond: the instance then restarts from zero). Default 2 GiB. */
+  maxCheckpointBytes?: number;
+  /** Where checkpoint archives are kept. Default: `checkpoints` beside the blob directory. */
+  checkpointDir?: string;
 }
+
+/**
+ * Where the live loop records, in an instance's info, the attempt whose checkpoint it ordered and the device that
+ * runs it (fleet/loop.ts writes it; the upload route accepts that device and attempt only).
+ */
+export const CHECKPOINT_INFO_KEY = 'checkpointFrom';
+
+/** The checkpoint the loop awaits for an instance, from its info (undefined when none). */
+export function checkpointPointer(info: unknown): { attempt: number; deviceId: string } | undefined {
+  const v = info && typeof info === 'object' ? (info as Record<string, unknown>)[CHECKPOINT_INFO_KEY] : undefined;
+  if (!v || typeof v !== 'object') return undefined;
+  const { attempt, deviceId } = v as Record<string, unknown>;
+  return typeof attempt === 'number' && Number.isInteger(attempt) && typeof deviceId === 'string' ? { attempt, deviceId } : undefined;
+}
+
+/** Task ids that name a checkpoint directory as they are (the store's uuids). */
+const PLAIN_ID = /^[A-Za-z0-9-]{1,64}$/;
+/** How often checkpoint directories of finished or deleted tasks are swept, ms. */
+const CHECKPOINT_SWEEP_MS = 10 * 60_000;
 
 /** States in which an attempt is still the device's to work on. */
 const LIVE: ReadonlySet<InstanceState> = new Set(['dispatched', 'running', 'paused']);
@@ -36,6 +63,7 @@ const LIVE: ReadonlySet<InstanceState> = new Set(['dispatched', 'running', 'paus
 const KeyParams = Type.Object({ '*': Type.String() });
 const InputParams = Type.Intersect([AttemptParamsSchema, Type.Object({ bucket: Type.String({ minLength: 1, maxLength: 255 }) }), KeyParams]);
 const ResultParams = Type.Intersect([AttemptParamsSchema, KeyParams]);
+const RestoreParams = Type.Intersect([AttemptParamsSchema, Type.Object({ from: Type.Integer({ minimum: 1 }) })]);
 
 /** An attempt the caller may work on: its task and the task owner (whose buckets are read and written). */
 interface HeldAttempt {
@@ -65,6 +93,19 @@ export const deviceFileRoutes: FastifyPluginAsync<DeviceFilesOptions> = async (b
   // The blob store's temp directory (not init(): that would sweep the storage endpoint's uploads in progress).
   await mkdir(join(blobs.dir, 'tmp'), { recursive: true });
   const maxUpload = opts.maxUploadBytes ?? 5 * 1024 ** 3;
+  const maxCheckpoint = opts.maxCheckpointBytes ?? 2 * 1024 ** 3;
+  const checkpointDir = resolve(opts.checkpointDir ?? join(dirname(resolve(blobs.dir)), 'checkpoints'));
+  await mkdir(join(checkpointDir, 'tmp'), { recursive: true });
+  const checkpointFile = (taskUuid: string, instanceId: number, attempt: number): string => join(checkpointDir, taskUuid, `${instanceId}-${attempt}.ckpt`);
+  let lastSweep = Date.now();
+  /** Removes the checkpoints of tasks that ended or are gone (best effort). */
+  const sweepCheckpoints = async (): Promise<void> => {
+    for (const name of await readdir(checkpointDir)) {
+      if (name === 'tmp' || !PLAIN_ID.test(name)) continue;
+      const task = await store.getTask(SYSTEM, name);
+      if (!task || task.state === 'Success' || task.state === 'Failure' || task.state === 'Cancelled') await rm(join(checkpointDir, name), { recursive: true, force: true });
+    }
+  };
 
   // Upload bodies stay unread until the handler streams them into a blob.
   app.removeAllContentTypeParsers();
@@ -192,6 +233,89 @@ export const deviceFileRoutes: FastifyPluginAsync<DeviceFilesOptions> = async (b
       const allowed = new Set([bodyOf(task).resultBucket, once?.bucket, periodic?.bucket].filter((b): b is string => typeof b === 'string' && b !== ''));
       if (!allowed.has(bucket)) throw notFound(`bucket ${bucket}`);
       return store1(req, owner, bucket, key);
+    },
+  );
+
+  app.put(
+    '/assignments/:taskUuid/:instanceId/:attempt/checkpoint',
+    {
+      schema: {
+        tags,
+        summary: '(ext) Store the checkpoint of an attempt this device was told to stop for a move (checkpointable tasks)',
+        params: AttemptParamsSchema,
+        response: { 200: Type.Object({ size: Type.Integer({ minimum: 0 }) }), 413: ApiErrorSchema, ...errors },
+      },
+    },
+    async (req) => {
+      const p = req.params;
+      const account = req.caller?.account;
+      const deviceId = account?.role === 'device' ? account.scope.deviceId : undefined;
+      const gone = notFound(`checkpoint of attempt ${p.attempt} of instance ${p.instanceId} of task ${p.taskUuid}`);
+      if (!deviceId || !PLAIN_ID.test(p.taskUuid)) throw gone;
+      // Only the device the loop told to checkpoint this attempt, while the instance is not over.
+      const inst = await store.getInstance(SYSTEM, p.taskUuid, p.instanceId);
+      const ptr = checkpointPointer(inst?.info);
+      if (!inst || !ptr || ptr.attempt !== p.attempt || ptr.deviceId !== deviceId || inst.state === 'success' || inst.state === 'failure' || inst.state === 'cancelled') throw gone;
+      const task = await store.getTask(SYSTEM, p.taskUuid);
+      if (!task || task.checkpoint !== 'snapshot') throw gone;
+      const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
+      if (declared !== undefined && declared > maxCheckpoint) throw new HttpError('TOO_LARGE', `the checkpoint is over ${maxCheckpoint} bytes`);
+      const tmp = join(checkpointDir, 'tmp', `${randomUUID()}.part`);
+      let size = 0;
+      const limit = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          size += chunk.length;
+          if (size > maxCheckpoint) cb(new HttpError('TOO_LARGE', `the checkpoint is over ${maxCheckpoint} bytes`));
+          else cb(null, chunk);
+        },
+      });
+      try {
+        await pipeline(req.raw, limit, createWriteStream(tmp, { mode: 0o600 }));
+        if (declared !== undefined && size !== declared) throw new HttpError('BAD_REQUEST', `received ${size} bytes of the ${declared} announced`);
+        const file = checkpointFile(p.taskUuid, p.instanceId, p.attempt);
+        await mkdir(dirname(file), { recursive: true });
+        await rename(tmp, file);
+      } catch (e) {
+        await rm(tmp, { force: true }).catch(() => undefined);
+        if (e instanceof HttpError) throw e;
+        throw new HttpError('UNAVAILABLE', `checkpoint not stored: ${(e as Error).message}: send it again`);
+      }
+      // Older checkpoints of the instance are superseded.
+      for (const name of await readdir(join(checkpointDir, p.taskUuid)).catch(() => [] as string[])) {
+        const m = /^(\d+)-(\d+)\.ckpt$/.exec(name);
+        if (m && Number(m[1]) === p.instanceId && Number(m[2]) < p.attempt) await rm(join(checkpointDir, p.taskUuid, name), { force: true });
+      }
+      if (Date.now() - lastSweep >= CHECKPOINT_SWEEP_MS) {
+        lastSweep = Date.now();
+        void sweepCheckpoints().catch(() => undefined);
+      }
+      return { size };
+    },
+  );
+
+  app.get(
+    '/assignments/:taskUuid/:instanceId/:attempt/checkpoint/:from',
+    {
+      schema: {
+        tags,
+        summary: '(ext) The checkpoint of an earlier attempt of an instance, for the attempt this device holds (503: not arrived yet; 404: there is none)',
+        params: RestoreParams,
+      },
+    },
+    async (req, reply) => {
+      const p = req.params;
+      await held(req, p);
+      const none = notFound(`checkpoint of attempt ${p.from}`);
+      if (p.from >= p.attempt || !PLAIN_ID.test(p.taskUuid)) throw none;
+      const file = checkpointFile(p.taskUuid, p.instanceId, p.from);
+      const st = await stat(file).catch(() => null);
+      if (st?.isFile()) return reply.header('content-length', String(st.size)).type('application/octet-stream').send(createReadStream(file));
+      // Not here: on its way, unless the loop gave it up (the attempt marked cancelled) or never ordered it.
+      const attempts = await store.listAttempts(SYSTEM, p.taskUuid, p.instanceId);
+      const from = attempts.find((x) => x.attempt === p.from);
+      const inst = await store.getInstance(SYSTEM, p.taskUuid, p.instanceId);
+      if (!from || from.state === 'cancelled' || checkpointPointer(inst?.info)?.attempt !== p.from) throw none;
+      throw new HttpError('UNAVAILABLE', `the checkpoint of attempt ${p.from} has not arrived yet`);
     },
   );
 };

@@ -16,6 +16,7 @@ import { shouldSuspend } from '../accounting/billing.ts';
 import { setpointAt, type RoomSpec } from '../../protocol/platform.ts';
 import { parseTimeSpan } from '../../protocol/timespan.ts';
 import { snapshotOrders, type SnapshotOrder } from '../api/snapshots.ts';
+import { CHECKPOINT_INFO_KEY } from '../api/device-files.ts';
 
 /** What the loop tells the rest of the platform (billing, the event stream, metrics). */
 export interface FleetLoopHooks {
@@ -65,6 +66,16 @@ export interface FleetLoopOptions {
    * comes back); instances in overflow or on an unknown heater go back to the queue.
    */
   requeueInFlightAtStart?: boolean;
+  /**
+   * Checkpointable instances (task `checkpoint: 'snapshot'`) moved or evicted are stopped with a checkpoint: SIGTERM,
+   * this grace, SIGKILL, then their working directory is uploaded and restored by their next attempt. Default 10 s.
+   */
+  checkpointGraceS?: number;
+  /**
+   * A checkpoint not reported this long after it was ordered is given up: the next attempt starts from zero (and
+   * one already waiting for it is told so). Default grace + 330 s (the agent gives up its upload after 5 min).
+   */
+  checkpointTimeoutS?: number;
 }
 
 /** Default overflow pool: a conventional datacenter (PUE 1.5, French grid, price of onDemand). */
@@ -114,6 +125,29 @@ interface Entry {
   retries: number;
   /** Times its heater was lost under it. */
   losses: number;
+  /** Its current attempt's process has started (reported in phase execution): it has a state worth checkpointing. */
+  executing: boolean;
+  /** The checkpoint its next (or current) attempt restores, while one is awaited or kept. */
+  ckpt: CheckpointState | null;
+  /** What became of a checkpoint, said in the info of the attempt's end ("restarted from zero: …"). */
+  note: string | null;
+}
+
+/** A checkpoint ordered from one attempt of an instance. */
+interface CheckpointState {
+  attempt: number;
+  deviceId: string;
+  orderedMs: number;
+  state: 'pending' | 'ready' | 'lost';
+  why: string;
+}
+
+/** A move ordered from outside the policy (an operator, a test): applied after the policy's decisions. */
+interface MoveOrder {
+  taskUuid: string;
+  instanceId: number;
+  deviceId: string;
+  board: number;
 }
 
 /** Counts of one tick (for logs and tests). */
@@ -133,6 +167,9 @@ const RESTART_SEQ = COORDINATOR_SEQ_BASE + 900_000_000;
  * it, below {@link RESTART_SEQ}.
  */
 const ADOPTED_SEQ = 500_000_000;
+
+/** Sequence of the event that marks an attempt whose checkpoint was given up (its row's state: cancelled). */
+const CHECKPOINT_LOST_SEQ = COORDINATOR_SEQ_BASE + 800_000_000;
 
 /** Stale attempts remembered as already told to stop (a stale attempt reports every tick until the kill lands). */
 const STALE_KILLS_REMEMBERED = 4096;
@@ -179,6 +216,10 @@ export class FleetLoop {
   private readonly firstSeenMs = new Map<string, number>();
   /** Attempts a device still reports although they are no longer current, already told to stop. */
   private readonly staleKills = new Set<string>();
+  private readonly checkpointGraceS: number;
+  private readonly checkpointTimeoutMs: number;
+  /** Moves ordered by {@link orderMove}, applied at the next tick. */
+  private readonly moves: MoveOrder[] = [];
 
   constructor(o: FleetLoopOptions) {
     this.store = o.store;
@@ -191,6 +232,18 @@ export class FleetLoop {
     this.hooks = o.hooks ?? {};
     this.overflow = o.overflow ?? DEFAULT_OVERFLOW;
     this.requeueAtStart = o.requeueInFlightAtStart !== false;
+    this.checkpointGraceS = o.checkpointGraceS ?? 10;
+    this.checkpointTimeoutMs = (o.checkpointTimeoutS ?? this.checkpointGraceS + 330) * 1000;
+  }
+
+  /**
+   * Orders an instance moved to a heater's board at the next tick, after the policy's decisions, through the same
+   * path as the policy's `migrate` (a running or paused instance; a checkpointable one resumes from its checkpoint
+   * there). A move that does not fit then (instance not running, board taken, heater offline) is dropped with a
+   * warning.
+   */
+  orderMove(o: MoveOrder): void {
+    this.moves.push({ ...o });
   }
 
   /** One round at `nowMs`. Rounds never overlap: a tick called while one runs returns null. */
@@ -220,6 +273,18 @@ export class FleetLoop {
           this.hooks.onWarning?.(`decision ${d.kind} not applied: ${(e as Error).message}`, d);
         }
       }
+      for (const m of this.moves.splice(0)) {
+        try {
+          const i = this.index.get(`${m.taskUuid}/${m.instanceId}`);
+          const dev = this.byId.get(m.deviceId);
+          if (i === undefined || !this.live.get(m.taskUuid)?.has(i) || !dev) throw new Error('unknown instance or heater');
+          if (await this.apply({ kind: 'migrate', instance: i, heater: dev.index, board: m.board }, nowMs, touched)) started++;
+          this.policy.onChange(i, this.table);
+        } catch (e) {
+          this.hooks.onWarning?.(`move of ${m.taskUuid}/${m.instanceId} not applied: ${(e as Error).message}`, m);
+        }
+      }
+      await this.expireCheckpoints(nowMs);
       this.sendPower();
       for (const uuid of touched) await this.refreshTaskState(uuid, nowMs);
       if (nowMs - this.lastSweepMs >= AUTO_DELETE_SWEEP_MS) {
@@ -561,11 +626,14 @@ export class FleetLoop {
     const current = e !== undefined && i !== undefined && e.attempt === rep.attempt && this.live.get(rep.taskUuid)?.has(i) === true;
     // Any report of the attempt, even one seen before, says its heater runs it (an adopted row is confirmed).
     if (current) this.adopted.delete(i);
+    if (current && rep.phase === 'execution') e.executing = true;
     const set: Parameters<Store['applyInstanceEvent']>[0]['set'] = {};
     if (rep.progress !== undefined) set.progress = rep.progress;
     if (rep.clockRatio !== undefined) set.clockRatio = rep.clockRatio;
-    if (rep.phase !== undefined) set.phase = rep.phase;
+    if (rep.phase !== undefined) set.phase = rep.phase === 'checkpoint' ? 'shutdown' : rep.phase;
     let ended = false;
+    // The checkpoint this attempt was told to make (its attempt already ended for the loop).
+    const ordered = e?.ckpt && e.ckpt.attempt === rep.attempt && e.ckpt.deviceId === rep.deviceId ? e.ckpt : null;
     if (rep.state === 'running' || rep.state === 'paused') {
       set.state = rep.state;
       if (rep.state === 'running' && rep.phase === undefined) set.phase = 'execution';
@@ -575,7 +643,12 @@ export class FleetLoop {
       set.endedAt = rep.at;
       // The compute API lists an instance's results as the keys written to the result bucket.
       if (rep.results) set.results = rep.results.map((r) => r.key);
-      set.info = { ...(rep.info ?? {}), ...(rep.exitCode !== undefined ? { exitCode: rep.exitCode } : {}), ...(rep.error ? { error: rep.error } : {}) };
+      set.info = {
+        ...(rep.info ?? {}),
+        ...(rep.exitCode !== undefined ? { exitCode: rep.exitCode } : {}),
+        ...(rep.error ? { error: rep.error } : {}),
+        ...(current && e?.note ? { checkpointRestore: e.note } : {}),
+      };
       set.state = rep.state;
       if (rep.state === 'success') set.progress = 100;
     }
@@ -590,7 +663,12 @@ export class FleetLoop {
     });
     // A report seen before (a replay, a resend after a reconnection) changes nothing more.
     if (!applied.applied) return false;
-    if (!current && !ended) this.stopStale(rep);
+    if (rep.state === 'checkpointed' && ordered?.state === 'pending') {
+      if (rep.checkpoint && !rep.error) ordered.state = 'ready';
+      else await this.checkpointLost(e!, rep.error ?? 'the device saved none', nowMs);
+    }
+    // An attempt stopping for its checkpoint still reports (its last usage, its checkpoint): not a stale one.
+    if (!current && !ended && ordered?.state !== 'pending' && rep.state !== 'checkpointed') this.stopStale(rep);
     if (rep.add && e && rep.add.wallTimeSec > 0) {
       await this.hooks.onUsage?.({
         accountId: e.task.accountId,
@@ -610,6 +688,9 @@ export class FleetLoop {
     const requeue = rep.state === 'failure' && (await this.mayRetry(e));
     if (rep.state === 'failure') await this.recordError(e.task, rep);
     this.freeSlot(i);
+    e.note = null;
+    // A failed attempt is retried from zero (its checkpoint may be what made it fail); a success needs none.
+    if (e.ckpt?.state !== 'pending' || e.ckpt.attempt >= e.attempt) e.ckpt = null;
     if (requeue) {
       e.retries++;
       await this.coordinatorEvent(e, nowMs, { state: 'queued', heaterId: null, boardIndex: null, progress: 0, endedAt: null });
@@ -706,6 +787,7 @@ export class FleetLoop {
       const e = this.entries[i];
       e.deviceId = d.row.id;
       e.seq = ADOPTED_SEQ;
+      e.executing = inst.phase === 'execution';
       this.policy.onChange(i, t);
       this.adopted.set(i, nowMs);
       touched.add(inst.taskUuid);
@@ -866,7 +948,7 @@ export class FleetLoop {
     t.startedS[i] = NaN;
     t.endedS[i] = NaN;
     t.attempts[i] = inst.attempt;
-    this.entries[i] = { task, instanceId: inst.instanceId, rank, needs, attempt: inst.attempt, deviceId: null, seq: 0, retries: 0, losses: 0 };
+    this.entries[i] = { task, instanceId: inst.instanceId, rank, needs, attempt: inst.attempt, deviceId: null, seq: 0, retries: 0, losses: 0, executing: false, ckpt: null, note: null };
     this.index.set(`${task.uuid}/${inst.instanceId}`, i);
     let rows = this.live.get(task.uuid);
     if (!rows) this.live.set(task.uuid, (rows = new Set()));
@@ -902,13 +984,16 @@ export class FleetLoop {
         const dev = this.devices[d.heater];
         if (!e || !dev) throw new Error('unknown instance or heater');
         if (d.kind === 'start' && t.phase[i] !== InstancePhase.queued) throw new Error(`instance is not queued`);
-        if (d.kind === 'migrate' && t.phase[i] !== InstancePhase.paused) throw new Error(`instance is not paused`);
+        if (d.kind === 'migrate' && t.phase[i] !== InstancePhase.paused && t.phase[i] !== InstancePhase.running) throw new Error(`instance is neither paused nor running`);
         const slot = d.heater * v.maxBoards + d.board;
         if (d.board >= dev.model.boards || v.boardInstance[slot] >= 0) throw new Error(`board ${d.board} of heater ${d.heater} is not free`);
         if (!v.online[d.heater]) throw new Error(`heater ${d.heater} is offline`);
+        // A checkpointable instance moves with its working directory: its device stops it (SIGTERM, grace, SIGKILL)
+        // and uploads what it left, which the new attempt unpacks before starting. Others restart from zero there.
+        let stop: (() => void) | null = null;
         if (d.kind === 'migrate') {
-          // A migration without a real snapshot is a restart elsewhere (the local runner cannot checkpoint a process).
-          this.stopOnDevice(i);
+          if (this.mayCheckpoint(i)) stop = this.orderCheckpoint(i, nowMs);
+          else this.stopOnDevice(i);
         }
         v.boardInstance[slot] = i;
         t.phase[i] = InstancePhase.running;
@@ -919,15 +1004,27 @@ export class FleetLoop {
         e.attempt++;
         e.seq = 0;
         e.deviceId = dev.row.id;
+        e.executing = false;
+        const restore = this.restoreFor(e);
+        const progress = restore.from !== null ? Math.max(0, Math.min(100, (100 * t.doneS[i]) / (t.workS[i] || 1))) : 0;
+        if (restore.from === null) t.doneS[i] = 0;
         await this.store.applyInstanceEvent({
           taskUuid: e.task.uuid,
           instanceId: e.instanceId,
           attempt: e.attempt,
           sequence: 0,
           at: nowMs,
-          set: { state: 'dispatched', phase: 'dispatch', heaterId: dev.row.id, boardIndex: d.board, startedAt: nowMs, endedAt: null, progress: 0 },
+          set: { state: 'dispatched', phase: 'dispatch', heaterId: dev.row.id, boardIndex: d.board, startedAt: nowMs, endedAt: null, progress, ...(restore.info ? { info: restore.info } : {}) },
         });
-        this.link.send(dev.row.id, { kind: 'start', assignment: buildAssignment(e.task, e.instanceId, e.rank, e.attempt, d.board, e.needs) });
+        // The pointer to the checkpoint is stored before its device is told to upload it (the upload route reads it).
+        stop?.();
+        this.link.send(dev.row.id, {
+          kind: 'start',
+          assignment: {
+            ...buildAssignment(e.task, e.instanceId, e.rank, e.attempt, d.board, e.needs),
+            ...(restore.from !== null ? { restore: { attempt: restore.from, waitS: Math.ceil(this.checkpointTimeoutMs / 1000) + 30 } } : {}),
+          },
+        });
         touched.add(e.task.uuid);
         return true;
       }
@@ -946,9 +1043,20 @@ export class FleetLoop {
         const i = d.instance;
         const e = this.entries[i];
         if (!e || (t.phase[i] !== InstancePhase.running && t.phase[i] !== InstancePhase.paused)) throw new Error('instance is neither running nor paused');
+        if (this.mayCheckpoint(i)) {
+          // Evicted with its checkpoint: the next attempt, wherever it runs, resumes from it.
+          const from = e.deviceId;
+          const stop = this.orderCheckpoint(i, nowMs);
+          t.phase[i] = InstancePhase.queued;
+          await this.coordinatorEvent(e, nowMs, { state: 'queued', phase: null, heaterId: null, boardIndex: null, info: { [CHECKPOINT_INFO_KEY]: { attempt: e.attempt, deviceId: from } } });
+          stop();
+          touched.add(e.task.uuid);
+          return false;
+        }
         this.stopOnDevice(i);
         t.phase[i] = InstancePhase.queued;
-        t.doneS[i] = t.checkpointable[i] ? t.doneS[i] : 0;
+        // A checkpointable one stopped before its process ran keeps the checkpoint it was to restore (if any).
+        t.doneS[i] = t.checkpointable[i] && e.ckpt ? t.doneS[i] : 0;
         await this.coordinatorEvent(e, nowMs, { state: 'queued', phase: null, heaterId: null, boardIndex: null, progress: 0 });
         touched.add(e.task.uuid);
         return false;
@@ -964,6 +1072,7 @@ export class FleetLoop {
         e.attempt++;
         e.seq = 0;
         e.deviceId = OVERFLOW_DEVICE;
+        e.executing = false;
         await this.store.applyInstanceEvent({
           taskUuid: e.task.uuid,
           instanceId: e.instanceId,
@@ -1006,6 +1115,75 @@ export class FleetLoop {
     }
   }
 
+  /**
+   * Whether stopping the instance should save its state: a checkpointable task, on a heater, whose current attempt's
+   * process has started (one still staging or restoring has nothing new: the checkpoint it restores stays the one).
+   */
+  private mayCheckpoint(i: number): boolean {
+    const e = this.entries[i];
+    return this.table.checkpointable[i] === 1 && e.executing && e.deviceId !== null && e.deviceId !== OVERFLOW_DEVICE;
+  }
+
+  /**
+   * Stops a checkpointable instance for a move: records the checkpoint awaited from its attempt and device, frees its
+   * board, and returns the sending of the checkpointing kill (to call once the store knows the checkpoint's pointer).
+   */
+  private orderCheckpoint(i: number, nowMs: number): () => void {
+    const e = this.entries[i];
+    const deviceId = e.deviceId!;
+    const ref = { taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt };
+    e.ckpt = { attempt: e.attempt, deviceId, orderedMs: nowMs, state: 'pending', why: '' };
+    this.freeSlot(i);
+    e.deviceId = null;
+    return () => this.link.send(deviceId, { kind: 'kill', ref, checkpoint: { graceS: this.checkpointGraceS } });
+  }
+
+  /**
+   * What an attempt about to start restores: the checkpoint awaited or received (and the info pointing at it, which
+   * the upload route checks), or none — with the reason in the info when one was lost.
+   */
+  private restoreFor(e: Entry): { from: number | null; info: Record<string, unknown> | null } {
+    const c = e.ckpt;
+    e.note = null;
+    if (!c) return { from: null, info: null };
+    if (c.state === 'lost') {
+      e.ckpt = null;
+      e.note = `restarted from zero: the checkpoint of attempt ${c.attempt} was lost (${c.why})`;
+      return { from: null, info: { checkpointRestore: e.note } };
+    }
+    return { from: c.attempt, info: { [CHECKPOINT_INFO_KEY]: { attempt: c.attempt, deviceId: c.deviceId } } };
+  }
+
+  /**
+   * Gives a checkpoint up (its device saved none, went offline, or never answered): the next attempt starts from
+   * zero; one already started and waiting for it learns so from the device route (its attempt marked cancelled).
+   */
+  private async checkpointLost(e: Entry, why: string, nowMs: number): Promise<void> {
+    const c = e.ckpt;
+    if (!c || c.state !== 'pending') return;
+    c.state = 'lost';
+    c.why = why.slice(0, 500);
+    this.hooks.onWarning?.(`checkpoint of ${e.task.uuid}/${e.instanceId} attempt ${c.attempt} lost: ${c.why}`);
+    if (e.attempt > c.attempt) {
+      e.note = `restarted from zero: the checkpoint of attempt ${c.attempt} was lost (${c.why})`;
+      await this.store.applyInstanceEvent({ taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: c.attempt, sequence: CHECKPOINT_LOST_SEQ, at: nowMs, set: { state: 'cancelled' } });
+    }
+  }
+
+  /** Checkpoints awaited from a device that went offline, or for too long, are given up. */
+  private async expireCheckpoints(nowMs: number): Promise<void> {
+    for (const rows of this.live.values()) {
+      for (const i of rows) {
+        const e = this.entries[i];
+        const c = e.ckpt;
+        if (!c || c.state !== 'pending') continue;
+        const d = this.byId.get(c.deviceId);
+        if (!d || nowMs - d.lastSeenMs > this.offlineMs) await this.checkpointLost(e, `heater ${c.deviceId} went offline`, nowMs);
+        else if (nowMs - c.orderedMs > this.checkpointTimeoutMs) await this.checkpointLost(e, `not received within ${Math.round(this.checkpointTimeoutMs / 1000)} s`, nowMs);
+      }
+    }
+  }
+
   /** Tells the instance's device to kill its attempt and frees its board in the view. */
   private stopOnDevice(i: number): void {
     const e = this.entries[i];
@@ -1026,7 +1204,11 @@ export class FleetLoop {
   }
 
   /** An event of the coordinator's own on the current attempt (outranks the device's reports of that attempt). */
-  private async coordinatorEvent(e: Entry, nowMs: number, set: { state?: InstanceState; phase?: null; heaterId?: null; boardIndex?: null; progress?: number; endedAt?: number | null }): Promise<void> {
+  private async coordinatorEvent(
+    e: Entry,
+    nowMs: number,
+    set: { state?: InstanceState; phase?: null; heaterId?: null; boardIndex?: null; progress?: number; endedAt?: number | null; info?: unknown },
+  ): Promise<void> {
     e.seq++;
     await this.store.applyInstanceEvent({ taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: e.attempt, sequence: COORDINATOR_SEQ_BASE + e.seq, at: nowMs, set });
   }
