@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { createReadStream, createWriteStream, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { mkdir, rm } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -99,6 +99,11 @@ export interface AgentOptions {
   boards: number;
   /** Cores of one board (an instance's utilisation is its CPU time over min(cores asked, this)). */
   coresPerBoard: number;
+  /**
+   * Memory of one board, MiB: an instance may use that much (its whole process group; a cgroup limit where this
+   * machine allows one, runner.ts). Default: this machine's memory shared by the boards.
+   */
+  memoryPerBoardMB?: number;
   /** The agent's own directory: runs/ (working directories), cache/ (inputs), outbox/ (reports). */
   workRoot: string;
   files: AgentFiles;
@@ -229,6 +234,8 @@ export class Agent {
   readonly deviceId: string;
   private readonly o: AgentOptions;
   private readonly model: HeaterModel;
+  /** What one instance may use, MiB (AgentOptions.memoryPerBoardMB). */
+  private readonly memoryPerBoardMB: number;
   private readonly clock: () => number;
   private readonly transport: AgentTransport;
   private readonly files: AgentFiles;
@@ -286,6 +293,9 @@ export class Agent {
     this.files = options.files;
     this.warn = options.onWarning ?? (() => undefined);
     this.model = createHeaterModel({ ...(options.heater ?? {}), boards: options.boards });
+    const mem = options.memoryPerBoardMB ?? Math.floor(totalmem() / 1048576 / Math.max(1, options.boards));
+    if (!(Number.isFinite(mem) && mem >= 16)) throw new Error(`memoryPerBoardMB must be at least 16 MiB, got ${mem}`);
+    this.memoryPerBoardMB = mem;
     this.level = this.model.board.levels - 1;
     this.setpointC = options.limits.setpointC;
     this.safetyC = options.limits.safetyC;
@@ -919,7 +929,14 @@ export class Agent {
       const env = { ...a.env, TASK_PATH: run.workDir, HOME: run.workDir };
       this.accrue(run, this.clock());
       run.handle = startProcess(
-        { command: expandCommand(a.command, env), env, workDir: run.workDir, isolation: this.o.isolation, throttle: this.o.throttle, limits: a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : undefined },
+        {
+          command: expandCommand(a.command, env),
+          env,
+          workDir: run.workDir,
+          isolation: this.o.isolation,
+          throttle: this.o.throttle,
+          limits: { memoryMB: this.memoryPerBoardMB, ...(a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : {}) },
+        },
         { stdout: (chunk) => this.output(run, 'stdout', chunk), stderr: (chunk) => this.output(run, 'stderr', chunk) },
       );
       if (run.byCoordinator || run.bySafety) run.handle.pause();
@@ -956,8 +973,20 @@ export class Agent {
         state: ok ? 'success' : 'failure',
         exitCode: exit.code,
         results,
-        info: this.instanceInfo(a, run.handle),
-        ...(ok ? {} : { error: uploadError ?? (exit.timedOut ? 'wall-time limit reached' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`) }),
+        info: { ...this.instanceInfo(a, run.handle), ...(exit.memoryPeakMB !== null ? { memoryPeakMB: exit.memoryPeakMB } : {}) },
+        ...(ok
+          ? {}
+          : {
+              error:
+                uploadError ??
+                (exit.timedOut
+                  ? 'wall-time limit reached'
+                  : exit.outOfMemory
+                    ? `out of memory: the instance went over the board's ${this.memoryPerBoardMB} MiB`
+                    : exit.signal
+                      ? `killed by ${exit.signal}`
+                      : `exit code ${exit.code}`),
+            }),
       });
     } catch (e) {
       this.accrue(run, this.clock());
@@ -975,8 +1004,8 @@ export class Agent {
   }
 
   private instanceInfo(a: Assignment, handle: RunHandle | null): NonNullable<InstanceReport['info']> {
+    const caps = sandboxCapabilities();
     if (this.info === null) {
-      const caps = sandboxCapabilities();
       this.info = {
         runtime: 'hearth agent (DOCKER_CMD without a container runtime)',
         cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -984,7 +1013,7 @@ export class Agent {
       };
     }
     const run = this.runs.get(attemptKey(a));
-    return { ...this.info, sandbox: handle?.sandbox === 'bwrap' ? 'bubblewrap' : 'process group', coreCount: a.cores, powerFollowing: this.throttleDescription(), ...(run?.restoreInfo ?? {}) };
+    return { ...this.info, sandbox: handle?.sandbox === 'bwrap' ? 'bubblewrap' : 'process group', coreCount: a.cores, memoryLimitMB: this.memoryPerBoardMB, memoryLimit: caps.cgroupWritable ? 'cgroup (the instance)' : 'address space (per process)', powerFollowing: this.throttleDescription(), ...(run?.restoreInfo ?? {}) };
   }
 
   /** Downloads the attempt's inputs (through the cache) into `dir`. */

@@ -2,10 +2,11 @@
 // streams its output, pauses/resumes/kills the whole group, enforces limits and measures its CPU time.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { accessSync, constants as fsConstants, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
+import { MemoryCgroup, memoryLimiting } from './memory-cgroup.ts';
 import { CgroupThrottle, DutyCycler, powerFollowing, signalsMechanism, type GroupThrottle, type ThrottleKind } from './throttle.ts';
 
 /** What to run. */
@@ -18,13 +19,18 @@ export interface RunSpec {
   workDir: string;
   /**
    * Limits, optional. wallTimeS: seconds of unpaused running time, then SIGKILL of the group and timedOut=true.
-   * memoryMB: address-space limit per process, MiB (prlimit when /usr/bin/prlimit exists, else `ulimit -v`).
+   * memoryMB: memory of the whole group, MiB: a cgroup memory limit (swap included) where a child cgroup can be
+   * made here (memory-cgroup.ts; the kernel's OOM killer ends the group and the exit says outOfMemory), else an
+   * address-space limit per process (prlimit when /usr/bin/prlimit exists, else `ulimit -v`).
    * cpuTimeS: CPU seconds per process (RLIMIT_CPU: SIGXCPU at the limit, SIGKILL one second later).
    */
   limits?: { wallTimeS?: number; memoryMB?: number; cpuTimeS?: number };
   /** 'auto' (default): inside bubblewrap when it works here, plain otherwise. 'none': always plain. */
   isolation?: 'auto' | 'none';
-  /** How memoryMB/cpuTimeS are applied: 'auto' (default: prlimit when /usr/bin/prlimit exists, else ulimit) or 'ulimit'. */
+  /**
+   * How memoryMB/cpuTimeS are applied: 'auto' (default: memory by cgroup where possible, per-process limits by prlimit
+   * when /usr/bin/prlimit exists, else ulimit) or 'ulimit' (the shell's ulimit for both, no cgroup).
+   */
   limitsVia?: 'auto' | 'ulimit';
   /**
    * How setCpuShare holds the group to a share of the CPU: 'auto' (default: a cgroup CPU quota when a child cgroup
@@ -53,6 +59,10 @@ export interface RunExit {
   killed: boolean;
   /** The group was ended by the wall-time limit. */
   timedOut: boolean;
+  /** The kernel ended a process of the group for going over the memory limit (cgroup limits only). */
+  outOfMemory: boolean;
+  /** Peak memory of the group, MiB (cgroup limits only; null otherwise). */
+  memoryPeakMB: number | null;
 }
 
 /** A running (or finished) command. */
@@ -97,7 +107,7 @@ export interface SandboxCapabilities {
   prlimit: boolean;
   /** bubblewrap is installed and a probe sandbox ran. */
   bwrap: boolean;
-  /** The cgroup tree looks writable (memory limits and accounting stay per process; the CPU share probes its own cgroup, throttle.ts). */
+  /** A child memory cgroup can be made here: memory is limited per instance (group), not per process. */
   cgroupWritable: boolean;
   /** A sentence saying what is degraded, or '' when nothing is. */
   degraded: string;
@@ -153,28 +163,12 @@ function detect(): SandboxCapabilities & { bwrapPath: string | null } {
     if (probe.status === 0) bwrapPath = found;
     else bwrapWhy = `bubblewrap does not work here (${(probe.stderr?.toString('utf8').trim() || probe.error?.message || `status ${String(probe.status ?? probe.signal)}`).slice(0, 200)})`;
   }
-  const cgroupWritable = detectCgroupWritable();
+  const cgroupWritable = memoryLimiting() !== null;
   const degraded: string[] = [];
   if (bwrapPath === null) degraded.push(`${bwrapWhy}: commands run unconfined (host filesystem writable, network reachable), with resource limits only`);
   if (!prlimit) degraded.push('prlimit is missing: limits are set with the shell\'s ulimit');
-  if (!cgroupWritable) degraded.push('cgroups are not writable: memory is limited per process (address space), not per group');
+  if (!cgroupWritable) degraded.push('no memory cgroup can be made here: memory is limited per process (address space), not per instance');
   return { prlimit, bwrap: bwrapPath !== null, cgroupWritable, degraded: degraded.length ? `${degraded.join('; ')}.` : '', bwrapPath };
-}
-
-function detectCgroupWritable(): boolean {
-  try {
-    // cgroup v2: our own cgroup directory; v1: the memory controller's hierarchy.
-    const v2 = existsSync('/sys/fs/cgroup/cgroup.controllers');
-    let dir = '/sys/fs/cgroup/memory';
-    if (v2) {
-      const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
-      dir = `/sys/fs/cgroup${line?.slice(3) ?? ''}`;
-    }
-    accessSync(dir, fsConstants.W_OK);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -278,7 +272,7 @@ function failedStart(err: Error, sinks: RunSinks, sandbox: 'bwrap' | 'none', ela
   const done = new Promise<RunExit>((resolve) => {
     setImmediate(() => {
       sinks.stderr(`hearth: cannot start the command: ${err.message}\n`);
-      resolve({ code: 126, signal: null, cpuTimeS: 0, wallTimeS: elapsedS(), killed: false, timedOut: false });
+      resolve({ code: 126, signal: null, cpuTimeS: 0, wallTimeS: elapsedS(), killed: false, timedOut: false, outOfMemory: false, memoryPeakMB: null });
     });
   });
   return { pid: -1, sandbox, paused: false, pause() {}, resume() {}, kill() {}, terminate() {}, setCpuShare() {}, cpuShare: 1, throttle: { kind: 'signals', signals: 0 }, cpuTimeS: () => 0, done };
@@ -302,24 +296,27 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
   const usePrlimit = spec.limitsVia !== 'ulimit' && existsSync(PRLIMIT);
 
   const memKiB = limits.memoryMB !== undefined ? Math.max(1, Math.floor(limits.memoryMB * 1024)) : undefined;
+  // One memory limit for the whole group where a cgroup can be made; the group joins it before anything runs.
+  const memCg = memKiB !== undefined && spec.limitsVia !== 'ulimit' ? MemoryCgroup.create(memKiB * 1024) : null;
   const cpuS = limits.cpuTimeS !== undefined ? Math.max(1, Math.ceil(limits.cpuTimeS)) : undefined;
   const limited: string[] = [];
   const ulimits: string[] = [];
   // No core dumps, ever: a customer's crash must not fill the disk (or stall the exit while it is written).
   if (usePrlimit) {
     limited.push(PRLIMIT, '--core=0');
-    if (memKiB !== undefined) limited.push(`--as=${memKiB * 1024}`);
+    if (memKiB !== undefined && memCg === null) limited.push(`--as=${memKiB * 1024}`);
     if (cpuS !== undefined) limited.push(`--cpu=${cpuS}:${cpuS + 1}`);
   } else {
     ulimits.push('ulimit -c 0');
-    if (memKiB !== undefined) ulimits.push(`ulimit -v ${memKiB}`);
+    if (memKiB !== undefined && memCg === null) ulimits.push(`ulimit -v ${memKiB}`);
     if (cpuS !== undefined) ulimits.push(`ulimit -S -t ${cpuS}`, `ulimit -H -t ${cpuS + 1}`);
   }
   limited.push('/bin/sh', '-c', spec.command);
   const wrapper = ['/bin/sh', '-c', wrapperScript(ulimits), 'hearth-run', ...limited];
   // In the sandbox the wrapper is the pid namespace's init (--as-pid-1): it reaps every process of the sandbox,
   // so `times` counts them all (bubblewrap's own init would swallow their CPU time).
-  const argv = bwrap !== null ? [bwrap, ...bwrapArgs(spec.workDir), ...wrapper] : wrapper;
+  const sandboxed = bwrap !== null ? [bwrap, ...bwrapArgs(spec.workDir), ...wrapper] : wrapper;
+  const argv = memCg !== null ? [...memCg.joinArgs(), ...sandboxed] : sandboxed;
 
   const env: Record<string, string> = { ...spec.env };
   env.PATH ??= process.env.PATH ?? DEFAULT_PATH;
@@ -338,6 +335,7 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     });
   } catch (err) {
     // Arguments Node refuses outright (a NUL byte in the command or the environment).
+    memCg?.remove();
     return failedStart(err as Error, sinks, sandbox, () => (clock() - t0) / 1000);
   }
   const pid = child.pid ?? -1;
@@ -438,7 +436,20 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     if (e) sinks.stderr(e);
     const exact = killed ? null : parseTimes(timesText);
     finalCpuS = exact ?? sampledTicks / ticksPerS();
-    resolveDone({ code: exitCode, signal: exitSignal, cpuTimeS: finalCpuS, wallTimeS: (t1 - t0) / 1000, killed, timedOut });
+    const outOfMemory = memCg !== null && memCg.oomKills() > 0;
+    const peak = memCg?.peakBytes() ?? null;
+    memCg?.remove();
+    if (outOfMemory) sinks.stderr(`hearth: the instance went over its memory limit (${limits.memoryMB} MiB) and the kernel ended it\n`);
+    resolveDone({
+      code: exitCode,
+      signal: exitSignal,
+      cpuTimeS: finalCpuS,
+      wallTimeS: (t1 - t0) / 1000,
+      killed,
+      timedOut,
+      outOfMemory,
+      memoryPeakMB: peak === null ? null : Math.round((peak / 1048576) * 10) / 10,
+    });
   };
 
   child.on('exit', (code, signal) => {

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { TestContext } from 'node:test';
 import { expandCommand, sandboxCapabilities, startProcess } from '../../src/agent/runner.ts';
+import { memoryLimiting } from '../../src/agent/memory-cgroup.ts';
 import type { RunExit, RunHandle, RunSpec } from '../../src/agent/runner.ts';
 
 let workDir: string;
@@ -320,15 +321,42 @@ describe('runner on real processes', { concurrency: true }, () => {
       });
 
       test('memory and CPU limits reach the command; no core dumps', async () => {
+        // Memory: one cgroup limit for the whole group where a memory cgroup can be made here, else address space.
+        const cgroup = sandboxCapabilities().cgroupWritable;
         const a = await finished({ command: 'grep -E "^Max (address space|cpu time|core file size)" /proc/self/limits', isolation: iso, limits: { memoryMB: 20, cpuTimeS: 3 } });
         assert.match(a.stdout, /^Max cpu time +3 +4 +seconds/m);
         assert.match(a.stdout, /^Max core file size +0 +0 +bytes/m);
-        assert.match(a.stdout, new RegExp(`^Max address space +${20 * 1024 * 1024} +${20 * 1024 * 1024} +bytes`, 'm'));
-        // awk doubling a string to 32 MiB: fails under 20 MiB of address space.
+        const as = cgroup ? 'unlimited +unlimited' : `${20 * 1024 * 1024} +${20 * 1024 * 1024}`;
+        assert.match(a.stdout, new RegExp(`^Max address space +${as} +bytes`, 'm'));
+        assert.equal(a.exit.outOfMemory, false);
+        // awk doubling a string to 32 MiB: fails under 20 MiB (of address space, or of the group's memory).
         const hog = `awk 'BEGIN{s="x"; for(i=0;i<25;i++) s=s s; print length(s)}'`;
         const b = await finished({ command: hog, isolation: iso, limits: { memoryMB: 20 } });
         assert.notEqual(b.exit.code, 0);
         assert.equal(b.stdout, '');
+        if (cgroup) {
+          assert.equal(b.exit.outOfMemory, true);
+          assert.match(b.stderr, /went over its memory limit \(20 MiB\)/);
+          assert.ok(b.exit.memoryPeakMB !== null && b.exit.memoryPeakMB <= 20.5, `peak ${b.exit.memoryPeakMB} MiB`);
+        }
+      });
+
+      test('a memory cgroup holds the whole group, not each process (skips without one)', async (t) => {
+        if (!sandboxCapabilities().cgroupWritable) return t.skip('no memory cgroup can be made here: memory is limited per process');
+        // Three processes of 24 MiB each fit one by one under 40 MiB but not together; one alone fits.
+        const one = `head -c 25165824 /dev/zero | tail > /dev/null && echo ok`;
+        const alone = await finished({ command: one, isolation: iso, limits: { memoryMB: 40 } });
+        assert.equal(alone.stdout, 'ok\n', alone.stderr);
+        assert.equal(alone.exit.outOfMemory, false);
+        assert.ok(alone.exit.memoryPeakMB !== null && alone.exit.memoryPeakMB >= 20, `peak ${alone.exit.memoryPeakMB} MiB`);
+        const three = `(${one}) & (${one}) & (${one}) & wait`;
+        const together = await finished({ command: `${three}; sleep 0.1`, isolation: iso, limits: { memoryMB: 40 } });
+        assert.equal(together.exit.outOfMemory, true, `stdout ${together.stdout} stderr ${together.stderr}`);
+        // No cgroup of this process is left behind once the runs are over (removal retries while processes are reaped).
+        const parent = memoryLimiting()!.dir;
+        const ours = (): string[] => readdirSync(parent).filter((n) => n.startsWith(`hearth-mem-${process.pid}-`));
+        for (let i = 0; i < 100 && ours().length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+        assert.deepEqual(ours(), []);
       });
     });
   }

@@ -15,6 +15,7 @@ interface AgentFlags {
   secret?: string;
   boards: string;
   cores: string;
+  memory?: string;
   work: string;
   roomTwin?: string;
   climate: string;
@@ -40,6 +41,7 @@ export function registerAgent(program: Command): void {
     .option('--secret <secret>', 'the device secret (or env HEARTH_DEVICE_SECRET)')
     .option('--boards <n>', 'boards in this heater', '3')
     .option('--cores <n>', 'cores per board', '4')
+    .option('--memory <MB>', 'memory of one board, MiB: what one instance may use (default: this machine\'s memory shared by the boards)')
     .option('--work <dir>', 'working directory (runs, input cache, outbox)', './agent-data')
     .option('--room-twin <archetype>', 'simulate the room: dwelling-<era>[:m²], office-<era>[:m²] or tank[-litres]')
     .option('--climate <zone>', 'room twin: the synthetic weather of this French climate zone (H1a … H3), sun included', 'H2c')
@@ -64,6 +66,7 @@ export function registerAgent(program: Command): void {
       };
       const boards = num('--boards', f.boards, 1, 32);
       const cores = num('--cores', f.cores, 1, 1024);
+      const memoryPerBoardMB = f.memory === undefined ? undefined : num('--memory', f.memory, 16, 16 * 1024 * 1024);
       const speed = num('--speed', f.speed, 0.001, 10_000);
       const setpointC = num('--setpoint', f.setpoint, 5, 90);
       const safetyC = num('--safety', f.safety, setpointC, 90);
@@ -91,6 +94,7 @@ export function registerAgent(program: Command): void {
         deviceId: f.deviceId,
         boards,
         coresPerBoard: cores,
+        memoryPerBoardMB,
         workRoot: resolve(join(f.work, f.deviceId)),
         files: new HttpFiles({ baseUrl: f.coordinator, token: secret }),
         transport,
