@@ -7,9 +7,9 @@ import { buildApp, type ExtraPlugin } from './app.ts';
 import { createSealKey, ensureBootstrapOperator, type BootstrapResult } from './auth/tokens.ts';
 import { s3Plugin } from './s3/plugin.ts';
 import { openStore } from './store/index.ts';
-import type { Store } from './store/types.ts';
+import type { RegistryRow, Store } from './store/types.ts';
 import { FleetLoop, type FleetLoopHooks } from './fleet/loop.ts';
-import { EventHub } from './events.ts';
+import { EventHub, InstanceStateFeed, RoomTelemetryAggregator, roomTelemetryView, withInstanceFeed, type HeaterPlace } from './events.ts';
 import type { CarbonSource } from './accounting/carbon.ts';
 import { EVENT_TYPES, type LiveSample, type TelemetryBatch } from '../protocol/platform.ts';
 import { seedDemoSite } from './fleet/demo-site.ts';
@@ -257,10 +257,44 @@ async function startFleet(
     const batch: TelemetryBatch = { samples: [...live.values()] };
     live.clear();
     events.broadcast({ type: EVENT_TYPES.telemetryBatch, accountId: null, payload: batch, at: now });
+    // The same period's figures per room, for the residents' and hosts' streams (each sees only its rooms).
+    const rooms = roomFigures.update(batch.samples, (id) => places.get(id), (roomId) => heatersByRoom.get(roomId) ?? []);
+    if (rooms.length > 0) events.broadcastRooms(roomTelemetryView(rooms, now));
   };
+  // Where each heater is (room, site), from the registry: reloaded after a registry event, or when a device reports
+  // that the index does not know (rows written straight to the store), at most once per period.
+  const places = new Map<string, HeaterPlace>();
+  const heatersByRoom = new Map<string, string[]>();
+  const nonRoomDevices = new Set<string>();
+  const roomFigures = new RoomTelemetryAggregator();
+  let placesStale = true;
+  const stopRegistryWatch = events.subscribe((e) => {
+    if (e.type === EVENT_TYPES.registry) placesStale = true;
+  });
+  const loadPlaces = async (): Promise<void> => {
+    const unknown = [...live.keys()].some((id) => !places.has(id) && !nonRoomDevices.has(id));
+    if (!placesStale && !unknown) return;
+    placesStale = false;
+    const rows: RegistryRow[] = await store.listRegistry();
+    places.clear();
+    heatersByRoom.clear();
+    nonRoomDevices.clear();
+    for (const r of rows) {
+      if (r.kind === 'heater' && r.parentId !== null) {
+        places.set(r.id, { roomId: r.parentId, siteId: r.siteId });
+        const list = heatersByRoom.get(r.parentId);
+        if (list) list.push(r.id);
+        else heatersByRoom.set(r.parentId, [r.id]);
+      } else if (r.kind === 'heater' || r.kind === 'boiler') nonRoomDevices.add(r.id);
+    }
+    for (const id of live.keys()) if (!places.has(id)) roomFigures.forget(id);
+  };
+  // Instance changes the loop applies are recorded (the store the loop sees is wrapped) and published once per
+  // period after the tick, to the task's owner: `instance.state`, coalesced (see InstanceStateFeed).
+  const instanceFeed = new InstanceStateFeed({ onError: (err) => warn(`instance events not published: ${(err as Error).message}`) });
   // Agents outlive a coordinator restart: the loop adopts what they still run; the local executor's work died with it.
   const loop = new FleetLoop({
-    store,
+    store: withInstanceFeed(store, instanceFeed),
     link,
     policy: o.policy,
     periodS,
@@ -278,6 +312,8 @@ async function startFleet(
           executor.step(now);
         }
         await loop.tick(now);
+        await instanceFeed.flush(store, events);
+        await loadPlaces().catch((err: unknown) => warn(`room index not reloaded: ${(err as Error).message}`));
         flushTelemetry(now);
         // Home Assistant's entities follow, at most once per period and only what changed.
         await homeAssistant?.sync(now);
@@ -299,6 +335,7 @@ async function startFleet(
     tick,
     stop: async () => {
       clearInterval(timer);
+      stopRegistryWatch();
       await running;
       await executor?.close();
       await homeAssistant?.close();

@@ -17,9 +17,12 @@ export type ClimateZoneName = (typeof CLIMATE_ZONE_NAMES)[number];
 
 /** Event types the live stream carries (others may appear; clients ignore what they do not know). */
 export const EVENT_TYPES = {
-  /** A task changed state: payload `{uuid, state, previousState}`. */
+  /** A task changed state: payload a {@link TaskStatePayload}. */
   taskState: 'task.state',
-  /** An instance changed state: payload `{taskUuid, instanceId, state, heaterId, boardIndex}`. */
+  /**
+   * An instance changed state or phase, or its progress crossed a step (the task's owner and operators): payload an
+   * {@link InstanceStatePayload}. At most one per instance per scheduling period.
+   */
   instanceState: 'instance.state',
   /** A device reported a sample: payload `{deviceId, time, data}` (a {@link TelemetryData}). */
   telemetry: 'telemetry',
@@ -32,6 +35,12 @@ export const EVENT_TYPES = {
    * {@link TelemetryBatch}. Live only: sent without an event id, never replayed (the history is in telemetry).
    */
   telemetryBatch: 'telemetry.batch',
+  /**
+   * The latest figures of the rooms the caller may see (residents their rooms, a site's host the site's rooms) whose
+   * heaters reported in one scheduling period: payload a {@link RoomTelemetryBatch}. Live only, like
+   * `telemetry.batch`; not sent to operators (they have `telemetry.batch`).
+   */
+  roomTelemetry: 'room.telemetry',
 } as const;
 
 // ---------------------------------------------------------------------------------------------------------
@@ -452,7 +461,8 @@ export type StatementList = Static<typeof StatementListSchema>;
 
 /** What each SSE `data:` line holds. */
 export const LiveEventSchema = Type.Object({
-  id: Type.Integer(),
+  /** The stored event's id (what Last-Event-ID resumes after); null for a live-only event (never replayed). */
+  id: Nullable(Type.Integer()),
   type: Type.String(),
   accountId: Nullable(Type.String()),
   payload: Type.Unknown(),
@@ -482,6 +492,67 @@ export type LiveSample = Static<typeof LiveSampleSchema>;
 /** Payload of a `telemetry.batch` event, and `GET /fleet/latest` (operators): at most one sample per device. */
 export const TelemetryBatchSchema = Type.Object({ samples: Type.Array(LiveSampleSchema) });
 export type TelemetryBatch = Static<typeof TelemetryBatchSchema>;
+
+/** Payload of a `task.state` event. */
+export const TaskStatePayloadSchema = Type.Object({ uuid: Type.String(), state: Type.String() });
+export type TaskStatePayload = Static<typeof TaskStatePayloadSchema>;
+
+/** Payload of an `instance.state` event: the instance as it is after the change. */
+export const InstanceStatePayloadSchema = Type.Object({
+  taskUuid: Type.String(),
+  instanceId: Type.Integer(),
+  /** queued, dispatched, running, paused, overflow, success, failure, cancelled. */
+  state: Type.String(),
+  /** What a running instance is doing (download, execution, upload…), or null. */
+  phase: Nullable(Type.String()),
+  /** 0…100 %. */
+  progress: Type.Number(),
+  /** Current attempt (0 before the first dispatch; retries add one). */
+  attempt: Type.Integer(),
+  /**
+   * The device and board of the attempt: only when the task's owner is an operator (the compute API never shows
+   * customers where their work runs).
+   */
+  heaterId: Type.Optional(Nullable(Type.String())),
+  boardIndex: Type.Optional(Nullable(Type.Integer())),
+});
+export type InstanceStatePayload = Static<typeof InstanceStatePayloadSchema>;
+
+/** One room's latest figures in a `room.telemetry` event. */
+export const RoomTelemetrySchema = Type.Object({
+  roomId: Type.String(),
+  siteId: Nullable(Type.String()),
+  /** Newest sample time among the room's heaters, ms since the epoch. */
+  time: Type.Number(),
+  /** Mean air temperature over the room's heaters' latest samples, °C. */
+  airC: Type.Optional(Type.Number()),
+  /** Setpoint in force (as the heaters report it; mean over them), °C. */
+  setpointC: Type.Optional(Type.Number()),
+  /** Electrical power of the room's heaters, summed, W (all of it is heat in the room). */
+  powerW: Type.Optional(Type.Number()),
+  /** How many heaters the figures cover. */
+  heaters: Type.Integer(),
+});
+export type RoomTelemetry = Static<typeof RoomTelemetrySchema>;
+/** Payload of a `room.telemetry` event: only rooms the receiving account may see, one entry per room. */
+export const RoomTelemetryBatchSchema = Type.Object({ rooms: Type.Array(RoomTelemetrySchema) });
+export type RoomTelemetryBatch = Static<typeof RoomTelemetryBatchSchema>;
+
+/** The payload of each known event type (one definition, for the SDK and the dashboard). */
+export interface LiveEventPayloads {
+  'task.state': TaskStatePayload;
+  'instance.state': InstanceStatePayload;
+  'telemetry.batch': TelemetryBatch;
+  'room.telemetry': RoomTelemetryBatch;
+}
+
+/** A live event of a known type with its payload typed (live-only events carry a null id). */
+export type TypedLiveEvent<T extends keyof LiveEventPayloads> = Omit<LiveEvent, 'id' | 'type' | 'payload'> & { id: number | null; type: T; payload: LiveEventPayloads[T] };
+
+/** Narrows a live event to a known type: `if (isLiveEvent(e, EVENT_TYPES.instanceState)) e.payload.progress`. */
+export function isLiveEvent<T extends keyof LiveEventPayloads>(e: { type: string }, type: T): e is TypedLiveEvent<T> {
+  return e.type === type;
+}
 
 /** The figures of a telemetry sample's data that a {@link LiveSample} carries. */
 export const LIVE_SAMPLE_FIELDS = ['airC', 'setpointC', 'powerW', 'computeW', 'fillerW', 'boosterW', 'busyBoards'] as const;

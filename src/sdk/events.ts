@@ -25,8 +25,10 @@ function isAbort(e: unknown, signal?: AbortSignal): boolean {
 }
 
 /**
- * Iterates the live events the caller may see, in id order, each once. Reconnects after a dropped connection or a
- * transient answer with exponential backoff; a 401/403/404 ends the iteration with a {@link HearthApiError}.
+ * Iterates the live events the caller may see: stored events in id order, each once, and live-only ones (id null:
+ * telemetry batches, room telemetry) as they come. Narrow one with `isLiveEvent(e, EVENT_TYPES.instanceState)` to
+ * read its payload typed. Reconnects after a dropped connection or a transient answer with exponential backoff; a
+ * 401/403/404 ends the iteration with a {@link HearthApiError}.
  */
 export async function* streamEvents(transport: Transport, opts: EventsOptions = {}): AsyncGenerator<LiveEvent> {
   let lastId = opts.lastEventId;
@@ -58,7 +60,9 @@ export async function* streamEvents(transport: Transport, opts: EventsOptions = 
       onEvent(m: EventSourceMessage) {
         try {
           const e = JSON.parse(m.data) as LiveEvent;
-          if (typeof e.id !== 'number') e.id = Number(m.id);
+          // A live-only event (telemetry batches, room telemetry) has no id line and a null id: it is yielded as it
+          // comes and never moves the Last-Event-ID the stream resumes after.
+          if (typeof e.id !== 'number') e.id = m.id !== undefined && /^\d+$/.test(m.id) ? Number(m.id) : null;
           if (typeof e.type !== 'string' && m.event) e.type = m.event;
           queue.push(e);
         } catch {
@@ -76,8 +80,10 @@ export async function* streamEvents(transport: Transport, opts: EventsOptions = 
         if (bad) throw bad;
         while (queue.length > 0) {
           const e = queue.shift()!;
-          if (lastId !== undefined && e.id <= lastId) continue;
-          lastId = e.id;
+          if (e.id !== null) {
+            if (lastId !== undefined && e.id <= lastId) continue;
+            lastId = e.id;
+          }
           failures = 0;
           yield e;
         }

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, type Platform as RunningPlatform } from '../../src/coordinator/server.ts';
 import { localExecutor } from '../../src/cli/local-fleet.ts';
-import { HearthApiError, HearthClient, signV4, type LiveEvent, type TaskOutput } from '../../src/sdk/index.ts';
+import { EVENT_TYPES, HearthApiError, HearthClient, isLiveEvent, signV4, type LiveEvent, type TaskOutput } from '../../src/sdk/index.ts';
 
 const OPERATOR_TOKEN = 'hth_test_operator_token_sdk_0123456789ab';
 let platform: RunningPlatform;
@@ -132,7 +132,12 @@ describe('tasks', () => {
     await reading;
     const mine = got.filter((e) => (e.payload as { uuid?: string }).uuid === uuid);
     assert.ok(mine.length >= 2, JSON.stringify(got));
-    assert.ok(got.every((e, k) => k === 0 || e.id > got[k - 1].id), 'ids increase');
+    // The task's instances too, typed through the protocol's one definition (the owner sees no device).
+    const instances = got.filter((e) => isLiveEvent(e, EVENT_TYPES.instanceState) && e.payload.taskUuid === uuid);
+    assert.ok(instances.length >= 1, JSON.stringify(got));
+    for (const e of instances) if (isLiveEvent(e, EVENT_TYPES.instanceState)) assert.ok(!('heaterId' in e.payload) && e.payload.instanceId === 0, JSON.stringify(e));
+    const stored = got.filter((e) => e.id !== null);
+    assert.ok(stored.every((e, k) => k === 0 || e.id! > stored[k - 1].id!), 'ids increase');
   });
 
   test('streamStdout yields fresh chunks until the task ends; abort and delete', async () => {

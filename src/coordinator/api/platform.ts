@@ -60,6 +60,7 @@ import {
   type Me,
   type Placement,
   type TelemetryBatch,
+  type RoomTelemetryBatch,
   type Room,
   type RoomSpec,
   type Sample,
@@ -71,7 +72,7 @@ import {
   type TelemetryHistory,
   type Usage,
 } from '../../protocol/platform.ts';
-import type { EphemeralEvent, EventHub } from '../events.ts';
+import { roomsFor, type EphemeralEvent, type EventHub } from '../events.ts';
 import { SYSTEM, type Account, type NewRegistryRow, type TaskState, type NewStoreEvent, type RegistryKind, type RegistryRow, type Store, type StoreEvent, type TelemetrySample } from '../store/types.ts';
 import { callerOf, iso, type ApiContext } from './context.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
@@ -399,6 +400,19 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
     if (raw.writableLength > EPHEMERAL_BACKLOG_BYTES) return;
     raw.write(ephemeralFrame(e));
   });
+  // Room figures: a resident gets its rooms', a site's host its sites' rooms' (operators have telemetry.batch). The
+  // rooms are those the account could read when the stream opened (a scope change applies from the next stream).
+  const audience = { roomIds: viewer.roomIds, siteIds: viewer.hostSites };
+  const unsubscribeRooms =
+    viewer.operator || (audience.roomIds.size === 0 && audience.siteIds.size === 0)
+      ? () => undefined
+      : opts.events.subscribeRooms((view) => {
+          if (closed || raw.writableLength > EPHEMERAL_BACKLOG_BYTES) return;
+          const rooms = roomsFor(view, audience);
+          if (rooms.length === 0) return;
+          const payload: RoomTelemetryBatch = { rooms };
+          raw.write(ephemeralFrame({ type: EVENT_TYPES.roomTelemetry, accountId: viewer.account.id, payload, at: view.at }));
+        });
   const heartbeat = setInterval(() => {
     if (closed) return;
     raw.write(': heartbeat\n\n');
@@ -412,6 +426,7 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
     clearInterval(heartbeat);
     unsubscribe();
     unsubscribeEphemeral();
+    unsubscribeRooms();
     streams.delete(close);
     if (!raw.writableEnded) raw.end();
   }
@@ -894,9 +909,9 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
       if (callerOf(req).account.role !== 'operator') throw new HttpError('FORBIDDEN', 'only an operator may see what runs where');
       const { deviceId } = req.query;
       const states = [...PLACED_STATES];
-      const [placed, overflow] = await Promise.all([
+      const [placed, overflowInstances] = await Promise.all([
         store.listInstances(SYSTEM, deviceId === undefined ? { states } : { states, heaterIds: [deviceId] }),
-        deviceId === undefined ? store.listInstances(SYSTEM, { states: ['overflow'] }) : Promise.resolve([]),
+        deviceId === undefined ? store.countInstances(SYSTEM, { states: ['overflow'] }) : Promise.resolve(0),
       ]);
       const taskUuids = [...new Set(placed.map((i) => i.taskUuid))];
       const tasks = new Map<string, { name: string; accountId: string }>();
@@ -904,8 +919,8 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
         const page = await store.listTasks(SYSTEM, { filter: { uuids: taskUuids.slice(k, k + 500) }, limit: 500 });
         for (const t of page.items) tasks.set(t.uuid, { name: t.name, accountId: t.accountId });
       }
-      const emails = new Map<string, string | null>();
-      for (const t of tasks.values()) if (!emails.has(t.accountId)) emails.set(t.accountId, (await store.getAccount(t.accountId))?.email ?? null);
+      // The owners' emails in one query (per 500 accounts), not one read per instance or account.
+      const emails = new Map((await store.getAccounts([...new Set([...tasks.values()].map((t) => t.accountId))])).map((a) => [a.id, a.email]));
       const registry = new Map((await store.listRegistry()).filter((r) => r.kind === 'heater' || r.kind === 'boiler').map((r) => [r.id, r]));
       const byDevice = new Map<string, Placement[]>();
       if (deviceId !== undefined) byDevice.set(deviceId, []);
@@ -933,7 +948,7 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
           instances.sort((a, b) => (a.boardIndex ?? Infinity) - (b.boardIndex ?? Infinity) || (a.taskUuid < b.taskUuid ? -1 : a.taskUuid > b.taskUuid ? 1 : 0) || a.instanceId - b.instanceId);
           return { deviceId: id, kind: row ? (row.kind as 'heater' | 'boiler') : null, name: row?.name ?? null, instances };
         });
-      return { at: iso(opts.clock()), devices, overflowInstances: overflow.length };
+      return { at: iso(opts.clock()), devices, overflowInstances };
     },
   );
 

@@ -999,6 +999,16 @@ export class KyselyStore implements Store {
     return r && toAccount(r);
   }
 
+  async getAccounts(ids: readonly string[]): Promise<Account[]> {
+    const unique = [...new Set(ids)];
+    const out: Account[] = [];
+    for (let k = 0; k < unique.length; k += 500) {
+      const rows = await this.db.selectFrom('accounts').selectAll().where('id', 'in', unique.slice(k, k + 500)).execute();
+      for (const r of rows) out.push(toAccount(r));
+    }
+    return out;
+  }
+
   async getAccountByEmail(email: string): Promise<Account | undefined> {
     const r = await this.db.selectFrom('accounts').selectAll().where('email', '=', email).executeTakeFirst();
     return r && toAccount(r);
@@ -1599,6 +1609,16 @@ export class KyselyStore implements Store {
     q = q.orderBy('instances.task_uuid').orderBy('instances.instance_id');
     if (options.limit !== undefined) q = q.limit(int('limit', options.limit));
     return (await q.execute()).map(toInstance);
+  }
+
+  async countInstances(owner: Owner, options: Pick<InstanceListOptions, 'taskUuid' | 'states' | 'heaterIds'> = {}): Promise<number> {
+    let q = this.db.selectFrom('instances');
+    if (owner !== SYSTEM) q = q.innerJoin('tasks', 'tasks.uuid', 'instances.task_uuid').where('tasks.account_id', '=', owner);
+    if (options.taskUuid !== undefined) q = q.where('instances.task_uuid', '=', options.taskUuid);
+    if (options.states) q = options.states.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where('instances.state', 'in', options.states);
+    if (options.heaterIds) q = options.heaterIds.length === 0 ? q.where(sql<boolean>`1 = 0`) : q.where('instances.heater_id', 'in', options.heaterIds);
+    const r = await q.select((eb) => eb.fn.countAll().as('n')).executeTakeFirst();
+    return numberOf(r?.n);
   }
 
   async summarizeInstances(owner: Owner, taskUuid: string): Promise<InstanceSummary | undefined> {

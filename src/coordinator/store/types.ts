@@ -694,6 +694,8 @@ export interface Store {
   createAccount(account: NewAccount): Promise<Account>;
   getAccount(id: string): Promise<Account | undefined>;
   getAccountByEmail(email: string): Promise<Account | undefined>;
+  /** The accounts with these ids that exist, in no particular order (one query per 500 ids). */
+  getAccounts(ids: readonly string[]): Promise<Account[]>;
   listAccounts(options?: PageRequest & { role?: Role }): Promise<Page<Account>>;
   /** @throws StoreConflictError('email') */
   updateAccount(
@@ -767,6 +769,8 @@ export interface Store {
   // instances
   getInstance(owner: Owner, taskUuid: string, instanceId: number): Promise<InstanceRecord | undefined>;
   listInstances(owner: Owner, options?: InstanceListOptions): Promise<InstanceRecord[]>;
+  /** How many instances {@link listInstances} would return with these filters (one counting query). */
+  countInstances(owner: Owner, options?: Pick<InstanceListOptions, 'taskUuid' | 'states' | 'heaterIds'>): Promise<number>;
   summarizeInstances(owner: Owner, taskUuid: string): Promise<InstanceSummary | undefined>;
   /** Idempotent: see {@link InstanceEvent}. */
   applyInstanceEvent(event: InstanceEvent): Promise<InstanceEventResult>;

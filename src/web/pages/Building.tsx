@@ -1,7 +1,7 @@
 // Building manager (an operator, or the site's host): the rooms and tanks of one site, temperatures against
 // setpoints over the last day or week, heat delivered free, a comfort report and the hot water.
-import { useEffect, useState, type JSX } from 'react';
-import type { Boiler, BoilerSpec, Heater, Room, RoomSpec, Site, SiteEnergy, TelemetryHistory } from '../../protocol/platform.ts';
+import { useEffect, useRef, useState, type JSX } from 'react';
+import { EVENT_TYPES, isLiveEvent, type Boiler, type BoilerSpec, type Heater, type Room, type RoomSpec, type RoomTelemetry, type Site, type SiteEnergy, type TelemetryHistory } from '../../protocol/platform.ts';
 import { fmt, followEvents, get } from '../api.ts';
 import { Chart } from '../Chart.tsx';
 
@@ -42,6 +42,8 @@ export function Building(props: { siteId: string }): JSX.Element {
   const [error, setError] = useState('');
   const [reload, setReload] = useState(0);
   const [loadedAt, setLoadedAt] = useState(() => Date.now());
+  // Each room's figures now, from the live stream (room.telemetry for a host; operators' come from telemetry.batch).
+  const [now, setNow] = useState<ReadonlyMap<string, Pick<RoomTelemetry, 'airC' | 'powerW'>>>(new Map());
 
   useEffect(() => {
     const ac = new AbortController();
@@ -83,9 +85,24 @@ export function Building(props: { siteId: string }): JSX.Element {
     () =>
       followEvents((events) => {
         if (events.some((e) => (e.type === 'setpoint' && (e.payload as { siteId?: string }).siteId === siteId) || e.type === 'registry')) setReload((r) => r + 1);
+        const fresh = new Map<string, Pick<RoomTelemetry, 'airC' | 'powerW'>>();
+        for (const e of events) {
+          if (isLiveEvent(e, EVENT_TYPES.roomTelemetry)) {
+            for (const r of e.payload.rooms) if (r.siteId === siteId) fresh.set(r.roomId, { airC: r.airC, powerW: r.powerW });
+          } else if (isLiveEvent(e, EVENT_TYPES.telemetryBatch)) {
+            // Operators: the batch is per device; a room's heater stands for the room (as in the charts).
+            for (const s of e.payload.samples) {
+              const roomId = heaterRoom.current.get(s.deviceId);
+              if (roomId !== undefined) fresh.set(roomId, { airC: s.airC, powerW: s.powerW });
+            }
+          }
+        }
+        if (fresh.size > 0) setNow((cur) => new Map([...cur, ...fresh]));
       }),
     [siteId],
   );
+  const heaterRoom = useRef(new Map<string, string>());
+  heaterRoom.current = new Map(heaters.filter((h) => h.roomId !== null).map((h) => [h.id, h.roomId!]));
 
   if (error) return <p className="error">{error}</p>;
   if (!site) return <p className="muted">Loading the building…</p>;
@@ -125,6 +142,7 @@ export function Building(props: { siteId: string }): JSX.Element {
         <thead>
           <tr>
             <th>Room</th>
+            <th>Now</th>
             <th>Setpoint</th>
             <th>Limits</th>
             <th>Time within 1 K</th>
@@ -140,8 +158,9 @@ export function Building(props: { siteId: string }): JSX.Element {
             const series = hs.map((h) => history.get(h.id)).find((s) => s !== undefined);
             const c = series ? comfortOf(series) : { okShare: null, meanC: null, worstC: null };
             return (
-              <tr key={r.id} data-testid="room-row">
+              <tr key={r.id} data-testid="room-row" data-room={r.id}>
                 <td>{r.name}</td>
+                <td data-testid="room-now">{fmt(now.get(r.id)?.airC)} °C</td>
                 <td>{fmt(spec.comfortC)} °C</td>
                 <td>
                   {fmt(spec.minC)}–{fmt(spec.maxC)} °C

@@ -4,10 +4,27 @@ import { useCallback, useEffect, useRef, useState, type JSX } from 'react';
 import type { TaskOutput } from '../../protocol/tasks.ts';
 import type { CarbonFactsOutput } from '../../protocol/carbon.ts';
 import type { Info } from '../../protocol/account.ts';
-import type { Usage } from '../../protocol/platform.ts';
-import { ApiError, call, fmt, followEvents, get } from '../api.ts';
+import { EVENT_TYPES, isLiveEvent, type InstanceStatePayload, type Usage } from '../../protocol/platform.ts';
+import { ApiError, call, fmt, followEvents, get, type StreamEvent } from '../api.ts';
 
 const FINAL = new Set(['Success', 'Failure', 'Cancelled']);
+const FINAL_INSTANCE = new Set(['success', 'failure', 'cancelled']);
+
+/** Subscribes to the page's event batches (one stream for the page); returns the function that stops it. */
+type EventSource = (fn: (events: StreamEvent[]) => void) => () => void;
+
+/** An instance state from the stream and the number of the event batch it came in. */
+type LiveInstance = InstanceStatePayload & { batch: number };
+
+/** One row of the instances table. */
+interface InstanceRow {
+  instanceId: number;
+  status: string;
+  progress: number;
+  timeSec: number | null;
+  attempts: number;
+  results: string[];
+}
 
 export function Customer(): JSX.Element {
   const [tasks, setTasks] = useState<TaskOutput[] | null>(null);
@@ -15,6 +32,11 @@ export function Customer(): JSX.Element {
   const [usage, setUsage] = useState<Usage | null>(null);
   const [selected, setSelected] = useState<string | null>(null);
   const [error, setError] = useState('');
+  const listeners = useRef(new Set<(events: StreamEvent[]) => void>());
+  const subscribe = useCallback<EventSource>((fn) => {
+    listeners.current.add(fn);
+    return () => listeners.current.delete(fn);
+  }, []);
   const refresh = useCallback(async () => {
     const [ts, inf, us] = await Promise.all([get<TaskOutput[]>('/tasks'), get<Info>('/info'), get<Usage>('/hearth/v1/accounts/me/usage')]);
     ts.sort((a, b) => b.creationDate.localeCompare(a.creationDate));
@@ -25,8 +47,10 @@ export function Customer(): JSX.Element {
   useEffect(() => {
     refresh().catch((e: unknown) => setError(String((e as Error).message)));
     // Task state changes arrive on the live stream; one refresh per animation frame whatever their number.
+    // Instance events go to the open task's detail, which applies them in place.
     return followEvents((events) => {
-      if (events.some((e) => e.type === 'task.state')) void refresh().catch(() => undefined);
+      if (events.some((e) => e.type === EVENT_TYPES.taskState)) void refresh().catch(() => undefined);
+      for (const fn of listeners.current) fn(events);
     });
   }, [refresh]);
   if (error) return <p className="error">{error}</p>;
@@ -88,7 +112,7 @@ export function Customer(): JSX.Element {
           ))}
         </tbody>
       </table>
-      {selected && <TaskDetail key={selected} uuid={selected} stateHint={tasks.find((t) => t.uuid === selected)?.state} />}
+      {selected && <TaskDetail key={selected} uuid={selected} subscribe={subscribe} />}
     </div>
   );
 }
@@ -134,44 +158,88 @@ function SubmitForm(props: { onSubmitted: (uuid: string) => void }): JSX.Element
   );
 }
 
-function TaskDetail(props: { uuid: string; stateHint?: string }): JSX.Element {
-  const { uuid } = props;
+function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Element {
+  const { uuid, subscribe } = props;
   const [task, setTask] = useState<TaskOutput | null>(null);
   const [stdout, setStdout] = useState('');
   const [facts, setFacts] = useState<CarbonFactsOutput | null>(null);
+  // Instance states from the live stream laid over the task view, each with the number of the batch it came in: a
+  // reload drops those received before it started for the instances the view lists (running, paused, finished: the
+  // view is newer), keeps the others (queued, dispatched, cancelled instances appear in the view's lists not at all).
+  const [live, setLive] = useState<ReadonlyMap<number, LiveInstance>>(new Map());
+  const batchNo = useRef(0);
   const done = useRef(false);
   useEffect(() => {
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    let loading: Promise<void> | undefined;
+    let again = false;
     const id = encodeURIComponent(uuid);
-    // While the task runs, its detail and stdout are re-read once a second (one task: bounded); once finished,
-    // a last read and the carbon facts.
-    const load = async (): Promise<void> => {
-      const [t, out] = await Promise.all([get<TaskOutput>(`/tasks/${id}`), call<string>('GET', `/tasks/${id}/stdout`, undefined, { text: true })]);
-      if (stop) return;
-      setTask(t);
-      setStdout(out);
-      if (FINAL.has(t.state)) {
-        done.current = true;
-        get<CarbonFactsOutput>(`/carbon/v1/tasks/${id}/carbon-facts`).then((f) => !stop && setFacts(f), () => undefined);
+    // The task view is read when the detail opens, then again only when the task changes state or an instance
+    // ends (its results and times are in the view): at most one read at a time, one more if asked meanwhile.
+    // Progress and states in between come from instance.state events.
+    const loadTask = (): Promise<void> => {
+      if (loading) {
+        again = true;
+        return loading;
       }
+      loading = (async () => {
+        do {
+          again = false;
+          const since = batchNo.current;
+          const t = await get<TaskOutput>(`/tasks/${id}`);
+          if (stop) return;
+          setTask(t);
+          const listed = new Set([...t.status.runningInstancesInfo.perRunningInstanceInfo, ...t.completedInstances].map((i) => i.instanceId));
+          setLive((cur) => new Map([...cur].filter(([id, l]) => l.batch >= since || !listed.has(id))));
+          if (FINAL.has(t.state) && !done.current) {
+            done.current = true;
+            get<CarbonFactsOutput>(`/carbon/v1/tasks/${id}/carbon-facts`).then((f) => !stop && setFacts(f), () => undefined);
+          }
+        } while (again && !stop);
+      })().finally(() => {
+        loading = undefined;
+      });
+      return loading;
     };
-    const loop = (): void => {
-      load()
-        .catch(() => undefined)
+    // While the task runs its stdout is re-read once a second (there is no event for output); a last read once done.
+    const pollStdout = (): void => {
+      const last = done.current;
+      call<string>('GET', `/tasks/${id}/stdout`, undefined, { text: true })
+        .then((out) => !stop && setStdout(out), () => undefined)
         .finally(() => {
-          if (!stop && !done.current) timer = setTimeout(loop, 1000);
+          if (!stop && !last) timer = setTimeout(pollStdout, 1000);
         });
     };
     done.current = false;
-    loop();
+    void loadTask().catch(() => undefined).finally(pollStdout);
+    const unsubscribe = subscribe((events) => {
+      const mine: InstanceStatePayload[] = [];
+      let reload = false;
+      for (const e of events) {
+        if (isLiveEvent(e, EVENT_TYPES.instanceState) && e.payload.taskUuid === uuid) {
+          mine.push(e.payload);
+          if (FINAL_INSTANCE.has(e.payload.state)) reload = true;
+        } else if (isLiveEvent(e, EVENT_TYPES.taskState) && e.payload.uuid === uuid) reload = true;
+      }
+      if (mine.length > 0) {
+        const batch = ++batchNo.current;
+        setLive((cur) => {
+          const next = new Map(cur);
+          for (const p of mine) next.set(p.instanceId, { ...p, batch });
+          return next;
+        });
+      }
+      if (reload) void loadTask().catch(() => undefined);
+    });
     return () => {
       stop = true;
+      unsubscribe();
       if (timer) clearTimeout(timer);
     };
-  }, [uuid, props.stateHint]);
+  }, [uuid, subscribe]);
   if (!task) return <p className="muted">Loading the task…</p>;
-  const running = task.status.runningInstancesInfo.perRunningInstanceInfo;
+  const rows = instanceRows(task, live);
   return (
     <section className="task-detail" data-testid="task-detail" data-state={task.state}>
       <h2>
@@ -203,24 +271,16 @@ function TaskDetail(props: { uuid: string; stateHint?: string }): JSX.Element {
           </tr>
         </thead>
         <tbody>
-          {running.map((r) => (
-            <tr key={`r${r.instanceId}`}>
+          {rows.map((r) => (
+            <tr key={r.instanceId} data-testid="instance-row" data-instance={r.instanceId} data-status={r.status}>
               <td>{r.instanceId}</td>
-              <td>{r.phase ?? 'running'}</td>
-              <td>{fmt(r.progress, 0)} %</td>
-              <td>{fmt(r.executionTimeSec, 1)} s</td>
-              <td>{r.executionAttemptCount}</td>
-              <td />
-            </tr>
-          ))}
-          {task.completedInstances.map((c) => (
-            <tr key={`c${c.instanceId}`}>
-              <td>{c.instanceId}</td>
-              <td>{c.state}</td>
-              <td>100 %</td>
-              <td>{fmt(c.wallTimeSec, 1)} s</td>
-              <td>{c.executionAttemptCount}</td>
-              <td>{c.results.join(', ')}</td>
+              <td data-testid="instance-status">{r.status}</td>
+              <td data-testid="instance-progress">
+                <progress max={100} value={r.progress} /> {fmt(r.progress, 0)} %
+              </td>
+              <td>{r.timeSec === null ? '—' : `${fmt(r.timeSec, 1)} s`}</td>
+              <td>{r.attempts}</td>
+              <td>{r.results.join(', ')}</td>
             </tr>
           ))}
         </tbody>
@@ -250,4 +310,24 @@ function TaskDetail(props: { uuid: string; stateHint?: string }): JSX.Element {
       )}
     </section>
   );
+}
+
+/**
+ * The instances table: what the task view shows (running and finished instances) with the live states laid over
+ * it, plus instances only the live stream has shown so far (queued, dispatched, cancelled), by instance id.
+ */
+function instanceRows(task: TaskOutput, live: ReadonlyMap<number, LiveInstance>): InstanceRow[] {
+  const rows = new Map<number, InstanceRow>();
+  for (const r of task.status.runningInstancesInfo.perRunningInstanceInfo) {
+    rows.set(r.instanceId, { instanceId: r.instanceId, status: r.phase ?? 'running', progress: r.progress, timeSec: r.executionTimeSec, attempts: r.executionAttemptCount, results: [] });
+  }
+  for (const c of task.completedInstances) {
+    rows.set(c.instanceId, { instanceId: c.instanceId, status: c.state, progress: 100, timeSec: c.wallTimeSec, attempts: c.executionAttemptCount, results: c.results });
+  }
+  for (const p of live.values()) {
+    const cur = rows.get(p.instanceId);
+    const status = p.state === 'running' && p.phase ? p.phase : p.state;
+    rows.set(p.instanceId, { instanceId: p.instanceId, status, progress: p.progress, timeSec: cur?.timeSec ?? null, attempts: p.attempt, results: cur?.results ?? [] });
+  }
+  return [...rows.values()].sort((a, b) => a.instanceId - b.instanceId);
 }

@@ -1,7 +1,7 @@
 // Resident: my room — its temperature now, the setpoint and weekly schedule I may change within the building's
 // limits, and the heat I received free this month, in plain words. Laid out for a phone first.
 import { useCallback, useEffect, useState, type JSX } from 'react';
-import type { Boards, Heater, Me, Room, RoomSpec, ScheduleEntry, TelemetryHistory } from '../../protocol/platform.ts';
+import { EVENT_TYPES, isLiveEvent, type Boards, type Heater, type Me, type Room, type RoomSpec, type RoomTelemetry, type ScheduleEntry, type TelemetryHistory } from '../../protocol/platform.ts';
 import { ApiError, call, fmt, followEvents, get } from '../api.ts';
 
 const DAYS = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'];
@@ -10,6 +10,8 @@ interface RoomState {
   room: Room;
   heaters: Heater[];
   airC: number | null;
+  /** The heaters' power now, W (from the live stream; null until its first room figures). */
+  powerW: number | null;
   freeKWh: number;
 }
 
@@ -34,7 +36,7 @@ async function loadRoom(room: Room): Promise<RoomState> {
     if (typeof a === 'number') airC = a;
     freeKWh += await monthKWh(h.id);
   }
-  return { room, heaters, airC, freeKWh };
+  return { room, heaters, airC, powerW: null, freeKWh };
 }
 
 export function Resident(props: { me: Me }): JSX.Element {
@@ -47,16 +49,28 @@ export function Resident(props: { me: Me }): JSX.Element {
   }, [props.me]);
   useEffect(() => {
     refresh().catch((e: unknown) => setError(String((e as Error).message)));
-    // Setpoint changes come back over the live stream (also those made from another device).
+    // Setpoint changes come back over the live stream (also those made from another device), and the room's
+    // temperature and power once per scheduling period (room.telemetry: the server sends this account its rooms only).
     const stop = followEvents((events) => {
+      const figures = new Map<string, RoomTelemetry>();
+      for (const e of events) if (isLiveEvent(e, EVENT_TYPES.roomTelemetry)) for (const r of e.payload.rooms) figures.set(r.roomId, r);
+      if (figures.size > 0) {
+        setRooms((cur) =>
+          cur &&
+          cur.map((s) => {
+            const f = figures.get(s.room.id);
+            return f ? { ...s, airC: f.airC ?? s.airC, powerW: f.powerW ?? s.powerW } : s;
+          }),
+        );
+      }
       const changed = new Set(events.filter((e) => e.type === 'setpoint').map((e) => (e.payload as { roomId?: string }).roomId));
       if (changed.size === 0) return;
       void Promise.all(
         [...changed].filter((id): id is string => typeof id === 'string').map((id) => get<Room>(`/hearth/v1/rooms/${encodeURIComponent(id)}`)),
       ).then((fresh) => setRooms((cur) => cur && cur.map((s) => ({ ...s, room: fresh.find((r) => r.id === s.room.id) ?? s.room }))), () => undefined);
     });
-    // The temperature and the month's heat are re-read once a minute.
-    const timer = setInterval(() => void refresh().catch(() => undefined), 60_000);
+    // The month's heat (and the temperature, should the stream be down) is re-read every ten minutes.
+    const timer = setInterval(() => void refresh().catch(() => undefined), 600_000);
     return () => {
       stop();
       clearInterval(timer);
@@ -75,7 +89,7 @@ export function Resident(props: { me: Me }): JSX.Element {
 }
 
 function RoomCard(props: { state: RoomState }): JSX.Element {
-  const { room, airC, freeKWh } = props.state;
+  const { room, airC, powerW, freeKWh } = props.state;
   const spec = room.spec as RoomSpec;
   const [wanted, setWanted] = useState(spec.comfortC);
   const [message, setMessage] = useState('');
@@ -107,6 +121,11 @@ function RoomCard(props: { state: RoomState }): JSX.Element {
           </span>
         </div>
       </div>
+      {powerW !== null && (
+        <p className="muted" data-testid="power-now">
+          Your radiator gives {fmt(powerW, 0)} W of heat now.
+        </p>
+      )}
       <p className="plain" data-testid="free-heat">
         This month your radiator gave you <strong>{fmt(freeKWh, 1)} kWh</strong> of heat, free of charge — about {Math.round(freeKWh)} hours of a 1 kW electric heater. The
         computers inside it were working for hearth&apos;s customers, who paid for the electricity.
