@@ -111,6 +111,13 @@ export class SharedHeatNeed {
   private ua = NaN;
   private solarUse = NaN;
   private values = new Float64Array(0);
+  /**
+   * Slots where the need reaches a new strict minimum (slot 0 always): recordCount of them in `records`. Any test
+   * monotone in the need (clamp(need + bias) < idleW) first holds at one of these slots, so a search for the first
+   * slot passing it can skip the others (see firstBelow).
+   */
+  readonly records = new Int32Array(SHARED_MAX_H);
+  recordCount = 0;
 
   /** steadyHeatNeedW(input, uaWK, solarUse, ·) over `horizon` slots, computed once per key (do not modify it). */
   need(input: RoomControlInput, uaWK: number, solarUse: number, horizon: number): Float64Array {
@@ -120,6 +127,46 @@ export class SharedHeatNeed {
     this.validKey = this.key;
     this.ua = uaWK;
     this.solarUse = solarUse;
+    let n = 0;
+    let min = Infinity;
+    const v = this.values;
+    for (let k = 0; k < horizon && n < SHARED_MAX_H; k++) {
+      if (k === 0 || v[k] < min) {
+        this.records[n++] = k;
+        min = v[k];
+      }
+    }
+    // More strict minima than the table holds (a horizon beyond SHARED_MAX_H): mark the table unusable.
+    this.recordCount = n < SHARED_MAX_H ? n : -1;
     return this.values;
   }
+
+  /**
+   * wantHeatHours of the forecast min(maxHeatW, max(0, need[k] + bias)) for the values the last need() returned,
+   * without writing it: the first slot whose value is below idleW (the horizon if none). The value is monotone in
+   * need[k] (rounding and clamping are), so only the strict minima need checking; the result is the same slot.
+   */
+  firstBelow(bias: number, maxHeatW: number, idleW: number): number {
+    const need = this.values;
+    const n = this.recordCount;
+    if (n < 0) {
+      for (let k = 0; k < need.length; k++) {
+        const w = need[k] + bias;
+        const f = w > maxHeatW ? maxHeatW : w > 0 ? w : 0;
+        if (!(f >= idleW)) return k;
+      }
+      return need.length;
+    }
+    const rec = this.records;
+    for (let j = 0; j < n; j++) {
+      const k = rec[j];
+      const w = need[k] + bias;
+      const f = w > maxHeatW ? maxHeatW : w > 0 ? w : 0;
+      if (!(f >= idleW)) return k;
+    }
+    return need.length;
+  }
 }
+
+/** Strict minima a SharedHeatNeed keeps (a 14-day hourly horizon at most has 336 slots). */
+const SHARED_MAX_H = 337;

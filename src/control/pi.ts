@@ -326,6 +326,134 @@ export class PiBank {
     }
     return horizon;
   }
+
+  /**
+   * PiBank.request for slots [from, to) that all see the same input except the air temperature (airC[j] for slot j):
+   * what depends on the input only (outdoor now, the preheat setpoint and need) is computed once, the need's forecast
+   * comes from `shared`, and wantHeatHours from SharedHeatNeed.firstBelow. Same arithmetic as request, slot by slot.
+   */
+  requestGroup(
+    from: number,
+    to: number,
+    input: RoomControlInput,
+    airC: Float64Array,
+    horizon: number,
+    idleW: number,
+    shared: SharedHeatNeed,
+    out: PiGroupOutputs,
+  ): void {
+    const maxHeatW = input.maxHeatW > 0 ? input.maxHeatW : 0;
+    const sp = input.setpointC;
+    const outdoor = aheadAt(input.outdoorAheadC, 0, sp);
+    const spOut = sp - outdoor;
+    const periodS = input.periodS;
+    const lim = input.limits;
+    const lowerBandK = lim.lowerBandK;
+    const upperBandK = lim.upperBandK;
+    const safetyMaxC = lim.safetyMaxC;
+    const gains0 = aheadAt(input.gainsAheadW, 0, 0);
+    const solar0 = aheadAt(input.solarAheadW, 0, 0);
+    let cPreH = NaN;
+    let cComing = NaN;
+    let cUa = NaN;
+    let cSolarUse = NaN;
+    let cNeed = NaN;
+    const { kp: kpA, ti: tiA, ff: ffA, tolW: tolA, ua: uaA, solarUse: suA, preheatH: preA } = this;
+    const { integralW: intA, lastRequestW: lrA, lastMaxW: lmA, lastDeliveredW: ldA, lastUnclippedW: luA } = this;
+    const { powerW: outP, minW: outMin, maxW: outMax, wantHeatH: outWant } = out;
+    for (let j = from; j < to; j++) {
+      const air = airC[j];
+      const e = sp - air;
+      const ffRaw = ffA[j] * spOut;
+      const ff = Number.isFinite(ffRaw) ? ffRaw : 0;
+      const kp = kpA[j];
+      if (!Number.isFinite(e)) {
+        outP[j] = 0;
+        outMin[j] = 0;
+        outMax[j] = 0;
+        lrA[j] = NaN;
+        outWant[j] = horizon > 0 && !(0 >= idleW) ? 0 : horizon;
+        continue;
+      }
+      let integralW = intA[j];
+      const lastRequestW = lrA[j];
+      if (!Number.isNaN(lastRequestW)) {
+        const lastDeliveredW = ldA[j];
+        const got = Number.isNaN(lastDeliveredW) ? lastRequestW : lastDeliveredW;
+        const lastUnclippedW = luA[j];
+        const limitedHigh = got < lastRequestW - tolA[j] || lastUnclippedW >= lmA[j];
+        const limitedLow = lastUnclippedW <= 0;
+        if (limitedHigh) {
+          const cap = got - ff;
+          if (integralW > cap) integralW = cap;
+        }
+        const dI = (kp * e * periodS) / tiA[j];
+        if (!((limitedHigh && dI > 0) || (limitedLow && dI < 0))) integralW += dI;
+      } else {
+        integralW += (kp * e * periodS) / tiA[j];
+      }
+      if (integralW > maxHeatW) integralW = maxHeatW;
+      else if (integralW < -maxHeatW) integralW = -maxHeatW;
+      intA[j] = integralW;
+
+      const v = ff + kp * e + integralW;
+      let powerW = clampW(v, maxHeatW);
+      let minW = clampW(v - kp * lowerBandK, powerW);
+      let maxW = clampW(v + kp * upperBandK, maxHeatW);
+      const preH = preA[j];
+      if (preH > 0) {
+        // preheatW(input, preH, kp, ua, solarUse, maxHeatW), its air-independent terms computed once per call.
+        if (cPreH !== preH) {
+          const ahead = input.setpointAheadC;
+          const n = Math.min(preH, ahead.length);
+          let coming = sp;
+          for (let k = 0; k < n; k++) if (ahead[k] > coming) coming = ahead[k];
+          cPreH = preH;
+          cComing = coming;
+          cUa = NaN;
+        }
+        const coming = cComing;
+        if (coming > sp) {
+          const ua = uaA[j];
+          const su = suA[j];
+          if (!(cUa === ua && cSolarUse === su)) {
+            cNeed = ua * (coming - aheadAt(input.outdoorAheadC, 0, coming)) - gains0 - su * solar0;
+            cUa = ua;
+            cSolarUse = su;
+          }
+          const pre = clampW(cNeed + kp * (coming - air), maxHeatW);
+          if (pre > maxW) maxW = pre;
+        }
+      }
+      if (maxW < powerW) maxW = powerW;
+      if (!(air < safetyMaxC)) {
+        powerW = 0;
+        minW = 0;
+        maxW = 0;
+      }
+      luA[j] = v;
+      lrA[j] = powerW;
+      lmA[j] = maxHeatW;
+      ldA[j] = NaN;
+      outP[j] = powerW;
+      outMin[j] = minW;
+      outMax[j] = maxW;
+      if (horizon <= 0) {
+        outWant[j] = 0;
+        continue;
+      }
+      const need = shared.need(input, uaA[j], suA[j], horizon);
+      outWant[j] = shared.firstBelow(ff + integralW - need[0], maxHeatW, idleW);
+    }
+  }
+}
+
+/** Outputs of PiBank.requestGroup, per slot (the twin passes its FleetView columns). */
+export interface PiGroupOutputs {
+  readonly powerW: Float64Array;
+  readonly minW: Float64Array;
+  readonly maxW: Float64Array;
+  readonly wantHeatH: Float32Array | Float64Array;
 }
 
 /**

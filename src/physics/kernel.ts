@@ -90,6 +90,18 @@ export function fleetFromBuffers(rooms: number, buffers: ArrayBufferLike[]): Fle
 }
 
 type CompiledStep = (x: Float64Array[], f: FleetArrays, from: number, to: number, bias: Float64Array, h: HeaterModel, hp: typeof heaterPowerW) => void;
+/** The same step, also adding Σ_i w[i]·x_i(after the step) to acc[r] for each room (see RoomKernel.stepAccumulate). */
+type CompiledAccStep = (
+  x: Float64Array[],
+  f: FleetArrays,
+  from: number,
+  to: number,
+  bias: Float64Array,
+  h: HeaterModel,
+  hp: typeof heaterPowerW,
+  w: Float64Array,
+  acc: Float64Array,
+) => void;
 
 const index = (names: readonly string[], name: string, field: string): number => {
   const i = names.indexOf(name);
@@ -102,7 +114,9 @@ const index = (names: readonly string[], name: string, field: string): number =>
  * [from, to), the heater power (heaterPowerW: boards, frequency level, utilisation, booster, derating), then
  * x ← Ad·x + Bd_heater·P + Bd_gain·gains + bias, and heatJ += P·Δt. Power is held over the step (ZOH).
  */
-function compile(a: KernelArchetype, field: string): CompiledStep {
+function compile(a: KernelArchetype, field: string): CompiledStep;
+function compile(a: KernelArchetype, field: string, accumulate: true): CompiledAccStep;
+function compile(a: KernelArchetype, field: string, accumulate = false): CompiledStep | CompiledAccStep {
   const m = a.model;
   const nx = m.nx;
   const ih = index(m.inputNames, a.heaterInput, `${field}.heaterInput`);
@@ -113,6 +127,7 @@ function compile(a: KernelArchetype, field: string): CompiledStep {
   for (let i = 0; i < nx; i++) lines.push(`const X${i} = x[${i}];`);
   lines.push('const util = f.utilisation, nb = f.activeBoards, lv = f.freqLevel, bo = f.booster, g = f.gainsW, hj = f.heatJ, pw = f.powerW;');
   for (let i = 0; i < nx; i++) lines.push(`const c${i} = bias[${i}];`);
+  if (accumulate) for (let i = 0; i < nx; i++) lines.push(`const w${i} = w[${i}];`);
   lines.push('for (let r = from; r < to; r++) {');
   for (let i = 0; i < nx; i++) lines.push(`  const s${i} = X${i}[r];`);
   // Board and booster power from heater.ts (derating by the body temperature at the start of the step).
@@ -128,12 +143,20 @@ function compile(a: KernelArchetype, field: string): CompiledStep {
     const bg = m.Bd[i * m.nu + ig];
     if (bh !== 0) terms.push(`${lit(bh)} * p`);
     if (bg !== 0) terms.push(`${lit(bg)} * q`);
-    lines.push(`  X${i}[r] = ${terms.join(' + ')};`);
+    if (accumulate) {
+      lines.push(`  const n${i} = ${terms.join(' + ')};`);
+      lines.push(`  X${i}[r] = n${i};`);
+    } else lines.push(`  X${i}[r] = ${terms.join(' + ')};`);
   }
   lines.push(`  hj[r] += p * ${lit(m.dtS)};`);
   lines.push(`  pw[r] = p;`);
+  if (accumulate) lines.push(`  acc[r] += ${Array.from({ length: nx }, (_, i) => `w${i} * n${i}`).join(' + ')};`);
   lines.push('}');
   // Generated from numbers only (no user strings): the per-archetype specialisation is what makes the kernel fast.
+  if (accumulate) {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('x', 'f', 'from', 'to', 'bias', 'h', 'hp', 'w', 'acc', lines.join('\n')) as CompiledAccStep;
+  }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
   return new Function('x', 'f', 'from', 'to', 'bias', 'h', 'hp', lines.join('\n')) as CompiledStep;
 }
@@ -144,6 +167,8 @@ function compile(a: KernelArchetype, field: string): CompiledStep {
  */
 export class RoomKernel {
   private readonly steps: CompiledStep[];
+  /** The accumulating variants, compiled on first use of stepAccumulate. */
+  private accSteps: CompiledAccStep[] | undefined;
   private readonly sharedIdx: number[][];
   private readonly bias: Float64Array;
   readonly nStates: number;
@@ -198,14 +223,36 @@ export class RoomKernel {
       const lo = Math.max(from, g.start);
       const hi = Math.min(to, g.start + g.count);
       if (lo >= hi) continue;
-      const m = this.archetypes[g.archetype].model;
-      const u = shared[k];
-      for (let i = 0; i < m.nx; i++) {
-        let s = 0;
-        for (const j of this.sharedIdx[g.archetype]) s += m.Bd[i * m.nu + j] * u[j];
-        bias[i] = s;
-      }
+      this.setBias(g, shared[k]);
       this.steps[g.archetype](fleet.x, fleet, lo, hi, bias, this.archetypes[g.archetype].heater, heaterPowerW);
+    }
+  }
+
+  /**
+   * step() for every room, also adding Σ_i weights[k][i]·x_i to acc[r] for each room r of group k, with the states
+   * after the step: a linear functional of the trajectory (e.g. exact boundary heat flows) accumulated in the same
+   * pass over the rooms. The states, powers and energies are exactly those of step().
+   */
+  stepAccumulate(shared: readonly Float64Array[], weights: readonly Float64Array[], acc: Float64Array): void {
+    const { groups, fleet, bias } = this;
+    if (this.accSteps === undefined) this.accSteps = this.archetypes.map((a, k) => compile(a, `archetypes[${k}]`, true));
+    const steps = this.accSteps;
+    for (let k = 0; k < groups.length; k++) {
+      const g = groups[k];
+      if (g.count === 0) continue;
+      this.setBias(g, shared[k]);
+      steps[g.archetype](fleet.x, fleet, g.start, g.start + g.count, bias, this.archetypes[g.archetype].heater, heaterPowerW, weights[k], acc);
+    }
+  }
+
+  /** The shared inputs' contribution to each state over the step (Bd · shared inputs), into this.bias. */
+  private setBias(g: KernelGroup, u: Float64Array): void {
+    const m = this.archetypes[g.archetype].model;
+    const bias = this.bias;
+    for (let i = 0; i < m.nx; i++) {
+      let s = 0;
+      for (const j of this.sharedIdx[g.archetype]) s += m.Bd[i * m.nu + j] * u[j];
+      bias[i] = s;
     }
   }
 }

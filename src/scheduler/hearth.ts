@@ -143,10 +143,11 @@ export class HearthPolicy implements Policy {
   private periodS = 60;
   private migrants: number[] = [];
   private migrantCode: number[] = [];
-  private scratchWaiting: number[] = [];
+  /** Per-heater scratch of scanHeater (typed, sized to maxBoards: no allocation per heater). */
+  private scratchWaiting = new Int32Array(0);
   private killedToRequeue: number[] = [];
-  private scratchRun: number[] = [];
-  private scratchPaused: number[] = [];
+  private scratchRun = new Int32Array(0);
+  private scratchPaused = new Int32Array(0);
 
   /** Throws InvalidParameterError (field `hearth.<option>`) on an option out of range. */
   constructor(options: HearthOptions = {}) {
@@ -227,13 +228,29 @@ export class HearthPolicy implements Policy {
     this.migrants.length = 0;
     this.migrantCode.length = 0;
     this.killedToRequeue.length = 0;
-    for (let h = 0; h < fleet.heaters; h++) this.scanHeater(h, fleet, table, out);
+    this.scanAll(fleet, table, out);
     this.buildPools(fleet);
     this.placeUrgent(fleet, table, out);
     this.placeMigrants(fleet, table, out);
     this.placeQueue(fleet, table, out);
-    for (let h = 0; h < fleet.heaters; h++) this.finishHeater(h, fleet, out);
-    for (const i of this.killedToRequeue) this.enqueue(i, table.checkpointable[i] === 0);
+    this.finishAll(fleet, out);
+    this.requeueKilled(table);
+  }
+
+  /** Step 1 over the fleet (a loop of its own: optimised as a whole, not through decide's on-stack replacement). */
+  private scanAll(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+    for (let h = 0, n = fleet.heaters; h < n; h++) this.scanHeater(h, fleet, table, out);
+  }
+
+  /** Step 4 over the fleet. */
+  private finishAll(fleet: FleetView, out: Decision[]): void {
+    for (let h = 0, n = fleet.heaters; h < n; h++) this.finishHeater(h, fleet, out);
+  }
+
+  /** Killed work goes back to the queue (a non-checkpointable instance restarts from scratch). */
+  private requeueKilled(table: InstanceTable): void {
+    const k = this.killedToRequeue;
+    for (let j = 0; j < k.length; j++) this.enqueue(k[j], table.checkpointable[k[j]] === 0);
   }
 
   // ---- step 1: per heater state, pauses, resumes, safety -------------------------------------------------------
@@ -271,19 +288,18 @@ export class HearthPolicy implements Policy {
     // Inventory of the boards.
     const running = this.scratchRun;
     const paused = this.scratchPaused;
-    // (Setting an array's length is a runtime call even when it does not change: reset only what holds something.)
-    if (running.length !== 0) running.length = 0;
-    if (paused.length !== 0) paused.length = 0;
+    let nRun = 0;
+    let nPau = 0;
     let free = 0;
     for (let b = 0; b < nb; b++) {
       const s = h * mb + b;
       const v = fleet.boardInstance[s];
       if (v >= 0) {
         const ph = table.phase[v];
-        if (ph === InstancePhase.running) running.push(v);
+        if (ph === InstancePhase.running) running[nRun++] = v;
         else if (ph === InstancePhase.paused) {
           if (Number.isNaN(this.pausedAtS[v])) this.pausedAtS[v] = now;
-          paused.push(v);
+          paused[nPau++] = v;
         }
       } else if (v === BOARD_FILLER || v === BOARD_FREE) free++;
     }
@@ -291,7 +307,7 @@ export class HearthPolicy implements Policy {
     if (!safe) {
       flags |= F_SAFETY;
       this.flags[h] = flags;
-      for (let iv = 0; iv < running.length; iv++) {
+      for (let iv = 0; iv < nRun; iv++) {
         const v = running[iv];
         out.push({ kind: 'pause', instance: v });
         this.pausedAtS[v] = now;
@@ -303,8 +319,8 @@ export class HearthPolicy implements Policy {
           this.vacated[s] = this.round;
         }
       }
-      let q = running.length + paused.length;
-      for (let iv = 0; iv < paused.length; iv++) {
+      let q = nRun + nPau;
+      for (let iv = 0; iv < nPau; iv++) {
         const v = paused[iv];
         if (table.checkpointable[v]) {
           this.migrants.push(v);
@@ -324,10 +340,10 @@ export class HearthPolicy implements Policy {
     const inc0 = this.inc0W[h];
     const pI = this.idleIncW[h];
     const base = this.baseW[h];
-    let r = running.length;
-    let q = paused.length;
+    let r = nRun;
+    let q = nPau;
     let reqLevel = 0;
-    for (let iv = 0; iv < running.length; iv++) {
+    for (let iv = 0; iv < nRun; iv++) {
       const v = running[iv];
       const need = this.needRate(v, table);
       if (need >= this.o.riskRate) reqLevel = Math.max(reqLevel, this.levelFor(h, m, need));
@@ -335,11 +351,11 @@ export class HearthPolicy implements Policy {
     // Paused work at risk: a checkpointable instance tries to move where it can run (else resumes here); the others
     // resume here, even a board's step past the cap (safety is kept by the margin above).
     const waiting = this.scratchWaiting;
-    if (waiting.length !== 0) waiting.length = 0;
-    for (let iv = 0; iv < paused.length; iv++) {
+    let nWait = 0;
+    for (let iv = 0; iv < nPau; iv++) {
       const v = paused[iv];
       const need = this.needRate(v, table);
-      if (need < this.o.riskRate) waiting.push(v);
+      if (need < this.o.riskRate) waiting[nWait++] = v;
       else if (table.checkpointable[v]) {
         this.migrants.push(v);
         this.migrantCode.push(MIG_RISK);
@@ -357,7 +373,7 @@ export class HearthPolicy implements Policy {
     const overshoot = !(diff >= -this.o.overshootK);
     const settled = diff >= -this.o.overshootK + 0.5;
     let w = 0;
-    for (let iv = 0; iv < waiting.length; iv++) {
+    for (let iv = 0; iv < nWait; iv++) {
       const v = waiting[iv];
       if (!table.checkpointable[v] && settled) {
         out.push({ kind: 'resume', instance: v });
@@ -366,7 +382,7 @@ export class HearthPolicy implements Policy {
         q--;
       } else waiting[w++] = v;
     }
-    if (waiting.length !== w) waiting.length = w;
+    nWait = w;
     if (base + r * inc0 + q * pI > cap + 1e-9) {
       // Over the cap: filler stops, then checkpointable work pauses (and moves to where heat is wanted), least urgent
       // first; work that cannot move keeps running at the lowest level unless the room overshoots. Work at risk runs.
@@ -378,8 +394,8 @@ export class HearthPolicy implements Policy {
         }
       }
       free = 0; // nothing new starts on a heater over its cap
-      if (running.length > 1) running.sort((a, b) => this.keepCompare(a, b, table));
-      for (let k = 0; k < running.length && base + r * inc0 + q * pI > cap + 1e-9; k++) {
+      if (nRun > 1) this.sortKeep(running, nRun, table, false);
+      for (let k = 0; k < nRun && base + r * inc0 + q * pI > cap + 1e-9; k++) {
         const v = running[k];
         if (this.needRate(v, table) >= this.o.riskRate) break; // sorted: the rest are at risk too
         if (!table.checkpointable[v] && !overshoot) continue;
@@ -388,13 +404,13 @@ export class HearthPolicy implements Policy {
         r--;
         q++;
       }
-      for (let iv = 0; iv < waiting.length; iv++) this.pausedNotResumed(waiting[iv], table);
+      for (let iv = 0; iv < nWait; iv++) this.pausedNotResumed(waiting[iv], table);
     } else {
       // Resume, most urgent first: flex within the target, onDemand/reserved within the cap (both with hysteresis).
-      if (waiting.length > 1) waiting.sort((a, b) => this.keepCompare(b, a, table));
+      if (nWait > 1) this.sortKeep(waiting, nWait, table, true);
       const heatLim = Math.min(cap * this.o.resumeFraction, tgt + this.o.startToleranceBoards * inc0);
       const capLim = cap * this.o.resumeFraction;
-      for (let iv = 0; iv < waiting.length; iv++) {
+      for (let iv = 0; iv < nWait; iv++) {
         const v = waiting[iv];
         const after = base + (r + 1) * inc0 + (q - 1) * pI;
         const high = classOfType(table.type[v]) === SchedClass.high;
@@ -424,6 +440,22 @@ export class HearthPolicy implements Policy {
     if (table.checkpointable[v] && this.now - this.pausedAtS[v] >= this.o.migrateAfterS) {
       this.migrants.push(v);
       this.migrantCode.push(MIG_STUCK);
+    }
+  }
+
+  /**
+   * Sorts buf[0 .. n) by keepCompare (reverse: most urgent first). keepCompare is a strict total order (ties end on
+   * the instance index), so this insertion sort (a heater's few boards) gives the order Array.prototype.sort gave.
+   */
+  private sortKeep(buf: Int32Array, n: number, table: InstanceTable, reverse: boolean): void {
+    for (let i = 1; i < n; i++) {
+      const v = buf[i];
+      let j = i - 1;
+      while (j >= 0 && (reverse ? this.keepCompare(v, buf[j], table) : this.keepCompare(buf[j], v, table)) > 0) {
+        buf[j + 1] = buf[j];
+        j--;
+      }
+      buf[j + 1] = v;
     }
   }
 
@@ -874,6 +906,11 @@ export class HearthPolicy implements Policy {
       this.started = new Int32Array(H);
       this.nHeat = new Int32Array(H);
       this.reqLevel = new Int32Array(H);
+    }
+    if (this.scratchRun.length < fleet.maxBoards) {
+      this.scratchRun = new Int32Array(fleet.maxBoards);
+      this.scratchPaused = new Int32Array(fleet.maxBoards);
+      this.scratchWaiting = new Int32Array(fleet.maxBoards);
     }
     if (this.taken.length < H * fleet.maxBoards) {
       this.taken = new Int32Array(H * fleet.maxBoards);

@@ -240,6 +240,24 @@ export class IndexedHeap {
   }
 }
 
+/** Whether the first n entries of a and b are equal (each loop in a function of its own: see HardwareConfigs.build). */
+function sameInt32(a: Int32Array, b: Int32Array, n: number): boolean {
+  if (a.length < n || b.length < n) return false;
+  for (let h = 0; h < n; h++) if (a[h] !== b[h]) return false;
+  return true;
+}
+
+/** Whether the fleet's board hardware (cores, memory, GPU) equals the columns seen last (same heater count). */
+function sameHardware(fleet: FleetView, cores: Uint16Array, memoryMB: Float32Array, gpu: Uint8Array): boolean {
+  const n = fleet.heaters;
+  if (cores.length !== n) return false;
+  const c = fleet.coresPerBoard;
+  const m = fleet.memoryMBPerBoard;
+  const g = fleet.gpu;
+  for (let h = 0; h < n; h++) if (c[h] !== cores[h] || !Object.is(m[h], memoryMB[h]) || g[h] !== gpu[h]) return false;
+  return true;
+}
+
 /** Whether board slots of heater `h` can host instance `i` (cores, memory, GPU). */
 export function fitsHeater(fleet: FleetView, h: number, table: InstanceTable, i: number): boolean {
   return (
@@ -268,8 +286,24 @@ export class HardwareConfigs {
   maxMemoryMB = 0;
   anyGpu = 0;
 
-  /** Rebuilds from the fleet (online or not: an offline heater may come back). */
+  /** The hardware columns the last build saw (a fleet's hardware rarely changes: then a round only compares). */
+  private seenCores = new Uint16Array(0);
+  private seenMemoryMB = new Float32Array(0);
+  private seenGpu = new Uint8Array(0);
+  private seenHeaters = -1;
+
+  /** Rebuilds from the fleet (online or not: an offline heater may come back); a no-op when its hardware did not change. */
   build(fleet: FleetView): void {
+    if (this.seenHeaters === fleet.heaters && sameHardware(fleet, this.seenCores, this.seenMemoryMB, this.seenGpu)) return;
+    this.rebuild(fleet);
+    const n = fleet.heaters;
+    this.seenHeaters = n;
+    this.seenCores = fleet.coresPerBoard.slice(0, n);
+    this.seenMemoryMB = fleet.memoryMBPerBoard.slice(0, n);
+    this.seenGpu = fleet.gpu.slice(0, n);
+  }
+
+  private rebuild(fleet: FleetView): void {
     const n = fleet.heaters;
     if (this.configOf.length < n) this.configOf = new Int32Array(n);
     this.count = 0;
@@ -350,8 +384,18 @@ export class SiteIndex {
   start = new Int32Array(1);
   heaters = new Int32Array(0);
 
-  /** Rebuilds from fleet.site (negative sites are ignored). */
+  private seenSite = new Int32Array(0);
+  private seenHeaters = -1;
+
+  /** Rebuilds from fleet.site (negative sites are ignored); a no-op when the sites did not change. */
   build(fleet: FleetView): void {
+    if (this.seenHeaters === fleet.heaters && sameInt32(fleet.site, this.seenSite, fleet.heaters)) return;
+    this.rebuild(fleet);
+    this.seenHeaters = fleet.heaters;
+    this.seenSite = fleet.site.slice(0, fleet.heaters);
+  }
+
+  private rebuild(fleet: FleetView): void {
     const n = fleet.heaters;
     let s = 0;
     for (let h = 0; h < n; h++) if (fleet.site[h] + 1 > s) s = fleet.site[h] + 1;

@@ -23,6 +23,7 @@ import type { ComfortLimits, HeatRequest, RoomControlInput, RoomController, Tank
 import { energyReuseKpis, hingeIntegral, REFERENCE_DATACENTER, withOverflow } from '../control/kpi.ts';
 import { SharedHeatNeed, wantHeatHours } from '../control/forecast.ts';
 import { PiBank, PiController } from '../control/pi.ts';
+import type { PiGroupOutputs } from '../control/pi.ts';
 import { HysteresisController } from '../control/hysteresis.ts';
 import { BOARD_FILLER, BOARD_FREE, InstancePhase, SchedulingType } from '../scheduler/types.ts';
 import type { Decision, InstanceTable, OverflowPool, Policy } from '../scheduler/types.ts';
@@ -804,6 +805,8 @@ class TwinRun {
   // Per room (kernel order).
   private readonly x0: Float64Array[];
   private readonly lossAcc: Float64Array;
+  /** Per group, the weights of the boundary-loss functional on the states (PreparedGroup.lossX). */
+  private readonly lossW: Float64Array[];
   private readonly prevAir: Float64Array;
   private readonly lowKs: Float64Array;
   private readonly highKs: Float64Array;
@@ -845,6 +848,9 @@ class TwinRun {
    */
   private readonly piBank: PiBank;
   private readonly isPi: Uint8Array;
+  /** Per group, 1 when every room of it has a PI thermostat (the bank steps the group in one call), and its outputs. */
+  private readonly groupAllPi: Uint8Array;
+  private readonly piOut: PiGroupOutputs;
   private readonly tankCtl: TankController[] = [];
   private readonly tankReq: HeatRequest[] = [];
   private readonly ctlInput: {
@@ -930,6 +936,7 @@ class TwinRun {
     this.safe = new Float64Array(G);
 
     this.lossAcc = new Float64Array(nRooms);
+    this.lossW = prep.groups.map((g) => g.lossX);
     this.prevAir = new Float64Array(nRooms);
     this.lowKs = new Float64Array(nRooms);
     this.highKs = new Float64Array(nRooms);
@@ -987,6 +994,8 @@ class TwinRun {
       }
       this.groupNeed.push(new SharedHeatNeed());
     });
+    this.groupAllPi = Uint8Array.from(prep.groups, (g) => (this.isPi.subarray(g.start, g.start + g.count).every((x) => x === 1) ? 1 : 0));
+    this.piOut = { powerW: v.requestW, minW: v.minW, maxW: v.maxW, wantHeatH: v.wantHeatH };
     this.x0 = this.fleet.x.map((a) => Float64Array.from(a));
     this.fleet.utilisation.fill(1);
 
@@ -1115,7 +1124,8 @@ class TwinRun {
     if (this.openCount > 0) this.windowsPass();
     // Heaters that may derate this period: exact per-step throughput and booster energy.
     if (this.watchCount > 0) this.watchPass(dt);
-    this.kernel?.step(this.shared);
+    // The kernel step also accumulates each room's boundary-loss functional (lossX · states) in the same pass.
+    this.kernel?.stepAccumulate(this.shared, this.lossW, this.lossAcc);
     if (this.nBoilers > 0) this.boilersStep(t, h);
     this.postPass(dt);
   }
@@ -1221,10 +1231,13 @@ class TwinRun {
     }
   }
 
-  /** After a kernel step: comfort integrals (exact for linear air between steps) and the energy-balance functional. */
+  /**
+   * After a kernel step: comfort integrals (exact for linear air between steps), time above safety, windows. (The
+   * energy-balance functional is accumulated by the kernel step itself: RoomKernel.stepAccumulate.)
+   */
   private postPass(dt: number): void {
     const p = this.p;
-    const [X0, X1, X2, X3] = this.fleet.x;
+    const X0 = this.fleet.x[0];
     const prev = this.prevAir;
     const lowKs = this.lowKs;
     const highKs = this.highKs;
@@ -1232,22 +1245,21 @@ class TwinRun {
     const aboveHeatingS = this.aboveHeatingS;
     const pw = this.fleet.powerW;
     const windows = this.windowsEnabled;
-    const acc = this.lossAcc;
+    const open = this.windowOpen;
     for (let gi = 0; gi < p.groups.length; gi++) {
       const g = p.groups[gi];
-      const a0 = g.lossX[0];
-      const a1 = g.lossX[1];
-      const a2 = g.lossX[2];
-      const a3 = g.lossX[3];
       const lo = this.lo[gi];
       const hi = this.hi[gi];
       const safe = this.safe[gi];
       const offW = g.heater.boards * g.heater.board.offW;
+      // windowRule acts on a closed window only while occupied and above the opening threshold (which is above the
+      // closing one): other rooms with a closed window need no call.
+      const occupied = g.occupied[this.hour] === 1;
+      const openAtC = g.comfortSetpointC + WINDOW_OPENING.OPEN_ABOVE_K;
       for (let r = g.start, end = g.start + g.count; r < end; r++) {
         const T1 = X0[r];
         const T0 = prev[r];
         prev[r] = T1;
-        acc[r] += a0 * T1 + a1 * X1[r] + a2 * X2[r] + a3 * X3[r];
         if (T0 < lo || T1 < lo) lowKs[r] += hingeIntegral(lo - T0, lo - T1, dt);
         if (T0 > hi || T1 > hi) highKs[r] += hingeIntegral(T0 - hi, T1 - hi, dt);
         if (T0 > safe || T1 > safe) {
@@ -1258,7 +1270,7 @@ class TwinRun {
           // Caused by the heater when it released more than its all-off stand-by during the step.
           if (pw[r] > offW + 1e-9) aboveHeatingS[r] += s;
         }
-        if (windows && (T1 > g.comfortSetpointC + WINDOW_OPENING.CLOSE_BELOW_K || this.windowOpen[r] === 1)) this.windowRule(r, gi, T1);
+        if (windows && (open[r] === 1 || (occupied && T1 > openAtC))) this.windowRule(r, gi, T1);
       }
     }
   }
@@ -1394,6 +1406,17 @@ class TwinRun {
       const sharedCtl = this.roomShared;
       const bank = this.piBank;
       const isPi = this.isPi;
+      if (this.groupAllPi[gi] === 1) {
+        // Every room of the group runs a PI thermostat: the bank steps them together (same arithmetic).
+        for (let r = g.start, end = g.start + g.count; r < end; r++) {
+          const air = X0[r];
+          diffK[r] = sp - air;
+          airC[r] = air;
+          bodyC[r] = X3[r];
+        }
+        bank.requestGroup(g.start, g.start + g.count, inp, X0, H, idleW, shared, this.piOut);
+        continue;
+      }
       for (let r = g.start; r < g.start + g.count; r++) {
         const air = X0[r];
         st[0] = air;
