@@ -21,6 +21,7 @@ import { expandCommand, sandboxCapabilities, startProcess, type RunHandle } from
 import { levelShare, powerFollowing } from './throttle.ts';
 import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile, type FileStamp } from './workdir.ts';
 import { packCheckpoint, unpackCheckpoint } from './checkpoint.ts';
+import { cleanStaleContainers, containerRuntime, containerRuntimeWhy, startContainer } from './container.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Seams
@@ -126,6 +127,12 @@ export interface AgentOptions {
    * hardware): one busy-loop process per filler board, whose measured CPU gives its power.
    */
   fillerMode?: 'accounted' | 'process';
+  /**
+   * Run docker-batch instances (DOCKER_REPO set) in their image when this node has a working container runtime
+   * (container.ts: podman or docker, HEARTH_CONTAINER_RUNTIME); otherwise, and by default, DOCKER_CMD runs in the
+   * node's sandbox. Opt-in: a runtime that answers `info` may still be unable to start a container here.
+   */
+  containers?: boolean;
   /** Sandbox of instances (runner.ts): 'auto' (bubblewrap when it works here) or 'none'. Default 'auto'. */
   isolation?: 'auto' | 'none';
   /**
@@ -310,6 +317,13 @@ export class Agent {
     this.cache = new InputCache(join(options.workRoot, 'cache'), options.cacheBytes);
     this.outbox = new Outbox(join(options.workRoot, 'outbox'), { onWarning: (m) => this.warn(m) });
     reapOrphans([this.runsDir, join(options.workRoot, 'filler')], this.warn);
+    // Containers a crashed agent left behind (named after its pid) are removed, as its processes are.
+    if (options.containers && containerRuntime() !== null) {
+      void cleanStaleContainers().then(
+        (gone) => gone.length > 0 && this.warn(`removed ${gone.length} container(s) a previous agent left: ${gone.join(', ')}`),
+        (e: unknown) => this.warn(`stale containers not cleaned: ${(e as Error).message}`),
+      );
+    }
     this.transport.onCommand((c) => {
       try {
         this.handle(c);
@@ -925,20 +939,26 @@ export class Agent {
       // instance wrote on its earlier attempts is among its results.
       if (a.restore) staged = await this.restore(run, a.restore.attempt, a.restore.waitS, staged);
       if (run.killed) throw new KilledError();
-      // HOME is the working directory too: a task never writes into the agent user's home.
-      const env = { ...a.env, TASK_PATH: run.workDir, HOME: run.workDir };
+      const image = this.imageOf(a);
+      const limits = { memoryMB: this.memoryPerBoardMB, ...(a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : {}) };
+      const sinks = { stdout: (chunk: string) => this.output(run, 'stdout', chunk), stderr: (chunk: string) => this.output(run, 'stderr', chunk) };
       this.accrue(run, this.clock());
-      run.handle = startProcess(
-        {
-          command: expandCommand(a.command, env),
-          env,
-          workDir: run.workDir,
-          isolation: this.o.isolation,
-          throttle: this.o.throttle,
-          limits: { memoryMB: this.memoryPerBoardMB, ...(a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : {}) },
-        },
-        { stdout: (chunk) => this.output(run, 'stdout', chunk), stderr: (chunk) => this.output(run, 'stderr', chunk) },
-      );
+      if (image !== null) {
+        // In the image: the working directory is mounted at DOCKER_WORKDIR (default /job); the image's own PATH applies.
+        const inside = a.env.DOCKER_WORKDIR || '/job';
+        const env = { ...a.env, TASK_PATH: inside, HOME: inside };
+        run.handle = startContainer(
+          { command: expandCommand(a.command, env), env, workDir: run.workDir, workDirInContainer: inside, image, network: false, throttle: this.o.throttle, limits },
+          sinks,
+        );
+      } else {
+        // HOME is the working directory too: a task never writes into the agent user's home.
+        const env = { ...a.env, TASK_PATH: run.workDir, HOME: run.workDir };
+        run.handle = startProcess(
+          { command: expandCommand(a.command, env), env, workDir: run.workDir, isolation: this.o.isolation, throttle: this.o.throttle, limits },
+          sinks,
+        );
+      }
       if (run.byCoordinator || run.bySafety) run.handle.pause();
       run.handle.setCpuShare(run.share, this.runCores(run));
       this.report(run, { state: run.byCoordinator || run.bySafety ? 'paused' : 'running', phase: 'execution' });
@@ -1003,17 +1023,34 @@ export class Agent {
     }
   }
 
+  /** The image a docker-batch assignment runs in on this agent (repo:tag), or null: DOCKER_CMD in the sandbox. */
+  private imageOf(a: Assignment): string | null {
+    const repo = a.env.DOCKER_REPO;
+    if (!this.o.containers || !repo || containerRuntime() === null) return null;
+    return repo.includes(':') && !repo.slice(repo.lastIndexOf('/') + 1).includes(':') ? repo : `${repo}:${a.env.DOCKER_TAG || 'latest'}`;
+  }
+
+  /** Why an assignment's DOCKER_CMD ran in the node's sandbox rather than in its image (for the instance's info). */
+  private runtimeLine(a: Assignment, handle: RunHandle | null): string {
+    if (handle?.sandbox === 'container') return `container ${this.imageOf(a) ?? ''} (${containerRuntime()?.description ?? 'container runtime'})`;
+    if (!a.env.DOCKER_REPO) return 'hearth agent (DOCKER_CMD in the node\'s sandbox)';
+    if (!this.o.containers) return 'hearth agent (DOCKER_CMD in the node\'s sandbox: containers are not enabled on this agent)';
+    return `hearth agent (DOCKER_CMD in the node's sandbox: no container runtime: ${containerRuntimeWhy()})`.slice(0, 1000);
+  }
+
   private instanceInfo(a: Assignment, handle: RunHandle | null): NonNullable<InstanceReport['info']> {
     const caps = sandboxCapabilities();
     if (this.info === null) {
       this.info = {
-        runtime: 'hearth agent (DOCKER_CMD without a container runtime)',
         cpuModel: cpus()[0]?.model ?? 'unknown',
         ...(caps.degraded ? { degraded: caps.degraded.slice(0, 1000) } : {}),
       };
     }
     const run = this.runs.get(attemptKey(a));
-    return { ...this.info, sandbox: handle?.sandbox === 'bwrap' ? 'bubblewrap' : 'process group', coreCount: a.cores, memoryLimitMB: this.memoryPerBoardMB, memoryLimit: caps.cgroupWritable ? 'cgroup (the instance)' : 'address space (per process)', powerFollowing: this.throttleDescription(), ...(run?.restoreInfo ?? {}) };
+    return {
+      ...this.info,
+      runtime: this.runtimeLine(a, handle),
+      sandbox: handle?.sandbox === 'container' ? 'container' : handle?.sandbox === 'bwrap' ? 'bubblewrap' : 'process group', coreCount: a.cores, memoryLimitMB: this.memoryPerBoardMB, memoryLimit: caps.cgroupWritable ? 'cgroup (the instance)' : 'address space (per process)', powerFollowing: this.throttleDescription(), ...(run?.restoreInfo ?? {}) };
   }
 
   /** Downloads the attempt's inputs (through the cache) into `dir`. */

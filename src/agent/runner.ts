@@ -70,7 +70,7 @@ export interface RunHandle {
   /** Pid of the group leader (also the process group id); -1 if the process could not start. */
   readonly pid: number;
   /** How the command is confined: inside bubblewrap or plain (limits only). */
-  readonly sandbox: 'bwrap' | 'none';
+  readonly sandbox: 'bwrap' | 'none' | 'container';
   /** Freeze the whole process group (SIGSTOP); idempotent; no-op after exit. The wall-time limit does not run while paused. */
   pause(): void;
   /** Continue the whole process group (SIGCONT); idempotent; no-op after exit. */
@@ -268,7 +268,7 @@ function wrapperScript(ulimits: string[]): string {
 }
 
 /** The handle of a command that could not even be spawned: its `done` reports status 126 after saying why on stderr. */
-function failedStart(err: Error, sinks: RunSinks, sandbox: 'bwrap' | 'none', elapsedS: () => number): RunHandle {
+function failedStart(err: Error, sinks: RunSinks, sandbox: RunHandle['sandbox'], elapsedS: () => number): RunHandle {
   const done = new Promise<RunExit>((resolve) => {
     setImmediate(() => {
       sinks.stderr(`hearth: cannot start the command: ${err.message}\n`);

@@ -14,6 +14,7 @@ import { Agent, AgentFilesError, type AgentFiles, type AgentOptions, type AgentT
 import type { InputRef } from '../../src/agent/input-cache.ts';
 import { Outbox } from '../../src/agent/outbox.ts';
 import { RoomTwin } from '../../src/agent/room-twin.ts';
+import { IMAGE, setUpContainers } from '../helpers/container-image.ts';
 import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -107,7 +108,9 @@ interface World {
   warnings: string[];
 }
 
-function world(o: { connected?: boolean; spec?: string; initialC?: number; speed?: number; workRoot?: string; limits?: AgentOptions['limits']; heater?: AgentOptions['heater'] } = {}): World {
+function world(
+  o: { connected?: boolean; spec?: string; initialC?: number; speed?: number; workRoot?: string; limits?: AgentOptions['limits']; heater?: AgentOptions['heater']; containers?: boolean } = {},
+): World {
   const workRoot = o.workRoot ?? join(root, `w${++n}`);
   const transport = new MemTransport(o.connected ?? true);
   const files = new MemFiles();
@@ -125,6 +128,7 @@ function world(o: { connected?: boolean; spec?: string; initialC?: number; speed
     room,
     limits: o.limits ?? { setpointC: 19, safetyC: 28 },
     heater: o.heater,
+    containers: o.containers,
     onWarning: (m) => warnings.push(m),
   });
   agents.push(agent);
@@ -457,5 +461,46 @@ describe('room twin', () => {
     tank.step(3600, 0, 5);
     assert.ok(tank.airC < 50 && tank.airC > 45);
     assert.throws(() => new RoomTwin({ spec: 'castle-1600' }), /room twin "castle-1600"/);
+  });
+});
+
+describe('docker-batch images', () => {
+  let dir = '';
+  let skip = '';
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'hearth-agent-image-'));
+    skip = setUpContainers(dir);
+  });
+  after(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('with containers enabled and a runtime, a docker-batch instance runs in its image; without, DOCKER_CMD runs in the sandbox and the info says why', async (t) => {
+    const [repo, tag] = IMAGE.split(':');
+    const cmd = 'echo "in $TASK_PATH as $(pwd)"; echo r-${INSTANCE_ID} > result.txt; ls /bin/busybox';
+    const a = (i: number): Assignment => assignment(i, cmd, { resourceBuckets: [], env: { INSTANCE_ID: String(i), DOCKER_REPO: repo, DOCKER_TAG: tag } });
+    // Not enabled: the host's sandbox, whatever the node has.
+    const off = world();
+    off.agent.tick(off.now.ms);
+    off.transport.send({ kind: 'start', assignment: a(0) });
+    await runUntil(off, () => off.agent.status().runs.length === 0, { stepMs: 1000, pauseMs: 20 });
+    await off.agent.settled();
+    const offLast = off.transport.instances(0).at(-1)!;
+    assert.match(String(offLast.info?.runtime), /containers are not enabled on this agent/);
+    assert.notEqual(offLast.info?.sandbox, 'container');
+    if (skip) return t.skip(`no container: ${skip}`);
+    const on = world({ containers: true });
+    on.agent.tick(on.now.ms);
+    on.transport.send({ kind: 'start', assignment: a(1) });
+    await runUntil(on, () => on.agent.status().runs.length === 0, { stepMs: 1000, pauseMs: 100, max: 1200 });
+    await on.agent.settled();
+    const reps = on.transport.instances(1);
+    const last = reps.at(-1)!;
+    assert.equal(last.state, 'success', JSON.stringify(last));
+    assert.equal(last.info?.sandbox, 'container');
+    assert.ok(String(last.info?.runtime).startsWith(`container ${IMAGE} (`), String(last.info?.runtime));
+    assert.equal(reps.map((r) => r.stdout ?? '').join(''), 'in /job as /job\n/bin/busybox\n');
+    assert.deepEqual(last.results, [{ key: 'result.txt', size: 'r-1\n'.length }]);
+    assert.equal(on.files.results.get('1/result.txt'), 'r-1\n');
   });
 });

@@ -16,6 +16,7 @@ interface AgentFlags {
   boards: string;
   cores: string;
   memory?: string;
+  containers?: boolean;
   work: string;
   roomTwin?: string;
   climate: string;
@@ -42,6 +43,7 @@ export function registerAgent(program: Command): void {
     .option('--boards <n>', 'boards in this heater', '3')
     .option('--cores <n>', 'cores per board', '4')
     .option('--memory <MB>', 'memory of one board, MiB: what one instance may use (default: this machine\'s memory shared by the boards)')
+    .option('--containers', 'run docker-batch images in a container when this node has a working runtime (podman or docker; HEARTH_CONTAINER_RUNTIME, HEARTH_CONTAINER_RUN_ARGS)')
     .option('--work <dir>', 'working directory (runs, input cache, outbox)', './agent-data')
     .option('--room-twin <archetype>', 'simulate the room: dwelling-<era>[:m²], office-<era>[:m²] or tank[-litres]')
     .option('--climate <zone>', 'room twin: the synthetic weather of this French climate zone (H1a … H3), sun included', 'H2c')
@@ -95,6 +97,7 @@ export function registerAgent(program: Command): void {
         boards,
         coresPerBoard: cores,
         memoryPerBoardMB,
+        containers: f.containers === true,
         workRoot: resolve(join(f.work, f.deviceId)),
         files: new HttpFiles({ baseUrl: f.coordinator, token: secret }),
         transport,
