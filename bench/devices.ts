@@ -1,24 +1,38 @@
-// Device-bus benchmark: simulated devices speaking the real protocol (mqtt.js clients, enrolled secrets, retained
-// state with an offline last will, telemetry from protocol/device.ts) against raw aedes (the baseline: aedes with
-// the embedded broker's tuning but no authentication, validation or frame guard), the embedded broker (broker.ts)
-// and Debian mosquitto (configured by mosquitto-config.ts; skipped when absent), with the coordinator's side as in
-// production: an MqttLink drained every period and telemetry stored in the loop's batches. Also submit-to-running
-// of an instance on an idle fleet (the platform, its live loop over the bus, a few in-process agents).
+// Device-bus benchmark: simulated devices speaking the real protocol (each its own TCP connection: CONNECT with its
+// enrolled secret, a persistent session and a retained offline last will, SUBSCRIBE to its commands, a retained
+// online state, telemetry from protocol/device.ts at the agent's QoS) against raw aedes (the baseline: aedes with the
+// embedded broker's tuning but no authentication, validation or frame guard, read by an MqttLink), the embedded
+// broker (broker.ts) with the coordinator's in-process link (local-link.ts, as `hearth start` runs it), the embedded
+// broker read by an MqttLink over loopback instead (`embedded-tcp`: the path before the in-process link, off by
+// default) and Debian mosquitto (configured by mosquitto-config.ts, read by an MqttLink; skipped when absent); the
+// link is drained every period and telemetry stored in the loop's batches. Also submit-to-running of an instance on
+// an idle fleet (the platform, its live loop over the bus, a few in-process agents).
 // One JSON line per figure, a summary last.
 // Run: node --import tsx bench/devices.ts [--devices 10000] [--rates 10000,15000,22000,30000,40000] [--step 8]
 //      [--retries 1] [--brokers raw,embedded,mosquitto] [--generators N] [--drain-ms 100] [--periods 0.5]
-//      [--samples 40] [--agents 3] [--no-submit] [--store-rows 100000] [--cpu-prof DIR]
-//      (or `hearth bench devices …`). `--brokers aedes-default` adds aedes exactly as it comes (slow ramp, crashes).
+//      [--samples 40] [--agents 3] [--no-submit] [--store-rows 100000] [--cpu-prof DIR] [--step-prof DIR]
+//      (or `hearth bench devices …`). `--brokers aedes-default` adds aedes exactly as it comes (slow ramp, crashes);
+//      `embedded-tcp` the embedded broker with an MqttLink. `--step-prof DIR`: a CPU profile of the coordinator per
+//      telemetry step (`{target}-{rate}-{attempt}.cpuprofile`, the step's publishing and settling only).
 //
-// Processes. The driver (this file, no role) starts a coordinator child (the broker for raw/embedded, the
-// MqttLink, the SQLite store: one event loop, as `hearth start` runs them), device children (many mqtt.js clients
-// each), mosquitto when measured, and a platform child for submit-to-running. The devices never share the
-// broker's event loop. Default split: on ≤ 2 cores one device process (the coordinator takes one core, the devices
-// most of the other; mosquitto, when measured, takes its share from both), else two. Each telemetry line gives
-// what each side used (`coordinatorCores`, `devicesCores`, `mosquittoCores`) and, from /proc schedstat, how much
-// of the step the coordinator's event loop ran (`coordinatorLoopBusy`) or waited for a CPU
+// Processes. The driver (this file, no role) starts a coordinator child (the broker for raw/embedded, the link, the
+// SQLite store: one event loop, as `hearth start` runs them), device children, mosquitto when measured, and a
+// platform child for submit-to-running. The devices never share the broker's event loop. Default split: on ≤ 2 cores
+// one device process, else two. Each telemetry line gives what each side used (`coordinatorCores`, `devicesCores`,
+// `mosquittoCores`), the coordinator's CPU per stored message (`coordinatorCpuUsPerMessage`: for raw and embedded
+// the broker, link and store; for mosquitto the link and store, mosquitto's own in `mosquittoCores`) and, from /proc
+// schedstat, how much of the step the coordinator's event loop ran (`coordinatorLoopBusy`) or waited for a CPU
 // (`coordinatorLoopStarved`): on a shared machine that says whether a missed step was saturated or starved.
 // Every side holds one socket per device: the driver refuses to start when the open-file limit is below that.
+//
+// The device generator. Real devices are separate machines; here thousands share a process and a core with the
+// broker's neighbour, so the generator must be cheap per message without cutting protocol corners (10,000 mqtt.js
+// clients took most of a core at 15,000 messages/s). Each device is a plain socket: its CONNECT, SUBSCRIBE and
+// state PUBLISH are encoded by mqtt-packet (the library aedes and mqtt.js use) and each waits for the broker's
+// CONNACK, SUBACK or PUBACK, failing on a refusal; everything the broker sends is parsed by mqtt-packet; commands
+// are acknowledged (PUBACK) and idle devices ping within their keepalive. Telemetry PUBLISH packets (QoS 0, as the
+// agent sends them) are written directly from the payload's JSON; a device process checks at start that
+// mqtt-packet parses them back to the same topic, payload and QoS and that the payload passes the telemetry schema.
 //
 // Telemetry steps are open loop: the device processes publish at the offered rate, round-robin over every
 // connected device, whatever the coordinator does. Ingest latency is the device's `at` (its clock at publish) to
@@ -30,22 +44,25 @@
 // offered rate (`cpuOverRaw`, steadier than throughput when neighbours load the machine).
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, Socket, type Server } from 'node:net';
 import { availableParallelism, loadavg, tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { Session as InspectorSession } from 'node:inspector/promises';
 import { Aedes } from 'aedes';
-import mqtt from 'mqtt';
+import mqttPacket from 'mqtt-packet';
 import type { DeviceReport } from '../src/protocol/device.ts';
 import { CHANNEL_QOS, CHANNEL_RETAIN, deviceTopic, encodePayload } from '../src/protocol/mqtt.ts';
 import { openStore } from '../src/coordinator/store/index.ts';
 import { SYSTEM } from '../src/coordinator/store/types.ts';
 import { enrolDevice } from '../src/coordinator/bus/enrol.ts';
-import { AEDES_TUNING, indexRetained, startBroker, type RetainedStore } from '../src/coordinator/bus/broker.ts';
+import { AEDES_TUNING, indexRetained, startBroker, type DeviceBroker, type RetainedStore } from '../src/coordinator/bus/broker.ts';
 import { MqttLink } from '../src/coordinator/bus/mqtt-link.ts';
+import { LocalLink } from '../src/coordinator/bus/local-link.ts';
+import type { BusLink } from '../src/coordinator/bus/link-inbox.ts';
 import { renderMosquittoFiles } from '../src/coordinator/bus/mosquitto-config.ts';
 import { startPlatform } from '../src/coordinator/server.ts';
 import { Agent } from '../src/agent/agent.ts';
@@ -58,8 +75,8 @@ const MOSQUITTO = '/usr/sbin/mosquitto';
 /** Telemetry samples per store write: the live loop's batch (fleet/loop.ts). */
 const TELEMETRY_BATCH = 5000;
 
-type Target = 'raw' | 'aedes-default' | 'embedded' | 'mosquitto';
-const TARGETS: readonly Target[] = ['raw', 'aedes-default', 'embedded', 'mosquitto'];
+type Target = 'raw' | 'aedes-default' | 'embedded' | 'embedded-tcp' | 'mosquitto';
+const TARGETS: readonly Target[] = ['raw', 'aedes-default', 'embedded', 'embedded-tcp', 'mosquitto'];
 interface Creds {
   id: string;
   secret: string;
@@ -86,7 +103,7 @@ type ToCoordinator =
   | { type: 'enrol'; count: number }
   | { type: 'start'; target: Target; url?: string; coordinatorSecret?: string; drainMs: number }
   | { type: 'online' }
-  | { type: 'reset' }
+  | { type: 'reset'; profile?: string }
   | { type: 'settle' }
   | { type: 'stats' }
   | { type: 'cpu' }
@@ -116,7 +133,7 @@ type FromDevices =
   | { type: 'ready' }
   | { type: 'init' }
   | { type: 'connected'; connected: number; failed: number; ms: number; firstError: string | null }
-  | { type: 'published'; count: number; ms: number; disconnects: number; connected: number }
+  | { type: 'published'; count: number; ms: number; disconnects: number; connected: number; backpressured: number }
   | { type: 'cpu'; us: number }
   | { type: 'end' };
 
@@ -209,7 +226,7 @@ async function coordinator(): Promise<void> {
   let ids: string[] = [];
 
   type Running = {
-    link: MqttLink;
+    link: BusLink;
     close: () => Promise<void>;
     counters: () => unknown;
     clients: () => number | null;
@@ -234,6 +251,7 @@ async function coordinator(): Promise<void> {
   let lastStoredMs = 0;
   let overflowAtReset = 0;
   let refusedAtReset = 0;
+  let profiling: { session: InspectorSession; path: string } | undefined;
 
   /** One round of the live loop's ingest: drain, then append the telemetry in batches of TELEMETRY_BATCH. */
   const drainOnce = async (r: Running): Promise<void> => {
@@ -282,8 +300,12 @@ async function coordinator(): Promise<void> {
       let counters: () => unknown = () => null;
       let clients: () => number | null = () => null;
       let refusedPayload = (): number => 0;
-      if (m.target === 'embedded') {
+      let local: DeviceBroker | undefined;
+      if (m.target === 'embedded' || m.target === 'embedded-tcp') {
         const broker = await startBroker({ store, port: 0, log });
+        // embedded: the in-process link, as `hearth start` runs it; embedded-tcp: an MqttLink over loopback (the
+        // path before the in-process link, what an external broker still needs).
+        if (m.target === 'embedded') local = broker;
         url = broker.url;
         password = broker.coordinator.password;
         close = () => broker.close();
@@ -320,7 +342,7 @@ async function coordinator(): Promise<void> {
         close = () => Promise.resolve();
       }
       // A clean session: nothing left over from another target's run. The queue bound is the link's default.
-      const link = await MqttLink.connect({ url, password, clean: true, log });
+      const link = local ? await LocalLink.attach(local, { log }) : await MqttLink.connect({ url, password, clean: true, log });
       const r: Running = {
         link,
         close,
@@ -341,9 +363,17 @@ async function coordinator(): Promise<void> {
       const online = r ? ids.reduce((n, id) => n + (r.link.online(id) ? 1 : 0), 0) : 0;
       send<FromCoordinator>({ type: 'online', online, brokerClients: r ? r.clients() : null });
     },
-    reset: async () => {
+    reset: async (m) => {
       if (running?.draining) await running.draining;
       if (running) await drainOnce(running);
+      if (m.profile !== undefined) {
+        // This step only (publishing and settling), written at 'stats'.
+        profiling = { session: new InspectorSession(), path: m.profile };
+        profiling.session.connect();
+        await profiling.session.post('Profiler.enable');
+        await profiling.session.post('Profiler.setSamplingInterval', { interval: 500 });
+        await profiling.session.post('Profiler.start');
+      }
       drainLat.clear();
       storedLat.clear();
       received = 0;
@@ -364,7 +394,13 @@ async function coordinator(): Promise<void> {
       }
       send<FromCoordinator>({ type: 'settled', waitedMs: Math.round(performance.now() - t0) });
     },
-    stats: () => {
+    stats: async () => {
+      if (profiling) {
+        const { profile } = await profiling.session.post('Profiler.stop');
+        writeFileSync(profiling.path, JSON.stringify(profile));
+        profiling.session.disconnect();
+        profiling = undefined;
+      }
       const d = drainLat.sorted();
       const s = storedLat.sorted();
       send<FromCoordinator>({
@@ -440,80 +476,220 @@ async function coordinator(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Device child: many simulated devices, each its own mqtt.js client and TCP connection
+// Device child: many simulated devices, each its own TCP connection speaking MQTT 3.1.1
 
+/**
+ * A QoS 0 PUBLISH (no retain, no dup) as one latin1 string: fixed header 0x30, remaining length, the topic with its
+ * two-byte length, the payload (ASCII JSON). What mqtt-packet's generate() writes for the same packet, without its
+ * allocations; checked against mqtt-packet's parser when a device process starts.
+ */
+function publishQos0(topicField: string, payload: string): string {
+  let n = topicField.length + payload.length;
+  let header = '\x30';
+  do {
+    let b = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) b |= 0x80;
+    header += String.fromCharCode(b);
+  } while (n > 0);
+  return header + topicField + payload;
+}
+
+/** A topic as a PUBLISH carries it (two-byte length, then the bytes), as a latin1 string. */
+function topicField(topic: string): string {
+  return String.fromCharCode(topic.length >> 8, topic.length & 0xff) + topic;
+}
+
+/** One device's telemetry now, valid against protocol/device.ts (checked with encodePayload at start). */
+function telemetryJson(id: string, at: number, meterWh: number): string {
+  const report: DeviceReport = {
+    deviceId: id,
+    at,
+    airC: 19 + Math.random() * 2,
+    setpointC: 20,
+    bodyC: 40 + Math.random() * 10,
+    outdoorC: 4,
+    powerW: 480,
+    computeW: 430,
+    fillerW: 0,
+    boosterW: 50,
+    busyBoards: 2,
+    level: 7,
+    meterWh,
+  };
+  return JSON.stringify(report);
+}
+
+/**
+ * Checks at start that what the generator writes is what the protocol says: the telemetry valid for its schema and
+ * the hand-built PUBLISH read back by mqtt-packet as the same topic, payload and QoS.
+ * @throws when either is not
+ */
+function checkGenerator(id: string): void {
+  const json = telemetryJson(id, Date.now(), 1234.5);
+  const payload = encodePayload('telemetry', JSON.parse(json) as DeviceReport);
+  const topic = deviceTopic(id, 'telemetry');
+  for (const body of [json, json + ' '.repeat(200)]) {
+    const bytes = Buffer.from(publishQos0(topicField(topic), body), 'latin1');
+    const parser = mqttPacket.parser({ protocolVersion: 4 });
+    const got: mqttPacket.Packet[] = [];
+    parser.on('packet', (p) => got.push(p));
+    parser.on('error', (e) => {
+      throw e;
+    });
+    parser.parse(bytes);
+    const p = got[0] as mqttPacket.IPublishPacket | undefined;
+    if (got.length !== 1 || p?.cmd !== 'publish' || p.topic !== topic || p.qos !== 0 || p.retain || Buffer.compare(p.payload as Buffer, Buffer.from(body)) !== 0) {
+      throw new Error(`generator: PUBLISH does not parse back (${JSON.stringify(got)})`);
+    }
+  }
+  if (payload.toString() !== json) throw new Error('generator: telemetry changed by encodePayload');
+}
+
+/**
+ * Many devices in one process, each with its own socket and the real protocol, but none of a general-purpose
+ * client's per-message machinery (10,000 mqtt.js clients took most of a core): CONNECT with the device's enrolled
+ * secret, a persistent session and its offline last will (retained, QoS 1), SUBSCRIBE to its commands, its retained
+ * online state at QoS 1 — each step waits for the broker's CONNACK, SUBACK or PUBACK and fails on a refusal. Then
+ * telemetry at the agent's QoS (0), PINGREQ when idle for half the keepalive, PUBACK for any command the broker
+ * sends. Everything the broker sends is read by mqtt-packet's parser; telemetry PUBLISH packets are written directly
+ * (checkGenerator).
+ */
 function devices(): void {
-  type Client = ReturnType<typeof mqtt.connect>;
   interface Dev {
     id: string;
     secret: string;
+    /** The telemetry topic as a PUBLISH carries it. */
     topic: string;
-    client: Client | null;
+    socket: Socket | null;
     lastAt: number;
+    lastSentMs: number;
     meterWh: number;
   }
-  let url = '';
+  let port = 0;
+  let host = '127.0.0.1';
   let concurrency = 200;
   let keepaliveS = 15;
   let devs: Dev[] = [];
   let disconnects = 0;
   let firstError: string | null = null;
+  let pinger: NodeJS.Timeout | undefined;
+  /** Writes that found the socket's buffer full (the broker not reading). */
+  let backpressured = 0;
+  const PINGREQ = Buffer.from([0xc0, 0x00]);
 
   /** One device's life as the agent's transport does it: CONNECT with a will, SUBSCRIBE to its commands, state online. */
   const connectOne = (d: Dev): Promise<boolean> =>
     new Promise((resolve) => {
-      const client = mqtt.connect(url, {
-        protocolVersion: 4,
-        username: d.id,
-        password: d.secret,
-        clientId: d.id,
-        clean: false,
-        keepalive: keepaliveS,
-        // No automatic reconnection: a device the broker drops stays dropped and is counted.
-        reconnectPeriod: 0,
-        connectTimeout: 60_000,
-        will: { topic: deviceTopic(d.id, 'state'), payload: encodePayload('state', { status: 'offline', agentVersion: 'bench' }), qos: 1, retain: true },
-      });
+      const socket = new Socket();
+      const parser = mqttPacket.parser({ protocolVersion: 4 });
       let settled = false;
-      const fail = (e: Error): void => {
-        firstError ??= `${d.id}: ${e.message}`;
+      const fail = (why: string): void => {
+        firstError ??= `${d.id}: ${why}`;
         if (settled) return;
         settled = true;
-        client.end(true);
+        socket.destroy();
         resolve(false);
       };
-      client.on('error', fail);
-      client.on('close', () => {
-        if (settled && d.client === client) {
-          disconnects++;
-          d.client = null;
-        } else if (!settled) fail(new Error('closed before it was up'));
-      });
-      client.once('connect', () => {
-        void (async () => {
-          try {
-            await client.subscribeAsync(deviceTopic(d.id, 'commands'), { qos: 1 });
-            await client.publishAsync(deviceTopic(d.id, 'state'), encodePayload('state', { status: 'online', agentVersion: 'bench', at: Date.now() }), {
+      const write = (packet: mqttPacket.Packet): void => {
+        d.lastSentMs = performance.now();
+        socket.write(mqttPacket.generate(packet, { protocolVersion: 4 }));
+      };
+      const timer = setTimeout(() => fail('no answer within 60 s'), 60_000);
+      parser.on('error', (e: Error) => fail(`protocol error from the broker: ${e.message}`));
+      parser.on('packet', (p: mqttPacket.Packet) => {
+        switch (p.cmd) {
+          case 'connack':
+            if (p.returnCode !== 0) return fail(`CONNACK ${p.returnCode}`);
+            write({ cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: deviceTopic(d.id, 'commands'), qos: 1 }] });
+            return;
+          case 'suback':
+            if (p.granted[0] !== 1 && p.granted[0] !== 0) return fail(`SUBACK ${JSON.stringify(p.granted[0])}`);
+            write({
+              cmd: 'publish',
+              messageId: 2,
+              topic: deviceTopic(d.id, 'state'),
+              payload: encodePayload('state', { status: 'online', agentVersion: 'bench', at: Date.now() }),
               qos: CHANNEL_QOS.state,
               retain: CHANNEL_RETAIN.state,
+              dup: false,
             });
-            if (settled) return;
-            settled = true;
-            d.client = client;
-            resolve(true);
-          } catch (e) {
-            fail(e as Error);
-          }
-        })();
+            return;
+          case 'puback':
+            if (p.messageId === 2 && !settled) {
+              settled = true;
+              clearTimeout(timer);
+              d.socket = socket;
+              resolve(true);
+            }
+            return;
+          case 'publish':
+            // A command (or anything else the broker routes to the device): acknowledged as the agent does.
+            if (p.qos === 1 && p.messageId !== undefined) write({ cmd: 'puback', messageId: p.messageId });
+            return;
+          case 'pingresp':
+            return;
+          // What a broker never sends a client.
+          case 'auth':
+          case 'connect':
+          case 'disconnect':
+          case 'pingreq':
+          case 'pubcomp':
+          case 'pubrec':
+          case 'pubrel':
+          case 'subscribe':
+          case 'unsuback':
+          case 'unsubscribe':
+            return fail(`unexpected ${p.cmd} from the broker`);
+        }
+      });
+      socket.on('data', (chunk: Buffer) => parser.parse(chunk));
+      socket.on('error', (e) => fail(e.message));
+      socket.on('close', () => {
+        clearTimeout(timer);
+        if (settled && d.socket === socket) {
+          disconnects++;
+          d.socket = null;
+        } else if (!settled) fail('closed before it was up');
+      });
+      socket.setNoDelay(true);
+      socket.connect(port, host, () => {
+        write({
+          cmd: 'connect',
+          protocolId: 'MQTT',
+          protocolVersion: 4,
+          clientId: d.id,
+          username: d.id,
+          password: Buffer.from(d.secret),
+          clean: false,
+          keepalive: keepaliveS,
+          will: { topic: deviceTopic(d.id, 'state'), payload: encodePayload('state', { status: 'offline', agentVersion: 'bench' }), qos: 1, retain: true },
+        });
       });
     });
 
   const handlers: { [K in ToDevices['type']]: (m: Extract<ToDevices, { type: K }>) => Promise<void> | void } = {
     init: (m) => {
-      url = m.url;
+      const u = new URL(m.url);
+      host = u.hostname;
+      port = Number(u.port || 1883);
       concurrency = m.concurrency;
       keepaliveS = m.keepaliveS;
-      devs = m.devices.map((c) => ({ id: c.id, secret: c.secret, topic: deviceTopic(c.id, 'telemetry'), client: null, lastAt: 0, meterWh: 1000 * Math.random() }));
+      devs = m.devices.map((c) => ({ id: c.id, secret: c.secret, topic: topicField(deviceTopic(c.id, 'telemetry')), socket: null, lastAt: 0, lastSentMs: 0, meterWh: 1000 * Math.random() }));
+      if (devs.length > 0) checkGenerator(devs[0].id);
+      // Keepalive: a device that sent nothing for half its keepalive pings (the broker drops it after 1.5 ×).
+      pinger = setInterval(
+        () => {
+          const now = performance.now();
+          for (const d of devs) {
+            if (d.socket !== null && now - d.lastSentMs > (keepaliveS * 1000) / 2) {
+              d.lastSentMs = now;
+              d.socket.write(PINGREQ);
+            }
+          }
+        },
+        (keepaliveS * 1000) / 4,
+      );
       send<FromDevices>({ type: 'init' });
     },
     connect: async () => {
@@ -532,7 +708,7 @@ function devices(): void {
       send<FromDevices>({ type: 'connected', connected, failed, ms: Math.round(performance.now() - t0), firstError });
     },
     publish: async (m) => {
-      const live = devs.filter((d) => d.client !== null);
+      const live = devs.filter((d) => d.socket !== null);
       const total = Math.round(m.perS * m.durationS);
       const disconnectsBefore = disconnects;
       let sent = 0;
@@ -540,32 +716,19 @@ function devices(): void {
       const t0 = performance.now();
       await new Promise<void>((resolve) => {
         const timer = setInterval(() => {
-          const due = Math.min(total, Math.floor((m.perS * (performance.now() - t0)) / 1000));
+          const tick = performance.now();
+          const due = Math.min(total, Math.floor((m.perS * (tick - t0)) / 1000));
           for (; sent < due && live.length > 0; sent++) {
             const d = live[rr++ % live.length];
-            const c = d.client;
-            if (c === null) continue;
+            const socket = d.socket;
+            if (socket === null) continue;
             const now = Date.now();
             // Strictly increasing per device: the store keys telemetry by (device, time).
             const at = now > d.lastAt ? now : d.lastAt + 1;
             d.lastAt = at;
             d.meterWh += 0.1;
-            const payload = encodePayload('telemetry', {
-              deviceId: d.id,
-              at,
-              airC: 19 + Math.random() * 2,
-              setpointC: 20,
-              bodyC: 40 + Math.random() * 10,
-              outdoorC: 4,
-              powerW: 480,
-              computeW: 430,
-              fillerW: 0,
-              boosterW: 50,
-              busyBoards: 2,
-              level: 7,
-              meterWh: d.meterWh,
-            });
-            c.publish(d.topic, payload, { qos: CHANNEL_QOS.telemetry, retain: false });
+            d.lastSentMs = tick;
+            if (!socket.write(publishQos0(d.topic, telemetryJson(d.id, at, d.meterWh)), 'latin1')) backpressured++;
           }
           if (sent >= total || live.length === 0) {
             clearInterval(timer);
@@ -574,17 +737,19 @@ function devices(): void {
         }, 2);
       });
       const ms = performance.now() - t0;
-      send<FromDevices>({ type: 'published', count: sent, ms: Math.round(ms), disconnects: disconnects - disconnectsBefore, connected: devs.filter((d) => d.client?.connected === true).length });
+      send<FromDevices>({ type: 'published', count: sent, ms: Math.round(ms), disconnects: disconnects - disconnectsBefore, connected: devs.filter((d) => d.socket !== null).length, backpressured });
     },
     cpu: () => {
       const u = process.cpuUsage();
       send<FromDevices>({ type: 'cpu', us: u.user + u.system });
     },
     end: () => {
+      clearInterval(pinger);
+      // Dropped without DISCONNECT: each broker publishes the device's offline will, as when a heater loses power.
       for (const d of devs) {
-        const c = d.client;
-        d.client = null;
-        c?.end(true);
+        const s = d.socket;
+        d.socket = null;
+        s?.destroy();
       }
       send<FromDevices>({ type: 'end' });
       process.disconnect();
@@ -723,6 +888,7 @@ interface Options {
   retries: number;
   storeRows: number;
   cpuProfDir: string | undefined;
+  stepProfDir: string | undefined;
 }
 
 function options(): Options {
@@ -745,6 +911,7 @@ function options(): Options {
       retries: { type: 'string', default: '1' },
       'store-rows': { type: 'string', default: '100000' },
       'cpu-prof': { type: 'string' },
+      'step-prof': { type: 'string' },
     },
     strict: true,
   });
@@ -773,6 +940,7 @@ function options(): Options {
     retries: Math.round(num('retries', values.retries, 0)),
     storeRows: Math.round(num('store-rows', values['store-rows'], 0)),
     cpuProfDir: values['cpu-prof'],
+    stepProfDir: values['step-prof'],
   };
 }
 
@@ -891,6 +1059,7 @@ async function drive(): Promise<void> {
   const fdNeeded = o.devices + 512;
   if (fdLimit < fdNeeded) throw new Error(`open-file limit ${fdLimit} < ${fdNeeded} needed for ${o.devices} devices: raise it (ulimit -n ${Math.max(65536, fdNeeded)}) and run again`);
   const cores = availableParallelism();
+  if (o.stepProfDir !== undefined) mkdirSync(o.stepProfDir, { recursive: true });
   const loadStart = round(loadavg()[0], 2);
   const summary: Record<string, unknown> = {};
   let met = 0;
@@ -978,7 +1147,7 @@ async function drive(): Promise<void> {
         // (the coordinator waiting for a CPU) says little.
         for (let k = 0, attempt = 0; k < o.rates.length; ) {
           const rate = o.rates[k];
-          await coord.ask({ type: 'reset' }, 'reset');
+          await coord.ask({ type: 'reset', profile: o.stepProfDir === undefined ? undefined : join(o.stepProfDir, `${target}-${rate}-${attempt + 1}.cpuprofile`) }, 'reset');
           const cpuC0 = (await coord.ask({ type: 'cpu' }, 'cpu')).us;
           const cpuG0 = (await Promise.all(gens.map((p) => p.ask({ type: 'cpu' }, 'cpu')))).reduce((a, c) => a + c.us, 0);
           const cpuM0 = procCpuUs(mosq?.pid);
@@ -1024,6 +1193,7 @@ async function drive(): Promise<void> {
             linkOverflow: s.overflow,
             refusedPayloads: s.refusedPayload,
             disconnects: pubs.reduce((n, p) => n + p.disconnects, 0),
+            generatorBackpressured: pubs.reduce((n, p) => n + p.backpressured, 0),
             stillConnected: pubs.reduce((n, p) => n + p.connected, 0),
             sustained: isSustained,
             attempt: attempt + 1,

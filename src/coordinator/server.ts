@@ -16,6 +16,8 @@ import { seedDemoSite } from './fleet/demo-site.ts';
 import type { DeviceLink, LocalExecutor, LocalExecutorFactory } from './fleet/link.ts';
 import { startBroker, type DeviceBroker } from './bus/broker.ts';
 import { MqttLink } from './bus/mqtt-link.ts';
+import { LocalLink } from './bus/local-link.ts';
+import type { BusLink } from './bus/link-inbox.ts';
 import { HomeAssistantBridge } from './bus/home-assistant.ts';
 import type { PolicyName } from '../scheduler/index.ts';
 import { billAttempt, DEFAULT_PRICES, type PriceTable } from './accounting/billing.ts';
@@ -196,7 +198,7 @@ async function startFleet(
   if (o.demo !== false) await seedDemoSite(store, { rooms: o.demoRooms });
   let executor: LocalExecutor | undefined;
   let broker: DeviceBroker | undefined;
-  let mqtt: MqttLink | undefined;
+  let mqtt: BusLink | undefined;
   let homeAssistant: HomeAssistantBridge | undefined;
   let link: DeviceLink;
   if (o.executor) {
@@ -209,7 +211,8 @@ async function startFleet(
     const password = broker ? broker.coordinator.password : bus.coordinatorSecret;
     if (!password) throw new Error('an external MQTT broker needs the coordinator secret (HEARTH_MQTT_SECRET)');
     try {
-      mqtt = await MqttLink.connect({ url: bus.url ?? broker!.url, password, log: warn });
+      // The embedded broker hands messages over in process; an external one is reached over MQTT.
+      mqtt = broker ? await LocalLink.attach(broker, { log: warn }) : await MqttLink.connect({ url: bus.url!, password, log: warn });
       if (broker && o.homeAssistant !== false) {
         homeAssistant = await HomeAssistantBridge.connect({ url: broker.url, password, store, events, discoveryPrefix, onlineWithinS: Math.max(o.offlineAfterS ?? 30, 3 * periodS), log: warn });
       }

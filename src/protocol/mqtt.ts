@@ -202,10 +202,11 @@ export type BusMessage = { [C in Channel]: { deviceId: string; channel: C; paylo
 /**
  * Reads one received message: the topic must be a concrete topic of the bus and the payload valid for its
  * channel; telemetry and instance reports must name the device whose topic carries them (a device cannot speak
- * for another by writing its id in the body). `field` is `topic` when the topic itself is wrong. Never throws.
+ * for another by writing its id in the body). `field` is `topic` when the topic itself is wrong. `parsed`: the topic
+ * already read by {@link parseTopic}, when the caller has it. Never throws.
  */
-export function decodeMessage(topic: string, payload: Uint8Array | string): Parsed<BusMessage> {
-  const t = parseTopic(topic);
+export function decodeMessage(topic: string, payload: Uint8Array | string, parsed?: ParsedTopic): Parsed<BusMessage> {
+  const t = parsed ?? parseTopic(topic);
   if (!t) return { ok: false, field: 'topic', message: `topic ${JSON.stringify(topic.slice(0, 200))} is not a topic of the bus` };
   const decoded = decodePayload(t.channel, payload);
   if (!decoded.ok) return decoded;

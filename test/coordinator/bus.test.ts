@@ -26,6 +26,8 @@ import {
 } from '../../src/protocol/mqtt.ts';
 import { startBroker, type DeviceBroker } from '../../src/coordinator/bus/broker.ts';
 import { MqttLink } from '../../src/coordinator/bus/mqtt-link.ts';
+import { LocalLink } from '../../src/coordinator/bus/local-link.ts';
+import type { BusLink } from '../../src/coordinator/bus/link-inbox.ts';
 import { enrolDevice } from '../../src/coordinator/bus/enrol.ts';
 import { mosquittoPasswordHash, renderMosquittoFiles, renderPasswordFile } from '../../src/coordinator/bus/mosquitto-config.ts';
 import { authenticate } from '../../src/coordinator/auth/tokens.ts';
@@ -131,19 +133,26 @@ function closed(client: MqttClient): Promise<void> {
 interface Bed {
   store: Store;
   broker: DeviceBroker;
-  link: MqttLink;
+  link: BusLink;
   logs: LogLines;
   secrets: Record<string, string>;
   close(): Promise<void>;
 }
 
-async function bed(): Promise<Bed> {
+/**
+ * The coordinator's side of the embedded broker: `local` as `hearth start` runs it (in process, broker.tap), `tcp` an
+ * MqttLink on a loopback connection (what an external broker needs). Every embedded-broker test runs with both.
+ */
+type LinkKind = 'local' | 'tcp';
+const LINK_KINDS: readonly LinkKind[] = ['local', 'tcp'];
+
+async function bed(kind: LinkKind): Promise<Bed> {
   const store = await openStore('sqlite::memory:');
   const secrets: Record<string, string> = {};
   for (const id of ['heater-1', 'heater-2']) secrets[id] = (await enrolDevice(store, id)).secret;
   const logs = new LogLines();
   const broker = await startBroker({ store, port: 0, log: logs.log });
-  const link = await MqttLink.connect({ url: broker.url, password: broker.coordinator.password, log: logs.log });
+  const link = kind === 'local' ? await LocalLink.attach(broker, { log: logs.log }) : await MqttLink.connect({ url: broker.url, password: broker.coordinator.password, log: logs.log });
   return {
     store,
     broker,
@@ -241,210 +250,274 @@ test('enrolment: a device account scoped to its id, a secret shown once and stor
 // ---------------------------------------------------------------------------------------------------------
 // Embedded broker
 
-test('embedded broker: telemetry and instance reports reach drain(), commands reach the device, state is retained', async () => {
-  const b = await bed();
+for (const kind of LINK_KINDS) {
+  test(`embedded broker (${kind} link): telemetry and instance reports reach drain(), commands reach the device, state is retained`, async () => {
+    const b = await bed(kind);
+    try {
+      const d = await device(b.broker.url, 'heater-1', b.secrets['heater-1']);
+      const got = inbox(d);
+      await d.subscribeAsync(deviceTopic('heater-1', 'commands'), { qos: 1 });
+      await d.publishAsync(deviceTopic('heater-1', 'state'), JSON.stringify({ status: 'online', agentVersion: '0.1.0', at: 1 }), { qos: 1, retain: true });
+      await d.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1')), { qos: 0 });
+      await d.publishAsync(deviceTopic('heater-1', 'instances'), JSON.stringify(instanceReport('heater-1')), { qos: 1 });
+      const inboxed = { reports: [] as DeviceReport[], instances: [] as InstanceReport[] };
+      await until(() => {
+        const { reports, instances } = b.link.drain();
+        inboxed.reports.push(...reports);
+        inboxed.instances.push(...instances);
+        return inboxed.reports.length >= 1 && inboxed.instances.length >= 1 ? true : undefined;
+      }, 'telemetry and an instance report');
+      assert.deepEqual(inboxed.reports, [report('heater-1')]);
+      assert.deepEqual(inboxed.instances, [instanceReport('heater-1')]);
+      await until(() => (b.link.online('heater-1') ? true : undefined), 'online state');
+      assert.equal(b.link.state('heater-1')?.agentVersion, '0.1.0');
+      assert.equal(b.link.online('heater-2'), false);
+
+      const command = got.next(deviceTopic('heater-1', 'commands'));
+      b.link.send('heater-1', POWER);
+      assert.deepEqual(JSON.parse(await command), POWER);
+      assert.throws(() => b.link.send('heater-1', { kind: 'setpoint', setpointC: 99 }), /setpointC/);
+      assert.throws(() => b.link.send('a/b', POWER), TypeError);
+
+      // The state is retained: a coordinator connecting later learns it at once.
+      const late = await MqttLink.connect({ url: b.broker.url, password: b.broker.coordinator.password, clientId: `${COORDINATOR_USERNAME}-late`, clean: true });
+      try {
+        await until(() => (late.online('heater-1') ? true : undefined), 'retained state on a new link');
+      } finally {
+        await late.close();
+      }
+      await d.endAsync();
+      assert.deepEqual(b.broker.counters.refused, { auth: 0, publish: 0, subscribe: 0, payload: 0 });
+    } finally {
+      await b.close();
+    }
+  });
+
+  test(`embedded broker (${kind} link): the attacks are refused, counted and logged; nothing crashes; the honest device still gets through`, async () => {
+    const b = await bed(kind);
+    const { broker, secrets, logs } = b;
+    const refused = broker.counters.refused;
+    try {
+      // Wrong password, another device's secret, an unknown device, no credentials, the coordinator's name.
+      const attempts: Array<[string, IClientOptions]> = [
+        ['wrong password', { password: 'hth_nope' }],
+        ["another device's secret", { password: secrets['heater-2'] }],
+        ['unknown device', { clientId: 'heater-9', username: 'heater-9' }],
+        ['no password', { password: undefined }],
+        ['coordinator name, device secret', { clientId: COORDINATOR_USERNAME, username: COORDINATOR_USERNAME }],
+        ["someone else's client id (session takeover)", { clientId: 'heater-2' }],
+        ["a last will on another device's state", { will: { topic: deviceTopic('heater-2', 'state'), payload: Buffer.from(OFFLINE), qos: 1, retain: true } }],
+        ['a last will that says online', { will: { topic: deviceTopic('heater-1', 'state'), payload: Buffer.from('{"status":"online"}'), qos: 1, retain: true } }],
+      ];
+      for (const [what, extra] of attempts) {
+        const before = refused.auth;
+        await assert.rejects(device(broker.url, 'heater-1', secrets['heater-1'], extra), /Connection refused|Bad username|Not authorized|Identifier rejected/i, what);
+        assert.equal(refused.auth, before + 1, what);
+      }
+      assert.ok(logs.lines.some((l) => /refused auth: wrong secret for device heater-1/.test(l)), logs.lines.join('\n'));
+
+      const honest = await device(broker.url, 'heater-2', secrets['heater-2']);
+      const honestBox = inbox(honest);
+      await honest.subscribeAsync(deviceTopic('heater-2', 'commands'), { qos: 1 });
+
+      // Subscribing to '#', to another device's commands, to $SYS: SUBACK 0x80, the connection stays up.
+      const spy = await device(broker.url, 'heater-1', secrets['heater-1']);
+      const spyBox = inbox(spy);
+      assert.deepEqual(await grants(spy, { '#': { qos: 1 }, [deviceTopic('heater-2', 'commands')]: { qos: 1 }, '$SYS/#': { qos: 0 }, 'hearth/v1/devices/+/commands': { qos: 1 } }), [128, 128, 128, 128]);
+      assert.equal(refused.subscribe, 4);
+      await spy.subscribeAsync(deviceTopic('heater-1', 'commands'), { qos: 1 });
+      const toHonest = honestBox.next(deviceTopic('heater-2', 'commands'));
+      const toSpy = spyBox.next(deviceTopic('heater-1', 'commands'));
+      b.link.send('heater-2', { kind: 'setpoint', setpointC: 19 });
+      b.link.send('heater-1', { kind: 'setpoint', setpointC: 20 });
+      await toHonest;
+      await toSpy;
+      assert.deepEqual(
+        spyBox.messages.map((m) => m.topic),
+        [deviceTopic('heater-1', 'commands')],
+        'heater-1 saw only its own command',
+      );
+
+      // Payloads: malformed JSON, schema-invalid, naming another device, over the size limit: dropped, connection kept.
+      const bad: Array<[string, string | Buffer]> = [
+        ['malformed JSON', '{"deviceId":"heater-1",'],
+        ['schema-invalid', JSON.stringify({ ...report('heater-1'), powerW: -5 })],
+        ['missing fields', JSON.stringify({ deviceId: 'heater-1' })],
+        ['another device in the body', JSON.stringify(report('heater-2'))],
+        ['not UTF-8', Buffer.from([0xc3, 0x28, 0xff])],
+        ['oversized', Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20)],
+      ];
+      for (const [what, payload] of bad) {
+        const line = logs.next(/refused payload/);
+        await spy.publishAsync(deviceTopic('heater-1', 'telemetry'), payload, { qos: 1 });
+        assert.match(await line, /heater-1\/telemetry/, what);
+      }
+      // A payload cannot put control characters in the log (an invalid value under a key names that key).
+      const forged = logs.next(/refused payload/);
+      await spy.publishAsync(deviceTopic('heater-1', 'instances'), JSON.stringify({ ...instanceReport('heater-1'), info: { '\u001b[2K\u0007x': {} } }), { qos: 1 });
+      const forgedLine = await forged;
+      assert.ok(![...forgedLine].some((c) => c.charCodeAt(0) < 0x20), JSON.stringify(forgedLine));
+      assert.equal(refused.payload, bad.length + 1);
+      assert.equal(spy.connected, true, 'a dropped payload does not cost the connection');
+      await spy.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1', 42)), { qos: 1 });
+      const drained = await until(() => {
+        const r = b.link.drain().reports;
+        return r.length > 0 ? r : undefined;
+      }, 'the valid report after the bad ones');
+      assert.deepEqual(drained, [report('heater-1', 42)], 'the link saw none of the bad payloads');
+      assert.deepEqual(b.link.counters.dropped, { topic: 0, payload: 0, overflow: 0 });
+
+      // Publishing as another device, or a command: refused and disconnected.
+      for (const [what, topic, payload] of [
+        ['telemetry as heater-2', deviceTopic('heater-2', 'telemetry'), JSON.stringify(report('heater-2'))],
+        ['a command', deviceTopic('heater-2', 'commands'), JSON.stringify(POWER)],
+        ['$SYS', '$SYS/broker/x', '{}'],
+        ['outside the bus', 'elsewhere/x', '{}'],
+      ] as const) {
+        const attacker = await device(broker.url, 'heater-1', secrets['heater-1']);
+        const before = refused.publish;
+        const gone = closed(attacker);
+        attacker.publish(topic, payload, { qos: 1 });
+        await gone;
+        assert.equal(refused.publish, before + 1, what);
+      }
+      assert.deepEqual(b.link.drain().reports, [], 'nothing published as heater-2 arrived');
+
+      // A packet over the frame limit closes the connection before it is buffered.
+      const big = await device(broker.url, 'heater-1', secrets['heater-1']);
+      const gone = closed(big);
+      const before = refused.payload;
+      big.publish(deviceTopic('heater-1', 'telemetry'), Buffer.alloc(MAX_PACKET_BYTES * 2, 0x20), { qos: 0 });
+      await gone;
+      assert.equal(refused.payload, before + 1);
+
+      assert.equal(broker.counters.protocolErrors, 0, 'refusals are not counted twice');
+      // Garbage on the socket.
+      const garbage = tcpConnect(broker.port, '127.0.0.1');
+      await new Promise<void>((resolve) => garbage.on('connect', () => resolve()));
+      const garbageClosed = new Promise<void>((resolve) => garbage.on('close', () => resolve()));
+      garbage.on('error', () => undefined);
+      garbage.write(Buffer.from([0xf0, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0x03]));
+      await garbageClosed;
+      const raw = tcpConnect(broker.port, '127.0.0.1');
+      raw.on('error', () => undefined);
+      await new Promise<void>((resolve) => raw.on('connect', () => resolve()));
+      const rawClosed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
+      raw.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
+      await rawClosed;
+      assert.ok(broker.counters.protocolErrors >= 1);
+
+      // Still alive: the honest device's telemetry arrives.
+      await honest.publishAsync(deviceTopic('heater-2', 'telemetry'), JSON.stringify(report('heater-2', 7)), { qos: 1 });
+      const after = await until(() => {
+        const r = b.link.drain().reports;
+        return r.length > 0 ? r : undefined;
+      }, 'honest telemetry after the attacks');
+      assert.deepEqual(after, [report('heater-2', 7)]);
+      assert.equal(honest.connected, true);
+      await honest.endAsync();
+      await spy.endAsync();
+    } finally {
+      await b.close();
+    }
+  });
+
+  test(`embedded broker (${kind} link): a device lost without DISCONNECT is marked offline by its retained last will`, async () => {
+    const b = await bed(kind);
+    try {
+      const d = await device(b.broker.url, 'heater-1', b.secrets['heater-1']);
+      await d.publishAsync(deviceTopic('heater-1', 'state'), JSON.stringify({ status: 'online', agentVersion: '0.1.0' }), { qos: 1, retain: true });
+      await until(() => (b.link.online('heater-1') ? true : undefined), 'online');
+      const offline = new Promise<void>((resolve) => {
+        const stop = b.link.onStateChange((id, state) => {
+          if (id === 'heater-1' && state?.status === 'offline') {
+            stop();
+            resolve();
+          }
+        });
+      });
+      b.link.drain();
+      d.stream.destroy();
+      await offline;
+      assert.equal(b.link.online('heater-1'), false);
+      // The live loop learns it at its next drain (it requeues the device's work).
+      assert.deepEqual(b.link.drain().offline, ['heater-1']);
+      d.end(true);
+      // Rotating the secret, then kicking the device: the old secret no longer connects.
+      const again = await device(b.broker.url, 'heater-1', b.secrets['heater-1']);
+      const gone = closed(again);
+      const { secret } = await enrolDevice(b.store, 'heater-1');
+      assert.equal(await b.broker.disconnect('heater-1'), true);
+      await gone;
+      await assert.rejects(device(b.broker.url, 'heater-1', b.secrets['heater-1']), /Bad username|refused/i);
+      const fresh = await device(b.broker.url, 'heater-1', secret);
+      await fresh.endAsync();
+      assert.equal(await b.broker.disconnect('heater-1'), false);
+    } finally {
+      await b.close();
+    }
+  });
+
+}
+
+test('embedded broker, in-process link: retained states before it attached, commands under the coordinator\'s authorisation, malformed payloads dropped and counted before the link', async () => {
+  const store = await openStore('sqlite::memory:');
+  const logs = new LogLines();
+  const broker = await startBroker({ store, port: 0, log: logs.log });
+  const clients: MqttClient[] = [];
+  let link: LocalLink | undefined;
   try {
-    const d = await device(b.broker.url, 'heater-1', b.secrets['heater-1']);
+    const secret = (await enrolDevice(store, 'heater-1')).secret;
+    const d = await device(broker.url, 'heater-1', secret);
+    clients.push(d);
     const got = inbox(d);
     await d.subscribeAsync(deviceTopic('heater-1', 'commands'), { qos: 1 });
-    await d.publishAsync(deviceTopic('heater-1', 'state'), JSON.stringify({ status: 'online', agentVersion: '0.1.0', at: 1 }), { qos: 1, retain: true });
-    await d.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1')), { qos: 0 });
-    await d.publishAsync(deviceTopic('heater-1', 'instances'), JSON.stringify(instanceReport('heater-1')), { qos: 1 });
-    const inboxed = { reports: [] as DeviceReport[], instances: [] as InstanceReport[] };
-    await until(() => {
-      const { reports, instances } = b.link.drain();
-      inboxed.reports.push(...reports);
-      inboxed.instances.push(...instances);
-      return inboxed.reports.length >= 1 && inboxed.instances.length >= 1 ? true : undefined;
-    }, 'telemetry and an instance report');
-    assert.deepEqual(inboxed.reports, [report('heater-1')]);
-    assert.deepEqual(inboxed.instances, [instanceReport('heater-1')]);
-    await until(() => (b.link.online('heater-1') ? true : undefined), 'online state');
-    assert.equal(b.link.state('heater-1')?.agentVersion, '0.1.0');
-    assert.equal(b.link.online('heater-2'), false);
-
-    const command = got.next(deviceTopic('heater-1', 'commands'));
-    b.link.send('heater-1', POWER);
-    assert.deepEqual(JSON.parse(await command), POWER);
-    assert.throws(() => b.link.send('heater-1', { kind: 'setpoint', setpointC: 99 }), /setpointC/);
-    assert.throws(() => b.link.send('a/b', POWER), TypeError);
-
-    // The state is retained: a coordinator connecting later learns it at once.
-    const late = await MqttLink.connect({ url: b.broker.url, password: b.broker.coordinator.password, clientId: `${COORDINATOR_USERNAME}-late`, clean: true });
-    try {
-      await until(() => (late.online('heater-1') ? true : undefined), 'retained state on a new link');
-    } finally {
-      await late.close();
-    }
-    await d.endAsync();
-    assert.deepEqual(b.broker.counters.refused, { auth: 0, publish: 0, subscribe: 0, payload: 0 });
-  } finally {
-    await b.close();
-  }
-});
-
-test('embedded broker: the attacks are refused, counted and logged; nothing crashes; the honest device still gets through', async () => {
-  const b = await bed();
-  const { broker, secrets, logs } = b;
-  const refused = broker.counters.refused;
-  try {
-    // Wrong password, another device's secret, an unknown device, no credentials, the coordinator's name.
-    const attempts: Array<[string, IClientOptions]> = [
-      ['wrong password', { password: 'hth_nope' }],
-      ["another device's secret", { password: secrets['heater-2'] }],
-      ['unknown device', { clientId: 'heater-9', username: 'heater-9' }],
-      ['no password', { password: undefined }],
-      ['coordinator name, device secret', { clientId: COORDINATOR_USERNAME, username: COORDINATOR_USERNAME }],
-      ["someone else's client id (session takeover)", { clientId: 'heater-2' }],
-      ["a last will on another device's state", { will: { topic: deviceTopic('heater-2', 'state'), payload: Buffer.from(OFFLINE), qos: 1, retain: true } }],
-      ['a last will that says online', { will: { topic: deviceTopic('heater-1', 'state'), payload: Buffer.from('{"status":"online"}'), qos: 1, retain: true } }],
-    ];
-    for (const [what, extra] of attempts) {
-      const before = refused.auth;
-      await assert.rejects(device(broker.url, 'heater-1', secrets['heater-1'], extra), /Connection refused|Bad username|Not authorized|Identifier rejected/i, what);
-      assert.equal(refused.auth, before + 1, what);
-    }
-    assert.ok(logs.lines.some((l) => /refused auth: wrong secret for device heater-1/.test(l)), logs.lines.join('\n'));
-
-    const honest = await device(broker.url, 'heater-2', secrets['heater-2']);
-    const honestBox = inbox(honest);
-    await honest.subscribeAsync(deviceTopic('heater-2', 'commands'), { qos: 1 });
-
-    // Subscribing to '#', to another device's commands, to $SYS: SUBACK 0x80, the connection stays up.
-    const spy = await device(broker.url, 'heater-1', secrets['heater-1']);
-    const spyBox = inbox(spy);
-    assert.deepEqual(await grants(spy, { '#': { qos: 1 }, [deviceTopic('heater-2', 'commands')]: { qos: 1 }, '$SYS/#': { qos: 0 }, 'hearth/v1/devices/+/commands': { qos: 1 } }), [128, 128, 128, 128]);
-    assert.equal(refused.subscribe, 4);
-    await spy.subscribeAsync(deviceTopic('heater-1', 'commands'), { qos: 1 });
-    const toHonest = honestBox.next(deviceTopic('heater-2', 'commands'));
-    const toSpy = spyBox.next(deviceTopic('heater-1', 'commands'));
-    b.link.send('heater-2', { kind: 'setpoint', setpointC: 19 });
-    b.link.send('heater-1', { kind: 'setpoint', setpointC: 20 });
-    await toHonest;
-    await toSpy;
-    assert.deepEqual(
-      spyBox.messages.map((m) => m.topic),
-      [deviceTopic('heater-1', 'commands')],
-      'heater-1 saw only its own command',
-    );
-
-    // Payloads: malformed JSON, schema-invalid, naming another device, over the size limit: dropped, connection kept.
-    const bad: Array<[string, string | Buffer]> = [
-      ['malformed JSON', '{"deviceId":"heater-1",'],
-      ['schema-invalid', JSON.stringify({ ...report('heater-1'), powerW: -5 })],
-      ['missing fields', JSON.stringify({ deviceId: 'heater-1' })],
-      ['another device in the body', JSON.stringify(report('heater-2'))],
-      ['not UTF-8', Buffer.from([0xc3, 0x28, 0xff])],
-      ['oversized', Buffer.alloc(MAX_PAYLOAD_BYTES + 1, 0x20)],
-    ];
-    for (const [what, payload] of bad) {
-      const line = logs.next(/refused payload/);
-      await spy.publishAsync(deviceTopic('heater-1', 'telemetry'), payload, { qos: 1 });
-      assert.match(await line, /heater-1\/telemetry/, what);
-    }
-    // A payload cannot put control characters in the log (an invalid value under a key names that key).
-    const forged = logs.next(/refused payload/);
-    await spy.publishAsync(deviceTopic('heater-1', 'instances'), JSON.stringify({ ...instanceReport('heater-1'), info: { '\u001b[2K\u0007x': {} } }), { qos: 1 });
-    const forgedLine = await forged;
-    assert.ok(![...forgedLine].some((c) => c.charCodeAt(0) < 0x20), JSON.stringify(forgedLine));
-    assert.equal(refused.payload, bad.length + 1);
-    assert.equal(spy.connected, true, 'a dropped payload does not cost the connection');
-    await spy.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1', 42)), { qos: 1 });
-    const drained = await until(() => {
-      const r = b.link.drain().reports;
-      return r.length > 0 ? r : undefined;
-    }, 'the valid report after the bad ones');
-    assert.deepEqual(drained, [report('heater-1', 42)], 'the link saw none of the bad payloads');
-    assert.deepEqual(b.link.counters.dropped, { topic: 0, payload: 0, overflow: 0 });
-
-    // Publishing as another device, or a command: refused and disconnected.
-    for (const [what, topic, payload] of [
-      ['telemetry as heater-2', deviceTopic('heater-2', 'telemetry'), JSON.stringify(report('heater-2'))],
-      ['a command', deviceTopic('heater-2', 'commands'), JSON.stringify(POWER)],
-      ['$SYS', '$SYS/broker/x', '{}'],
-      ['outside the bus', 'elsewhere/x', '{}'],
-    ] as const) {
-      const attacker = await device(broker.url, 'heater-1', secrets['heater-1']);
-      const before = refused.publish;
-      const gone = closed(attacker);
-      attacker.publish(topic, payload, { qos: 1 });
-      await gone;
-      assert.equal(refused.publish, before + 1, what);
-    }
-    assert.deepEqual(b.link.drain().reports, [], 'nothing published as heater-2 arrived');
-
-    // A packet over the frame limit closes the connection before it is buffered.
-    const big = await device(broker.url, 'heater-1', secrets['heater-1']);
-    const gone = closed(big);
-    const before = refused.payload;
-    big.publish(deviceTopic('heater-1', 'telemetry'), Buffer.alloc(MAX_PACKET_BYTES * 2, 0x20), { qos: 0 });
-    await gone;
-    assert.equal(refused.payload, before + 1);
-
-    assert.equal(broker.counters.protocolErrors, 0, 'refusals are not counted twice');
-    // Garbage on the socket.
-    const garbage = tcpConnect(broker.port, '127.0.0.1');
-    await new Promise<void>((resolve) => garbage.on('connect', () => resolve()));
-    const garbageClosed = new Promise<void>((resolve) => garbage.on('close', () => resolve()));
-    garbage.on('error', () => undefined);
-    garbage.write(Buffer.from([0xf0, 0xff, 0xff, 0xff, 0xff, 0x01, 0x02, 0x03]));
-    await garbageClosed;
-    const raw = tcpConnect(broker.port, '127.0.0.1');
-    raw.on('error', () => undefined);
-    await new Promise<void>((resolve) => raw.on('connect', () => resolve()));
-    const rawClosed = new Promise<void>((resolve) => raw.on('close', () => resolve()));
-    raw.write(Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n'));
-    await rawClosed;
-    assert.ok(broker.counters.protocolErrors >= 1);
-
-    // Still alive: the honest device's telemetry arrives.
-    await honest.publishAsync(deviceTopic('heater-2', 'telemetry'), JSON.stringify(report('heater-2', 7)), { qos: 1 });
-    const after = await until(() => {
-      const r = b.link.drain().reports;
-      return r.length > 0 ? r : undefined;
-    }, 'honest telemetry after the attacks');
-    assert.deepEqual(after, [report('heater-2', 7)]);
-    assert.equal(honest.connected, true);
-    await honest.endAsync();
-    await spy.endAsync();
-  } finally {
-    await b.close();
-  }
-});
-
-test('embedded broker: a device lost without DISCONNECT is marked offline by its retained last will', async () => {
-  const b = await bed();
-  try {
-    const d = await device(b.broker.url, 'heater-1', b.secrets['heater-1']);
     await d.publishAsync(deviceTopic('heater-1', 'state'), JSON.stringify({ status: 'online', agentVersion: '0.1.0' }), { qos: 1, retain: true });
-    await until(() => (b.link.online('heater-1') ? true : undefined), 'online');
-    const offline = new Promise<void>((resolve) => {
-      const stop = b.link.onStateChange((id, state) => {
-        if (id === 'heater-1' && state?.status === 'offline') {
-          stop();
-          resolve();
-        }
-      });
-    });
-    b.link.drain();
-    d.stream.destroy();
-    await offline;
-    assert.equal(b.link.online('heater-1'), false);
-    // The live loop learns it at its next drain (it requeues the device's work).
-    assert.deepEqual(b.link.drain().offline, ['heater-1']);
-    d.end(true);
-    // Rotating the secret, then kicking the device: the old secret no longer connects.
-    const again = await device(b.broker.url, 'heater-1', b.secrets['heater-1']);
-    const gone = closed(again);
-    const { secret } = await enrolDevice(b.store, 'heater-1');
-    assert.equal(await b.broker.disconnect('heater-1'), true);
-    await gone;
-    await assert.rejects(device(b.broker.url, 'heater-1', b.secrets['heater-1']), /Bad username|refused/i);
-    const fresh = await device(b.broker.url, 'heater-1', secret);
-    await fresh.endAsync();
-    assert.equal(await b.broker.disconnect('heater-1'), false);
+    // Attached after the device said it is online: the retained state is filed at once.
+    link = await LocalLink.attach(broker, { log: logs.log });
+    assert.equal(link.online('heater-1'), true);
+
+    // Malformed telemetry on the in-process path: the broker drops and counts it, the link never sees it.
+    for (const payload of ['{"deviceId":"heater-1",', JSON.stringify({ ...report('heater-1'), powerW: -1 }), JSON.stringify(report('heater-2')), Buffer.from([0xc3, 0x28])]) {
+      const line = logs.next(/refused payload/);
+      await d.publishAsync(deviceTopic('heater-1', 'telemetry'), payload, { qos: 1 });
+      await line;
+    }
+    assert.equal(broker.counters.refused.payload, 4);
+    await d.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1', 5)), { qos: 0 });
+    const reports = await until(() => {
+      const r = link!.drain().reports;
+      return r.length > 0 ? r : undefined;
+    }, 'the valid report');
+    assert.deepEqual(reports, [report('heater-1', 5)]);
+    assert.deepEqual(link.counters.dropped, { topic: 0, payload: 0, overflow: 0 });
+    assert.equal(link.counters.received, 2, 'the retained state and the valid report');
+
+    // Commands go through the broker's authorisation: only command topics, only valid commands.
+    const refusedBefore = broker.counters.refused.publish;
+    const onTelemetry = await new Promise<Error | null | undefined>((resolve) => broker.publishAsCoordinator(deviceTopic('heater-1', 'telemetry'), encodePayload('telemetry', report('heater-1', 9)), resolve));
+    assert.match(String(onTelemetry), /refused/);
+    assert.equal(broker.counters.refused.publish, refusedBefore + 1);
+    const invalid = await new Promise<Error | null | undefined>((resolve) => broker.publishAsCoordinator(deviceTopic('heater-1', 'commands'), Buffer.from('{"kind":"explode"}'), resolve));
+    assert.match(String(invalid), /invalid payload/);
+    assert.equal(broker.counters.refused.payload, 5);
+    assert.equal(got.messages.length, 0, 'neither reached the device');
+    const command = got.next(deviceTopic('heater-1', 'commands'));
+    link.send('heater-1', POWER);
+    assert.deepEqual(JSON.parse(await command), POWER);
+    assert.equal(link.counters.sendErrors, 0);
+
+    // Closed: nothing more is filed.
+    await link.close();
+    assert.equal(link.connected, false);
+    await d.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1', 6)), { qos: 1 });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(link.drain().reports, []);
   } finally {
-    await b.close();
+    for (const c of clients) c.end(true);
+    await link?.close();
+    await broker.close();
+    await store.close();
   }
 });
 

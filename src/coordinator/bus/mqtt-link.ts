@@ -1,10 +1,12 @@
-// The coordinator's side of the device bus: a DeviceLink over MQTT (the embedded broker or an external one such
-// as mosquitto). Subscribes to every device's telemetry, instance reports and retained state, validates each
-// message with protocol/mqtt.ts, queues the valid ones for drain(), and publishes commands at QoS 1.
+// The coordinator's side of the device bus over an MQTT connection, for an external broker such as mosquitto (the
+// embedded broker hands messages over in process: local-link.ts). Subscribes to every device's telemetry, instance
+// reports and retained state, validates each message with protocol/mqtt.ts, queues the valid ones for drain()
+// (link-inbox.ts), and publishes commands at QoS 1.
 import mqtt, { type MqttClient } from 'mqtt';
-import type { DeviceCommand, DeviceReport, InstanceReport } from '../../protocol/device.ts';
+import type { DeviceCommand } from '../../protocol/device.ts';
 import { CHANNEL_QOS, COORDINATOR_USERNAME, DEVICE_CHANNELS, allDevicesFilter, decodeMessage, deviceTopic, encodePayload, parseTopic, type DeviceState } from '../../protocol/mqtt.ts';
-import type { DeviceLink, Inbox } from '../fleet/link.ts';
+import type { Inbox } from '../fleet/link.ts';
+import { LinkInbox, type BusLink, type LinkCounters, type StateListener } from './link-inbox.ts';
 
 export interface MqttLinkOptions {
   /** `mqtt://host:port` of the broker. */
@@ -26,42 +28,21 @@ export interface MqttLinkOptions {
   reconnectPeriodMs?: number;
 }
 
-export interface LinkCounters {
-  /** Valid messages received. */
-  received: number;
-  dropped: {
-    /** On a topic that is not a device channel of the bus. */
-    topic: number;
-    /** Invalid payloads (an external broker does not validate them). */
-    payload: number;
-    /** Queue full (drain() not called for too long). */
-    overflow: number;
-  };
-  /** Commands the broker did not acknowledge (logged). */
-  sendErrors: number;
-}
-
-/** A device's retained state changed (`undefined`: cleared). */
-export type StateListener = (deviceId: string, state: DeviceState | undefined) => void;
+export type { LinkCounters, StateListener } from './link-inbox.ts';
 
 /** A DeviceLink over MQTT. Create it with {@link MqttLink.connect}. */
-export class MqttLink implements DeviceLink {
-  readonly counters: LinkCounters = { received: 0, dropped: { topic: 0, payload: 0, overflow: 0 }, sendErrors: 0 };
+export class MqttLink implements BusLink {
   readonly #client: MqttClient;
-  readonly #log: (line: string) => void;
-  readonly #maxQueued: number;
-  #reports: DeviceReport[] = [];
-  #instances: InstanceReport[] = [];
-  /** Devices whose state turned offline since the last drain (their last will, or a clean goodbye). */
-  #offline: string[] = [];
-  readonly #states = new Map<string, DeviceState>();
-  readonly #listeners = new Set<StateListener>();
+  readonly #inbox: LinkInbox;
 
   private constructor(client: MqttClient, log: (line: string) => void, maxQueued: number) {
     this.#client = client;
-    this.#log = log;
-    this.#maxQueued = maxQueued;
+    this.#inbox = new LinkInbox('mqtt link', log, maxQueued);
     client.on('message', (topic, payload) => this.#receive(topic, payload));
+  }
+
+  get counters(): LinkCounters {
+    return this.#inbox.counters;
   }
 
   /**
@@ -128,34 +109,28 @@ export class MqttLink implements DeviceLink {
     const payload = encodePayload('commands', command);
     this.#client.publish(topic, payload, { qos: CHANNEL_QOS.commands, retain: false }, (e) => {
       if (!e) return;
-      this.counters.sendErrors++;
-      this.#log(`mqtt link: ${command.kind} command for ${deviceId} not delivered: ${e.message}`);
+      this.#inbox.sendError(`${command.kind} command for ${deviceId} not delivered: ${e.message}`);
     });
   }
 
   /** Everything received since the previous call, in arrival order. */
   drain(): Inbox {
-    const out = { reports: this.#reports, instances: this.#instances, offline: this.#offline };
-    this.#reports = [];
-    this.#instances = [];
-    this.#offline = [];
-    return out;
+    return this.#inbox.drain();
   }
 
   /** True when the device's retained state says online (false when offline or never seen). */
   online(deviceId: string): boolean {
-    return this.#states.get(deviceId)?.status === 'online';
+    return this.#inbox.online(deviceId);
   }
 
   /** The device's last retained state, if any. */
   state(deviceId: string): DeviceState | undefined {
-    return this.#states.get(deviceId);
+    return this.#inbox.state(deviceId);
   }
 
   /** Calls the listener on every state change (a device connecting, its last will); returns the unsubscribe. */
   onStateChange(listener: StateListener): () => void {
-    this.#listeners.add(listener);
-    return () => this.#listeners.delete(listener);
+    return this.#inbox.onStateChange(listener);
   }
 
   /** Disconnects (after sending what is in flight). Idempotent. */
@@ -167,56 +142,13 @@ export class MqttLink implements DeviceLink {
     const parsed = parseTopic(topic);
     if (parsed?.channel === 'state' && payload.byteLength === 0) {
       // An empty retained message clears the state (a decommissioned device).
-      this.#setState(parsed.deviceId, undefined);
+      this.#inbox.setState(parsed.deviceId, undefined);
       return;
     }
-    if (!parsed || parsed.channel === 'commands') {
-      this.counters.dropped.topic++;
-      this.#log(`mqtt link: dropped a message on ${JSON.stringify(topic.slice(0, 200))}: not a device channel`);
-      return;
-    }
+    if (!parsed || parsed.channel === 'commands') return this.#inbox.dropTopic(topic);
+    // An external broker does not read payloads: every message is validated here.
     const m = decodeMessage(topic, payload);
-    if (!m.ok) {
-      this.counters.dropped.payload++;
-      this.#log(`mqtt link: dropped a message on ${topic}: ${m.message}`);
-      return;
-    }
-    const message = m.value;
-    switch (message.channel) {
-      case 'telemetry':
-        if (this.#reports.length >= this.#maxQueued) return this.#overflow(topic);
-        this.#reports.push(message.payload);
-        break;
-      case 'instances':
-        if (this.#instances.length >= this.#maxQueued) return this.#overflow(topic);
-        this.#instances.push(message.payload);
-        break;
-      case 'state':
-        this.#setState(message.deviceId, message.payload);
-        break;
-      case 'commands':
-        break;
-    }
-    this.counters.received++;
-  }
-
-  #overflow(topic: string): void {
-    this.counters.dropped.overflow++;
-    if (this.counters.dropped.overflow === 1 || this.counters.dropped.overflow % 10_000 === 0) {
-      this.#log(`mqtt link: queue full (${this.#maxQueued}), dropped a message on ${topic} (${this.counters.dropped.overflow} so far)`);
-    }
-  }
-
-  #setState(deviceId: string, state: DeviceState | undefined): void {
-    if (this.#states.get(deviceId)?.status === 'online' && state?.status !== 'online') this.#offline.push(deviceId);
-    if (state) this.#states.set(deviceId, state);
-    else this.#states.delete(deviceId);
-    for (const l of this.#listeners) {
-      try {
-        l(deviceId, state);
-      } catch (e) {
-        this.#log(`mqtt link: state listener failed: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
+    if (!m.ok) return this.#inbox.dropPayload(topic, m.message);
+    this.#inbox.accept(m.value, topic);
   }
 }
