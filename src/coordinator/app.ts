@@ -212,7 +212,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(snapshotRoutes, { ...ctx, prefix });
     }
     await api.register(accountRoutes, { ...ctx, prefix: '/hearth/v1' });
-    await api.register(integrationRoutes, { ...ctx, prefix: '/hearth/v1' });
+    await api.register(integrationRoutes, { ...ctx, events: options.events, prefix: '/hearth/v1' });
     if (options.blobDir) await api.register(deviceFileRoutes, { ...ctx, blobDir: options.blobDir, prefix: '/hearth/v1/device' });
     await api.register(platformRoutes, { ...ctx, events: options.events ?? new EventHub(), prefix: '/hearth/v1' });
   });

@@ -273,6 +273,11 @@ async function startFleet(
   let placesStale = true;
   const stopRegistryWatch = events.subscribe((e) => {
     if (e.type === EVENT_TYPES.registry) placesStale = true;
+    // A revoked Home Assistant login may not keep the connections it opened with its password.
+    if (e.type === EVENT_TYPES.integrationRevoked && broker) {
+      const username = (e.payload as { username?: unknown } | null)?.username;
+      if (typeof username === 'string') void broker.disconnectLogin(username).catch((err: unknown) => warn(`login ${username} not disconnected: ${(err as Error).message}`));
+    }
   });
   const loadPlaces = async (): Promise<void> => {
     const unknown = [...live.keys()].some((id) => !places.has(id) && !nonRoomDevices.has(id));

@@ -437,3 +437,16 @@ export const HaCredentialsSchema = Type.Object({
   discoveryPrefix: Type.String(),
 });
 export type HaCredentials = Static<typeof HaCredentialsSchema>;
+
+/** A Home Assistant login as listed (never its password). */
+export const HaLoginSchema = Type.Object({
+  username: Type.String(),
+  roomIds: Type.Array(Type.String()),
+  /** When it was issued, ISO-8601. */
+  createdAt: Type.String(),
+  /** The account that issued it (an operator or the resident), when known. */
+  issuedBy: Type.Union([Type.String(), Type.Null()]),
+  /** Revoked: its password no longer connects. */
+  revoked: Type.Boolean(),
+});
+export type HaLogin = Static<typeof HaLoginSchema>;

@@ -41,6 +41,8 @@ export const EVENT_TYPES = {
    * `telemetry.batch`; not sent to operators (they have `telemetry.batch`).
    */
   roomTelemetry: 'room.telemetry',
+  /** A Home Assistant login was revoked (operators): payload `{username}`; the broker ends its connections. */
+  integrationRevoked: 'integration.revoked',
 } as const;
 
 // ---------------------------------------------------------------------------------------------------------

@@ -441,3 +441,70 @@ function inboxIndexAfter(inbox: Inbox, topic: string, count: number): number {
   }
   return inbox.messages.length;
 }
+
+test('home assistant logins are listed (operator: all; resident: those they issued) and revoked: the password stops working and open connections end', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-ha-revoke-'));
+  let platform: Platform | undefined;
+  const clients: MqttClient[] = [];
+  try {
+    platform = await startPlatform({ port: 0, dataDir: dir, env: { HEARTH_BOOTSTRAP_TOKEN: OPERATOR }, fleet: { bus: { port: 0 }, periodS: 3600, demo: false } });
+    const p = platform;
+    const url = p.fleet!.broker!.url;
+    assert.equal((await api(p, 'POST', '/hearth/v1/sites', OPERATOR, { id: 'site-r', name: 'R', spec: { climateZone: 'H1a', tariffEURPerKWh: 0.2 } })).status, 201);
+    for (const room of ['room-r1', 'room-r2']) assert.equal((await api(p, 'POST', '/hearth/v1/rooms', OPERATOR, { id: room, siteId: 'site-r', name: room, spec: ROOM_SPEC })).status, 201);
+    const alice = await createAccount(p.store, { email: 'alice@example.org', role: 'resident', scope: { roomIds: ['room-r1'] } });
+    const bob = await createAccount(p.store, { email: 'bob@example.org', role: 'resident', scope: { roomIds: ['room-r2'] } });
+    const customer = await createAccount(p.store, { email: 'c@example.org', credits: 1 });
+    const issued = await api(p, 'POST', '/hearth/v1/integrations/home-assistant', alice.token, {});
+    assert.equal(issued.status, 201);
+    const username = issued.json.username as string;
+    const password = issued.json.password as string;
+    const bobs = await api(p, 'POST', '/hearth/v1/integrations/home-assistant', bob.token, {});
+    assert.equal(bobs.status, 201);
+
+    // Listing: never a password; each resident sees their own, the operator every one; a customer none.
+    const listed = async (token: string): Promise<{ status: number; items: Array<Record<string, unknown>> }> => {
+      const r = await fetch(`${p.url}/hearth/v1/integrations/home-assistant`, { headers: { authorization: token } });
+      const text = await r.text();
+      assert.ok(!text.includes(password) && !text.includes(bobs.json.password as string), 'no password listed');
+      return { status: r.status, items: r.status === 200 ? (JSON.parse(text) as Array<Record<string, unknown>>) : [] };
+    };
+    const mine = await listed(alice.token);
+    assert.deepEqual(mine.items.map((l) => [l.username, l.roomIds, l.issuedBy, l.revoked]), [[username, ['room-r1'], alice.account.id, false]]);
+    assert.deepEqual((await listed(bob.token)).items.map((l) => l.username), [bobs.json.username]);
+    assert.deepEqual((await listed(OPERATOR)).items.map((l) => l.username).sort(), [username, bobs.json.username].sort());
+    assert.equal((await listed(customer.token)).status, 403);
+
+    // Home Assistant is connected with the login.
+    const ha = await homeAssistant(url, username, password);
+    clients.push(ha);
+    assert.ok(ha.connected);
+
+    // Bob cannot revoke Alice's login (as unknown as a missing one); nor can a customer; nor an unknown name.
+    const path = `/hearth/v1/integrations/home-assistant/${encodeURIComponent(username)}`;
+    assert.equal((await api(p, 'DELETE', path, bob.token)).status, 404);
+    assert.equal((await api(p, 'DELETE', path, customer.token)).status, 404);
+    assert.equal((await api(p, 'DELETE', '/hearth/v1/integrations/home-assistant/ha%2Bnobody', OPERATOR)).status, 404);
+    assert.ok(ha.connected, 'refused revocations change nothing');
+
+    // Alice revokes it: the connection ends, the password no longer connects (MQTT nor API), the list says so.
+    const gone = closed(ha);
+    const revoked = await api(p, 'DELETE', path, alice.token);
+    assert.equal(revoked.status, 200, JSON.stringify(revoked.json));
+    assert.equal(revoked.json.revoked, true);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([gone, new Promise((_r, reject) => (timer = setTimeout(() => reject(new Error('the revoked login is still connected after 20 s')), 20_000)))]);
+    clearTimeout(timer);
+    await assert.rejects(homeAssistant(url, username, password));
+    assert.equal((await fetch(`${p.url}/hearth/v1/rooms`, { headers: { authorization: password } })).status, 401);
+    assert.deepEqual((await listed(alice.token)).items.map((l) => l.revoked), [true]);
+    // Bob's login is untouched.
+    const stillBob = await homeAssistant(url, bobs.json.username as string, bobs.json.password as string);
+    clients.push(stillBob);
+    assert.ok(stillBob.connected);
+  } finally {
+    for (const c of clients) await c.endAsync(true).catch(() => undefined);
+    await platform?.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -113,6 +113,8 @@ export interface DeviceBroker {
   publishAsCoordinator(topic: string, payload: Buffer, done: (error?: Error | null) => void): void;
   /** Closes the device's connection, if any (after its secret was rotated); true when there was one. */
   disconnect(deviceId: string): Promise<boolean>;
+  /** Closes every connection of a Home Assistant login (after it was revoked); how many there were. */
+  disconnectLogin(username: string): Promise<number>;
   /** Stops listening and closes every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -692,6 +694,14 @@ export async function startBroker(options: BrokerOptions): Promise<DeviceBroker>
         if (!client) return resolve(false);
         client.close(() => resolve(true));
       }),
+    disconnectLogin: async (username) => {
+      const theirs = [...live.values()].filter((c) => {
+        const id = identities.get(c);
+        return id?.kind === 'home-assistant' && id.username === username;
+      });
+      await Promise.all(theirs.map((c) => new Promise<void>((resolve) => c.close(() => resolve()))));
+      return theirs.length;
+    },
     close: () =>
       (closing ??= (async () => {
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));

@@ -86,6 +86,8 @@ export interface Quotas {
 export interface AccountScope {
   roomIds?: string[];
   deviceId?: string;
+  /** A Home Assistant login: the account that issued it. */
+  issuedBy?: string;
 }
 
 export interface Account {
