@@ -2,7 +2,7 @@
 // unversioned and under /v1), OpenAPI 3.1 at /openapi.json with docs at /docs, and a hook for further plugins
 // (the S3 storage endpoint) that bring their own auth and error format.
 import { readFile, stat } from 'node:fs/promises';
-import { extname, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyPluginCallback, type FastifyReply, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
@@ -24,6 +24,7 @@ import { EventHub } from './events.ts';
 import { carbonRoutes, type CarbonRouteOptions } from './api/carbon.ts';
 import { snapshotRoutes } from './api/snapshots.ts';
 import { deviceFileRoutes } from './api/device-files.ts';
+import { simRoutes } from './api/sims.ts';
 import { metricsPlugin, metricsPluginOptions, type MetricsOptions, type MetricsRegistry } from './api/metrics.ts';
 
 /** A plugin mounted beside the compute API (outside its auth hook and rate limit), e.g. the S3 endpoint. */
@@ -51,6 +52,8 @@ export interface BuildAppOptions {
   metrics?: MetricsRegistry | MetricsOptions;
   /** The blob directory of the storage endpoint: when given, agents reach their inputs and results under /hearth/v1/device. */
   blobDir?: string;
+  /** The twin's runs (`hearth sim --out <dataDir>/sims/NAME`) served under /hearth/v1/sims; default `sims` beside blobDir (in the data directory), none without it. */
+  simsDir?: string;
   /** Carbon facts: the grid intensity source and reference datacenter (default: a constant 56.3 gCO2e/kWh). */
   carbon?: CarbonRouteOptions;
   /** Key that seals new tokens so the S3 endpoint can verify SigV4 with them (see auth/tokens.ts); none: no sealing. */
@@ -84,11 +87,21 @@ const CONTENT_TYPES: Record<string, string> = {
   '.map': 'application/json; charset=utf-8',
 };
 
-/** A regular file's bytes, or undefined. */
-async function fileOf(path: string): Promise<Buffer | undefined> {
+/** The dashboard's files last read, by path: read again only when their size or time changes (a rebuild). */
+const webFiles = new Map<string, { body: Buffer; etag: string; key: string }>();
+
+/** A regular file's bytes and validator, or undefined. */
+async function fileOf(path: string): Promise<{ body: Buffer; etag: string } | undefined> {
   try {
-    if (!(await stat(path)).isFile()) return undefined;
-    return await readFile(path);
+    const st = await stat(path);
+    if (!st.isFile()) return undefined;
+    const key = `${st.size}-${st.mtimeMs}`;
+    const known = webFiles.get(path);
+    if (known?.key === key) return known;
+    const file = { body: await readFile(path), etag: `W/"${st.size.toString(16)}-${Math.round(st.mtimeMs).toString(16)}"`, key };
+    if (webFiles.size > 256) webFiles.clear();
+    webFiles.set(path, file);
+    return file;
   } catch {
     return undefined;
   }
@@ -110,22 +123,25 @@ async function serveWeb(webDir: string, req: FastifyRequest, reply: FastifyReply
   const target = resolve(webDir, '.' + path);
   if (target !== webDir && !target.startsWith(webDir + sep)) return false;
   const api = API_PATHS.some((p) => path === p || path.startsWith(p + '/') || path.startsWith(p + '?'));
-  let body = api || path.endsWith('/') ? undefined : await fileOf(target);
+  let found = api || path.endsWith('/') ? undefined : await fileOf(target);
   let file = target;
-  if (!body && !api) {
+  if (!found && !api) {
     const accept = String(req.headers.accept ?? '');
     if (path !== '/' && !accept.includes('text/html')) return false;
     file = resolve(webDir, 'index.html');
-    body = await fileOf(file);
+    found = await fileOf(file);
   }
-  if (!body) return false;
+  if (!found) return false;
+  // Vite's assets carry their content's hash in their names: cached for good. The rest (index.html) is
+  // revalidated at each load, answered 304 while unchanged.
   const immutable = path.startsWith('/assets/');
   void reply
-    .code(200)
     .header('content-type', CONTENT_TYPES[extname(file)] ?? 'application/octet-stream')
     .header('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache')
-    .header('x-content-type-options', 'nosniff')
-    .send(body);
+    .header('etag', found.etag)
+    .header('x-content-type-options', 'nosniff');
+  if (String(req.headers['if-none-match'] ?? '').split(/\s*,\s*/).includes(found.etag)) void reply.code(304).send();
+  else void reply.code(200).send(found.body);
   return true;
 }
 
@@ -214,6 +230,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     await api.register(accountRoutes, { ...ctx, prefix: '/hearth/v1' });
     await api.register(integrationRoutes, { ...ctx, events: options.events, prefix: '/hearth/v1' });
     if (options.blobDir) await api.register(deviceFileRoutes, { ...ctx, blobDir: options.blobDir, prefix: '/hearth/v1/device' });
+    const simsDir = options.simsDir ?? (options.blobDir ? join(dirname(options.blobDir), 'sims') : undefined);
+    if (simsDir) await api.register(simRoutes, { ...ctx, simsDir, prefix: '/hearth/v1' });
     await api.register(platformRoutes, { ...ctx, events: options.events ?? new EventHub(), prefix: '/hearth/v1' });
   });
 

@@ -1,15 +1,30 @@
 // The dashboard's HTTP client: the token (kept in sessionStorage), JSON calls with the server's error codes, and
 // the live event stream read with fetch (it needs the Authorization header, which EventSource cannot send).
-import type { LiveEvent } from '../protocol/platform.ts';
-
-const TOKEN_KEY = 'hearth.token';
+import type { LiveEvent, Me } from '../protocol/platform.ts';
+import { PREFETCH_GLOBAL, ROLE_KEY, TOKEN_KEY } from './prefetch.ts';
 
 export function savedToken(): string | null {
   return sessionStorage.getItem(TOKEN_KEY);
 }
+/** Saves (or forgets) the token; the remembered role and any prefetched answer go with the old one. */
 export function saveToken(token: string | null): void {
+  prefetched = undefined;
+  sessionStorage.removeItem(ROLE_KEY);
   if (token === null) sessionStorage.removeItem(TOKEN_KEY);
   else sessionStorage.setItem(TOKEN_KEY, token);
+}
+/** Remembers the token's role for the next load's prefetch (a hint: the server decides). */
+export function saveRole(me: Me): void {
+  sessionStorage.setItem(ROLE_KEY, me.role);
+}
+
+/** Requests index.html's inline script started (prefetch.ts), each taken at most once, with the same token only. */
+let prefetched = (globalThis as unknown as Record<string, { token: string; responses: Record<string, Promise<Response>> } | undefined>)[PREFETCH_GLOBAL];
+function takePrefetched(path: string): Promise<Response> | undefined {
+  if (!prefetched || prefetched.token !== savedToken()) return undefined;
+  const r = prefetched.responses[path];
+  delete prefetched.responses[path];
+  return r;
 }
 
 /** A failed call: HTTP status and the server's `code`, `field`, `message`. */
@@ -28,7 +43,8 @@ export class ApiError extends Error {
 export async function call<T>(method: string, path: string, body?: unknown, options: { text?: boolean; signal?: AbortSignal } = {}): Promise<T> {
   const headers: Record<string, string> = { authorization: savedToken() ?? '' };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: options.signal });
+  const early = method === 'GET' && body === undefined ? takePrefetched(path) : undefined;
+  const res = (await early?.catch(() => undefined)) ?? (await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: options.signal }));
   const text = await res.text();
   if (!res.ok) {
     let err: { code?: string; message?: string; field?: string } = {};

@@ -1,16 +1,20 @@
 // The dashboard's entry: sign-in with a token, then the pages the account's role may see (the server scopes the
 // data as well; the client only never offers another role's pages).
-import { StrictMode, useEffect, useState, type JSX } from 'react';
+import { lazy, StrictMode, Suspense, useEffect, useState, type JSX } from 'react';
 import { createRoot } from 'react-dom/client';
 import type { Me } from '../protocol/platform.ts';
-import { ApiError, get, saveToken, savedToken } from './api.ts';
+import { ApiError, get, saveRole, saveToken, savedToken } from './api.ts';
+import { ME_PATH } from './prefetch.ts';
+// The operator's fleet page is in the entry (it is the first paint of the busiest load); the other pages are
+// chunks loaded when first shown.
 import { Fleet } from './pages/Fleet.tsx';
-import { Building } from './pages/Building.tsx';
-import { Resident } from './pages/Resident.tsx';
-import { Customer } from './pages/Customer.tsx';
-import { Twin } from './pages/Twin.tsx';
 import { Link, usePath } from './router.tsx';
 import './style.css';
+
+const Building = lazy(() => import('./pages/Building.tsx').then((m) => ({ default: m.Building })));
+const Resident = lazy(() => import('./pages/Resident.tsx').then((m) => ({ default: m.Resident })));
+const Customer = lazy(() => import('./pages/Customer.tsx').then((m) => ({ default: m.Customer })));
+const Twin = lazy(() => import('./pages/Twin.tsx').then((m) => ({ default: m.Twin })));
 
 function SignIn(props: { onSignedIn: (me: Me) => void; error?: string }): JSX.Element {
   const [token, setToken] = useState('');
@@ -25,8 +29,11 @@ function SignIn(props: { onSignedIn: (me: Me) => void; error?: string }): JSX.El
           e.preventDefault();
           setBusy(true);
           saveToken(token.trim());
-          get<Me>('/hearth/v1/me')
-            .then((me) => props.onSignedIn(me))
+          get<Me>(ME_PATH)
+            .then((me) => {
+              saveRole(me);
+              props.onSignedIn(me);
+            })
             .catch((err: unknown) => {
               saveToken(null);
               setError(err instanceof ApiError && err.status === 401 ? 'That token is not valid.' : String((err as Error).message));
@@ -103,8 +110,11 @@ function App(): JSX.Element {
   const [path, go] = usePath();
   useEffect(() => {
     if (savedToken() === null) return;
-    get<Me>('/hearth/v1/me')
-      .then(setMe)
+    get<Me>(ME_PATH)
+      .then((me) => {
+        saveRole(me);
+        setMe(me);
+      })
       .catch((err: unknown) => {
         saveToken(null);
         setError(err instanceof ApiError && err.status === 401 ? 'Your session ended: sign in again.' : String((err as Error).message));
@@ -127,11 +137,13 @@ function App(): JSX.Element {
         }}
       />
       <main className="page" data-role={me.role}>
-        {page ?? (
-          <p className="error" data-testid="not-allowed">
-            This page is not available to your account. <Link to="/" go={go}>Back</Link>
-          </p>
-        )}
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          {page ?? (
+            <p className="error" data-testid="not-allowed">
+              This page is not available to your account. <Link to="/" go={go}>Back</Link>
+            </p>
+          )}
+        </Suspense>
       </main>
     </>
   );

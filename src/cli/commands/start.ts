@@ -98,6 +98,7 @@ export function startBanner(p: Platform, storagePrefix: string): string {
     `  hearth API    ${p.url}/hearth/v1`,
     `  storage (S3)  ${p.url}${storagePrefix}  (access key = account email, secret = API token)`,
     `  data          ${p.dataDir}`,
+    `  twin runs     ${join(p.dataDir, 'sims')}  (hearth sim SCENARIO.json --out ${join(p.dataDir, 'sims', 'NAME')}: listed on the dashboard's Twin page)`,
   ];
   if (p.bootstrap.source === 'generated' && p.bootstrap.token) {
     lines.push('', `operator token (shown once, store it now): ${p.bootstrap.token}`, `  create a customer: hearth account create --email you@example.com --credits 100 --data ${p.dataDir}`);

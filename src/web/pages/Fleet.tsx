@@ -1,11 +1,14 @@
 // Operator: the fleet at a glance — a tile per heater and boiler coloured by its room's distance from setpoint,
 // busy boards, a live chart of heat asked vs delivered by source, fleet figures, energy/money/carbon, the sites map,
 // and a device's detail panel with what runs on its boards.
-import { memo, useEffect, useMemo, useRef, useState, type JSX } from 'react';
+import { lazy, memo, Suspense, useEffect, useLayoutEffect, useMemo, useRef, useState, type JSX } from 'react';
 import type { Boiler, DevicePlacements, FleetPlacements, FleetQueue, FleetSummary, Heater, LiveSample, Room, Site, SiteEnergy, SiteSpec, TelemetryBatch } from '../../protocol/platform.ts';
 import { fmt, followEvents, get } from '../api.ts';
-import { Chart } from '../Chart.tsx';
+import { FLEET_FIRST_PATHS } from '../prefetch.ts';
 import { Link } from '../router.tsx';
+
+// uPlot is a chunk of its own, loaded after the tiles' data (the tiles come first).
+const Chart = lazy(() => import('../Chart.tsx').then((m) => ({ default: m.Chart })));
 
 /** Colour band of a room's air temperature against its setpoint, K. */
 export function bandOf(s: LiveSample | undefined): string {
@@ -41,16 +44,63 @@ interface Look {
   util: number;
 }
 
-const Tile = memo(function Tile(props: { id: string; kind: string; name: string; band: string; util: number; selected: boolean; onSelect: (id: string) => void }): JSX.Element {
+function tileClass(kind: string, look: Look | undefined, selected: boolean): string {
+  return `tile ${kind} band-${look?.band ?? 'none'} u${look?.util ?? 0}${selected ? ' selected' : ''}`;
+}
+
+/** A tile's element, its device and what it shows now. */
+interface TileRef {
+  el: HTMLButtonElement;
+  kind: string;
+}
+
+/**
+ * Every device's tile, grouped by site: plain DOM built once per device list (one button per device, no React
+ * component per tile) and then changed in place by the page — a tile's change is one class attribute write. One
+ * click handler for them all.
+ */
+const TileGrid = memo(function TileGrid(props: { groups: Array<[string, Device[]]>; shown: Map<string, Look>; tiles: Map<string, TileRef>; selected: { current: string | null }; onSelect: (id: string) => void; onDrawn: () => void }): JSX.Element {
+  const box = useRef<HTMLDivElement>(null);
+  const { groups, shown, tiles, selected, onDrawn } = props;
+  useLayoutEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const doc = el.ownerDocument;
+    const out = doc.createDocumentFragment();
+    tiles.clear();
+    for (const [siteName, list] of groups) {
+      const group = doc.createElement('div');
+      group.className = 'site-tiles';
+      const h = doc.createElement('h3');
+      h.textContent = siteName;
+      const row = doc.createElement('div');
+      row.className = 'tiles';
+      for (const d of list) {
+        const b = doc.createElement('button');
+        b.type = 'button';
+        b.className = tileClass(d.kind, shown.get(d.id), d.id === selected.current);
+        b.dataset.testid = 'tile';
+        b.dataset.id = d.id;
+        const label = `${d.name} · ${d.roomName}`;
+        b.title = label;
+        b.setAttribute('aria-label', label);
+        row.appendChild(b);
+        tiles.set(d.id, { el: b, kind: d.kind });
+      }
+      group.append(h, row);
+      out.appendChild(group);
+    }
+    el.replaceChildren(out);
+    if (groups.length > 0) onDrawn();
+  }, [groups, shown, tiles, selected, onDrawn]);
   return (
-    <button
-      type="button"
-      className={`tile ${props.kind} band-${props.band} u${props.util}${props.selected ? ' selected' : ''}`}
-      data-testid="tile"
-      data-id={props.id}
-      title={props.name}
-      aria-label={props.name}
-      onClick={() => props.onSelect(props.id)}
+    <div
+      ref={box}
+      data-testid="tile-grid"
+      onClick={(e) => {
+        const id = (e.target as Element).closest<HTMLElement>('[data-testid="tile"]')?.dataset.id;
+        if (id !== undefined) props.onSelect(id);
+      }}
     />
   );
 });
@@ -69,6 +119,16 @@ const CHART_EVERY_MS = 1000;
 /** Points kept in the live chart. */
 const CHART_POINTS = 720;
 
+/** The live chart's series (a constant: the chart is built once). */
+const FLEET_SERIES = [
+  { label: 'total', color: '#333' },
+  { label: 'compute', color: '#d9480f' },
+  { label: 'filler', color: '#f59f00' },
+  { label: 'booster', color: '#1c7ed6' },
+  { label: 'asked', color: '#7048e8', dash: [6, 4] },
+  { label: 'overflow (instances)', color: '#868e96', dash: [2, 3], scale: 'n' },
+];
+
 export function Fleet(props: { go: (to: string) => void }): JSX.Element {
   const [devices, setDevices] = useState<Device[] | null>(null);
   const [sites, setSites] = useState<Site[]>([]);
@@ -81,8 +141,15 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
   const shown = useRef(new Map<string, Look>());
   const dirty = useRef(new Map<string, Look>());
   const boardsById = useRef(new Map<string, number>());
+  const tiles = useRef(new Map<string, TileRef>());
+  // Resolved once the tiles are in the DOM: the figures below the fold wait for their first paint, so that neither
+  // the browser nor (on loopback) the server spends the first load's CPU on them.
+  const [drawn] = useState(() => {
+    let resolve = (): void => undefined;
+    const promise = new Promise<void>((r) => (resolve = r));
+    return { promise, resolve };
+  });
   const lastPoint = useRef(0);
-  const [, setVersion] = useState(0);
   const [chart, setChart] = useState<(number | null)[][]>([[], [], [], [], [], [], []]);
   // Instances sent to the overflow datacenter, from the latest /fleet/queue (plotted beside the heat).
   const overflowNow = useRef<number | null>(null);
@@ -133,12 +200,14 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
   useEffect(() => {
     const ac = new AbortController();
     (async () => {
+      // The tiles' data, in parallel (index.html's script has usually asked for it already: prefetch.ts).
+      const [heatersPath, boilersPath, roomsPath, sitesPath, latestPath] = FLEET_FIRST_PATHS;
       const [hs, bs, rooms, ss, snap] = await Promise.all([
-        get<Heater[]>('/hearth/v1/heaters', ac.signal),
-        get<Boiler[]>('/hearth/v1/boilers', ac.signal),
-        get<Room[]>('/hearth/v1/rooms', ac.signal),
-        get<Site[]>('/hearth/v1/sites', ac.signal),
-        get<TelemetryBatch>('/hearth/v1/fleet/latest', ac.signal),
+        get<Heater[]>(heatersPath, ac.signal),
+        get<Boiler[]>(boilersPath, ac.signal),
+        get<Room[]>(roomsPath, ac.signal),
+        get<Site[]>(sitesPath, ac.signal),
+        get<TelemetryBatch>(latestPath, ac.signal),
       ]);
       const roomName = new Map(rooms.map((r) => [r.id, r.name]));
       const boardsOf = (spec: unknown): number => {
@@ -157,10 +226,20 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
         ...bs.map((b): Device => ({ id: b.id, kind: 'boiler', name: b.name, siteId: b.siteId, roomName: 'hot water', boards: boardsOf(b.spec) })),
       ]);
       addPoint(Date.now() / 1000);
-      setSummary(await get<FleetSummary>('/hearth/v1/fleet', ac.signal));
-      takeQueue(await get<FleetQueue>('/hearth/v1/fleet/queue', ac.signal));
-      // This month's energy per site (the first 50 sites: the tiles are totals).
-      setEnergy(await Promise.all(ss.slice(0, 50).map((s) => get<SiteEnergy>(`/hearth/v1/sites/${encodeURIComponent(s.id)}/energy`, ac.signal))));
+      await drawn.promise;
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      if (ac.signal.aborted) return;
+      // Then the figures, in parallel: the summary, the queue and this month's energy per site (the first 50
+      // sites: the tiles are totals).
+      // The energy totals cost the server most (a month of each site's statements) and change slowly: asked when the
+      // page is idle.
+      await Promise.all([
+        get<FleetSummary>('/hearth/v1/fleet', ac.signal).then(setSummary),
+        get<FleetQueue>('/hearth/v1/fleet/queue', ac.signal).then(takeQueue),
+        new Promise((r) => requestIdleCallback(r, { timeout: 2000 })).then(() =>
+          ac.signal.aborted ? undefined : Promise.all(ss.slice(0, 50).map((s) => get<SiteEnergy>(`/hearth/v1/sites/${encodeURIComponent(s.id)}/energy`, ac.signal))).then(setEnergy),
+        ),
+      ]);
     })().catch((e: unknown) => {
       if (!ac.signal.aborted) setError(String((e as Error).message));
     });
@@ -182,7 +261,7 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
       }
       if (changed) addPoint(Date.now() / 1000);
     });
-    // Draws the waiting tile changes within the budget, one slice at a time.
+    // Draws the waiting tile changes within the budget, one slice at a time, straight into the tiles' elements.
     const drawer = setInterval(() => {
       if (dirty.current.size === 0) return;
       let n = Math.ceil(TILE_UPDATES_PER_S / SLICES_PER_S);
@@ -190,8 +269,9 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
         if (n-- <= 0) break;
         shown.current.set(id, look);
         dirty.current.delete(id);
+        const t = tiles.current.get(id);
+        if (t) t.el.className = tileClass(t.kind, look, id === selectedRef.current);
       }
-      setVersion((v) => v + 1);
     }, 1000 / SLICES_PER_S);
     // The summary's counts (online devices) are refreshed twice a minute; tiles and chart are live.
     const timer = setInterval(() => {
@@ -207,7 +287,12 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
   }, []);
 
   useEffect(() => {
+    const before = selectedRef.current;
     selectedRef.current = selected;
+    for (const id of [before, selected]) {
+      const t = id === null ? undefined : tiles.current.get(id);
+      if (t && id !== null) t.el.className = tileClass(t.kind, shown.current.get(id), id === selected);
+    }
     setPlaced(null);
     if (selected === null) return;
     const ac = new AbortController();
@@ -247,13 +332,14 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
     }
     return m;
   }, [devices]);
+  const siteName = useMemo(() => new Map(sites.map((s) => [s.id, s.name])), [sites]);
+  const groups = useMemo(() => [...bySite.entries()].map(([siteId, list]): [string, Device[]] => [siteName.get(siteId) ?? siteId, list]), [bySite, siteName]);
 
   if (error) return <p className="error">{error}</p>;
   if (!devices) return <p className="muted">Loading the fleet…</p>;
   const sel = selected === null ? undefined : devices.find((d) => d.id === selected);
   const selSample = sel ? latest.current.get(sel.id) : undefined;
   const total = (f: (e: SiteEnergy) => number): number => energy.reduce((s, e) => s + f(e), 0);
-  const siteName = new Map(sites.map((s) => [s.id, s.name]));
 
   return (
     <div className="fleet" data-testid="fleet">
@@ -275,19 +361,9 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
 
       <section>
         <h2>Heat asked and delivered, live</h2>
-        <Chart
-          title="Fleet power (kW)"
-          testId="heat-chart"
-          series={[
-            { label: 'total', color: '#333' },
-            { label: 'compute', color: '#d9480f' },
-            { label: 'filler', color: '#f59f00' },
-            { label: 'booster', color: '#1c7ed6' },
-            { label: 'asked', color: '#7048e8', dash: [6, 4] },
-            { label: 'overflow (instances)', color: '#868e96', dash: [2, 3], scale: 'n' },
-          ]}
-          data={chart}
-        />
+        <Suspense fallback={<div className="chart" />}>
+          <Chart title="Fleet power (kW)" testId="heat-chart" series={FLEET_SERIES} data={chart} />
+        </Suspense>
       </section>
 
       <section>
@@ -310,17 +386,7 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
             <Placements placed={placed !== null && placed.deviceId === sel.id ? placed : null} />
           </div>
         )}
-        {[...bySite.entries()].map(([siteId, list]) => (
-          <div key={siteId} className="site-tiles">
-            <h3>{siteName.get(siteId) ?? siteId}</h3>
-            <div className="tiles">
-              {list.map((d) => {
-                const look = shown.current.get(d.id);
-                return <Tile key={d.id} id={d.id} kind={d.kind} name={`${d.name} · ${d.roomName}`} band={look?.band ?? 'none'} util={look?.util ?? 0} selected={d.id === selected} onSelect={setSelected} />;
-              })}
-            </div>
-          </div>
-        ))}
+        <TileGrid groups={groups} shown={shown.current} tiles={tiles.current} selected={selectedRef} onSelect={setSelected} onDrawn={drawn.resolve} />
       </section>
     </div>
   );
