@@ -361,6 +361,11 @@ export class PiBank {
     const { kp: kpA, ti: tiA, ff: ffA, tolW: tolA, ua: uaA, solarUse: suA, preheatH: preA } = this;
     const { integralW: intA, lastRequestW: lrA, lastMaxW: lmA, lastDeliveredW: ldA, lastUnclippedW: luA } = this;
     const { powerW: outP, minW: outMin, maxW: outMax, wantHeatH: outWant } = out;
+    const rec = shared.records;
+    let needFor: Float64Array | null = null;
+    let needUa = NaN;
+    let needSu = NaN;
+    let nRec = 0;
     for (let j = from; j < to; j++) {
       const air = airC[j];
       const e = sp - air;
@@ -397,9 +402,12 @@ export class PiBank {
       intA[j] = integralW;
 
       const v = ff + kp * e + integralW;
-      let powerW = clampW(v, maxHeatW);
-      let minW = clampW(v - kp * lowerBandK, powerW);
-      let maxW = clampW(v + kp * upperBandK, maxHeatW);
+      // clampW(x, max) = x > max ? max : x > 0 ? x : 0, written out (no call with floating-point arguments per room).
+      let powerW = v > maxHeatW ? maxHeatW : v > 0 ? v : 0;
+      const vLo = v - kp * lowerBandK;
+      let minW = vLo > powerW ? powerW : vLo > 0 ? vLo : 0;
+      const vHi = v + kp * upperBandK;
+      let maxW = vHi > maxHeatW ? maxHeatW : vHi > 0 ? vHi : 0;
       const preH = preA[j];
       if (preH > 0) {
         // preheatW(input, preH, kp, ua, solarUse, maxHeatW), its air-independent terms computed once per call.
@@ -421,7 +429,8 @@ export class PiBank {
             cUa = ua;
             cSolarUse = su;
           }
-          const pre = clampW(cNeed + kp * (coming - air), maxHeatW);
+          const preRaw = cNeed + kp * (coming - air);
+          const pre = preRaw > maxHeatW ? maxHeatW : preRaw > 0 ? preRaw : 0;
           if (pre > maxW) maxW = pre;
         }
       }
@@ -442,8 +451,41 @@ export class PiBank {
         outWant[j] = 0;
         continue;
       }
-      const need = shared.need(input, uaA[j], suA[j], horizon);
-      outWant[j] = shared.firstBelow(ff + integralW - need[0], maxHeatW, idleW);
+      // shared.need(…) and shared.firstBelow(…), inlined: need() is called again only when its arguments change (it
+      // returns the same array, untouched, for the same ones), and the first slot below idleW is searched here (no
+      // call with floating-point arguments per room).
+      const ua = uaA[j];
+      const su = suA[j];
+      if (needFor === null || ua !== needUa || su !== needSu) {
+        needFor = shared.need(input, ua, su, horizon);
+        needUa = ua;
+        needSu = su;
+        nRec = shared.recordCount;
+      }
+      const need = needFor;
+      const bias = ff + integralW - need[0];
+      let want = need.length;
+      if (nRec < 0) {
+        for (let k = 0; k < need.length; k++) {
+          const w = need[k] + bias;
+          const f = w > maxHeatW ? maxHeatW : w > 0 ? w : 0;
+          if (!(f >= idleW)) {
+            want = k;
+            break;
+          }
+        }
+      } else {
+        for (let q = 0; q < nRec; q++) {
+          const k = rec[q];
+          const w = need[k] + bias;
+          const f = w > maxHeatW ? maxHeatW : w > 0 ? w : 0;
+          if (!(f >= idleW)) {
+            want = k;
+            break;
+          }
+        }
+      }
+      outWant[j] = want;
     }
   }
 }

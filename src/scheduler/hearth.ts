@@ -229,7 +229,6 @@ export class HearthPolicy implements Policy {
     this.migrantCode.length = 0;
     this.killedToRequeue.length = 0;
     this.scanAll(fleet, table, out);
-    this.buildPools(fleet);
     this.placeUrgent(fleet, table, out);
     this.placeMigrants(fleet, table, out);
     this.placeQueue(fleet, table, out);
@@ -239,7 +238,14 @@ export class HearthPolicy implements Policy {
 
   /** Step 1 over the fleet (a loop of its own: optimised as a whole, not through decide's on-stack replacement). */
   private scanAll(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
-    for (let h = 0, n = fleet.heaters; h < n; h++) this.scanHeater(h, fleet, table, out);
+    // Step 2's pools are filled in the same pass, heater by heater in index order (as a pass of its own would).
+    const nc = this.configs.count;
+    for (const b of this.buckets) b.reset(nc);
+    this.totals.fill(0);
+    for (let h = 0, n = fleet.heaters; h < n; h++) {
+      this.scanHeater(h, fleet, table, out);
+      if (this.heat[h] > 0 || this.extra[h] > 0) this.poolHeater(h, fleet);
+    }
   }
 
   /** Step 4 over the fleet. */
@@ -256,93 +262,163 @@ export class HearthPolicy implements Policy {
   // ---- step 1: per heater state, pauses, resumes, safety -------------------------------------------------------
 
   private scanHeater(h: number, fleet: FleetView, table: InstanceTable, out: Decision[]): void {
-    this.flags[h] = 0;
-    this.heat[h] = 0;
-    this.extra[h] = 0;
-    this.nComp[h] = 0;
-    this.nPaused[h] = 0;
+    // Every per-heater field is written once on each path below (zeros where it has nothing to say).
     this.started[h] = 0;
-    this.nHeat[h] = 0;
-    this.reqLevel[h] = 0;
-    if (fleet.online[h] === 0) return;
+    if (fleet.online[h] === 0) {
+      this.flags[h] = 0;
+      this.nPaused[h] = 0;
+      this.zeroSlots(h);
+      return;
+    }
     const m = fleet.models[fleet.model[h]];
     const bm = m.board;
     const mb = fleet.maxBoards;
-    const nb = Math.min(fleet.boards[h], mb, m.boards);
-    const capDyn = bm.dynTopW * derateFactor(m, fleet.bodyC[h]);
+    const nb = minBoards(fleet.boards[h], mb, m.boards);
+    // derateFactor(m, bodyC), inlined.
+    const d = (m.capC - fleet.bodyC[h]) * m.invDerateSpanK;
+    const capDyn = bm.dynTopW * (d > 1 ? 1 : d > 0 ? d : 0);
     this.capDynW[h] = capDyn;
-    this.baseW[h] = nb * bm.offW;
-    this.inc0W[h] = bm.idleW + Math.min(bm.dynWByLevel[0], capDyn) - bm.offW;
-    this.idleIncW[h] = bm.idleW - bm.offW;
+    const base = nb * bm.offW;
+    this.baseW[h] = base;
+    const inc0 = bm.idleW + Math.min(bm.dynWByLevel[0], capDyn) - bm.offW;
+    this.inc0W[h] = inc0;
+    const pI = bm.idleW - bm.offW;
+    this.idleIncW[h] = pI;
     const air = fleet.airC[h];
     const safety = fleet.safetyC[h];
     const safe = !(air >= safety - this.o.safetyMarginK);
-    const evacuate = air >= safety - this.o.evacuateMarginK;
-    let flags = F_OK | (fleet.kind[h] === 1 ? F_BOILER : 0);
-    const cap = safe ? nz(fleet.maxW[h]) : 0;
-    const tgt = Math.min(Math.max(nz(fleet.requestW[h]), nz(fleet.minW[h])), cap);
+    const flags = F_OK | (fleet.kind[h] === 1 ? F_BOILER : 0);
+    const maxW = fleet.maxW[h];
+    const cap = safe ? (maxW > 0 ? maxW : 0) : 0;
+    const reqW = fleet.requestW[h];
+    const minW = fleet.minW[h];
+    const req = reqW > 0 ? reqW : 0;
+    const lo = minW > 0 ? minW : 0;
+    const tgt = Math.min(Math.max(req, lo), cap);
     this.capW[h] = cap;
     this.tgtW[h] = tgt;
-    const now = this.now;
 
     // Inventory of the boards.
     const running = this.scratchRun;
     const paused = this.scratchPaused;
+    const slots = fleet.boardInstance;
     let nRun = 0;
     let nPau = 0;
     let free = 0;
-    for (let b = 0; b < nb; b++) {
-      const s = h * mb + b;
-      const v = fleet.boardInstance[s];
+    for (let b = 0, s = h * mb; b < nb; b++, s++) {
+      const v = slots[s];
       if (v >= 0) {
         const ph = table.phase[v];
         if (ph === InstancePhase.running) running[nRun++] = v;
         else if (ph === InstancePhase.paused) {
-          if (Number.isNaN(this.pausedAtS[v])) this.pausedAtS[v] = now;
+          if (Number.isNaN(this.pausedAtS[v])) this.pausedAtS[v] = this.now;
           paused[nPau++] = v;
         }
       } else if (v === BOARD_FILLER || v === BOARD_FREE) free++;
     }
 
     if (!safe) {
-      flags |= F_SAFETY;
-      this.flags[h] = flags;
-      for (let iv = 0; iv < nRun; iv++) {
-        const v = running[iv];
-        out.push({ kind: 'pause', instance: v });
-        this.pausedAtS[v] = now;
-      }
-      for (let b = 0; b < nb; b++) {
-        const s = h * mb + b;
-        if (fleet.boardInstance[s] === BOARD_FILLER) {
-          out.push({ kind: 'filler', heater: h, board: b, on: false });
-          this.vacated[s] = this.round;
-        }
-      }
-      let q = nRun + nPau;
-      for (let iv = 0; iv < nPau; iv++) {
-        const v = paused[iv];
-        if (table.checkpointable[v]) {
-          this.migrants.push(v);
-          this.migrantCode.push(evacuate ? MIG_EVACUATE : MIG_SAFETY);
-        } else if (evacuate) {
-          out.push({ kind: 'kill', instance: v });
-          this.killedToRequeue.push(v);
-          this.vacated[h * mb + table.board[v]] = this.round;
-          q--;
-        }
-      }
-      this.nPaused[h] = q;
+      this.zeroSlots(h);
+      this.scanUnsafe(h, flags, nb, nRun, nPau, air >= safety - this.o.evacuateMarginK, fleet, table, out);
       return;
     }
     this.flags[h] = flags;
+    let r = nRun;
+    let q = nPau;
+    if (nRun + nPau > 0) {
+      // Work on the heater: pauses, resumes, migrations (writes nComp, nPaused, reqLevel).
+      if (!this.scanWork(h, m, nb, nRun, nPau, fleet, table, out)) free = 0;
+      r = this.nComp[h];
+      q = this.nPaused[h];
+    } else {
+      this.nComp[h] = 0;
+      this.nPaused[h] = 0;
+      this.reqLevel[h] = 0;
+      if (base + r * inc0 + q * pI > cap + 1e-9) {
+        // Over the cap with no work: filler stops, nothing new starts.
+        this.fillerOff(h, nb, fleet, out);
+        free = 0;
+      }
+    }
+    const heatLimit = Math.min(cap, tgt + this.o.startToleranceBoards * inc0);
+    const nHeat = boardsWithin(heatLimit - base - q * pI, inc0, nb - q);
+    // The same call when the heat limit is the cap (one division saved).
+    const nCap = heatLimit === cap ? nHeat : boardsWithin(cap - base - q * pI, inc0, nb - q);
+    this.nHeat[h] = nHeat;
+    const heat = clampInt(nHeat - r, 0, free);
+    this.heat[h] = heat;
+    const extra = clampInt(nCap - r, 0, free) - heat;
+    this.extra[h] = extra < 0 ? 0 : extra;
+  }
 
+  /** No slots, nothing computing, no level asked on heater h (offline or near safety). */
+  private zeroSlots(h: number): void {
+    this.heat[h] = 0;
+    this.extra[h] = 0;
+    this.nComp[h] = 0;
+    this.nHeat[h] = 0;
+    this.reqLevel[h] = 0;
+  }
+
+  /** Filler stops on every board of heater h that runs it (those boards take nothing new this round). */
+  private fillerOff(h: number, nb: number, fleet: FleetView, out: Decision[]): void {
+    const mb = fleet.maxBoards;
+    for (let b = 0; b < nb; b++) {
+      const s = h * mb + b;
+      if (fleet.boardInstance[s] === BOARD_FILLER) {
+        out.push({ kind: 'filler', heater: h, board: b, on: false });
+        this.vacated[s] = this.round;
+      }
+    }
+  }
+
+  /** Step 1 for a heater near its safety limit: everything pauses; at the evacuation margin paused work leaves. */
+  private scanUnsafe(h: number, flags: number, nb: number, nRun: number, nPau: number, evacuate: boolean, fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+    const mb = fleet.maxBoards;
+    const running = this.scratchRun;
+    const paused = this.scratchPaused;
+    const now = this.now;
+    this.flags[h] = flags | F_SAFETY;
+    for (let iv = 0; iv < nRun; iv++) {
+      const v = running[iv];
+      out.push({ kind: 'pause', instance: v });
+      this.pausedAtS[v] = now;
+    }
+    this.fillerOff(h, nb, fleet, out);
+    let q = nRun + nPau;
+    for (let iv = 0; iv < nPau; iv++) {
+      const v = paused[iv];
+      if (table.checkpointable[v]) {
+        this.migrants.push(v);
+        this.migrantCode.push(evacuate ? MIG_EVACUATE : MIG_SAFETY);
+      } else if (evacuate) {
+        out.push({ kind: 'kill', instance: v });
+        this.killedToRequeue.push(v);
+        this.vacated[h * mb + table.board[v]] = this.round;
+        q--;
+      }
+    }
+    this.nPaused[h] = q;
+  }
+
+  /**
+   * Step 1 for a safe heater with work on its boards (scratchRun[0 .. nRun), scratchPaused[0 .. nPau)): pauses,
+   * resumes, migration candidates; writes nComp, nPaused and reqLevel. Returns false when the heater is over its cap
+   * (nothing new starts there).
+   */
+  private scanWork(h: number, m: HeaterModel, nb: number, nRun: number, nPau: number, fleet: FleetView, table: InstanceTable, out: Decision[]): boolean {
+    const running = this.scratchRun;
+    const paused = this.scratchPaused;
+    const now = this.now;
+    const cap = this.capW[h];
+    const tgt = this.tgtW[h];
     const inc0 = this.inc0W[h];
     const pI = this.idleIncW[h];
     const base = this.baseW[h];
     let r = nRun;
     let q = nPau;
     let reqLevel = 0;
+    let room = true;
     for (let iv = 0; iv < nRun; iv++) {
       const v = running[iv];
       const need = this.needRate(v, table);
@@ -386,14 +462,8 @@ export class HearthPolicy implements Policy {
     if (base + r * inc0 + q * pI > cap + 1e-9) {
       // Over the cap: filler stops, then checkpointable work pauses (and moves to where heat is wanted), least urgent
       // first; work that cannot move keeps running at the lowest level unless the room overshoots. Work at risk runs.
-      for (let b = 0; b < nb; b++) {
-        const s = h * mb + b;
-        if (fleet.boardInstance[s] === BOARD_FILLER) {
-          out.push({ kind: 'filler', heater: h, board: b, on: false });
-          this.vacated[s] = this.round;
-        }
-      }
-      free = 0; // nothing new starts on a heater over its cap
+      this.fillerOff(h, nb, fleet, out);
+      room = false; // nothing new starts on a heater over its cap
       if (nRun > 1) this.sortKeep(running, nRun, table, false);
       for (let k = 0; k < nRun && base + r * inc0 + q * pI > cap + 1e-9; k++) {
         const v = running[k];
@@ -425,14 +495,7 @@ export class HearthPolicy implements Policy {
     this.nComp[h] = r;
     this.nPaused[h] = q;
     this.reqLevel[h] = reqLevel;
-    const heatLimit = Math.min(cap, tgt + this.o.startToleranceBoards * inc0);
-    const nHeat = boardsWithin(heatLimit - base - q * pI, inc0, nb - q);
-    const nCap = boardsWithin(cap - base - q * pI, inc0, nb - q);
-    this.nHeat[h] = nHeat;
-    const heat = clampInt(nHeat - r, 0, free);
-    this.heat[h] = heat;
-    this.extra[h] = clampInt(nCap - r, 0, free) - heat;
-    if (this.extra[h] < 0) this.extra[h] = 0;
+    return room;
   }
 
   /** A paused instance (not at risk) that stays paused: checkpointable ones stuck for migrateAfterS move to heat. */
@@ -480,24 +543,18 @@ export class HearthPolicy implements Policy {
 
   // ---- step 2: pools of spare slots ------------------------------------------------------------------------------
 
-  private buildPools(fleet: FleetView): void {
-    const nc = this.configs.count;
-    for (const b of this.buckets) b.reset(nc);
-    this.totals.fill(0);
-    for (let h = 0; h < fleet.heaters; h++) {
-      if ((this.flags[h] & F_OK) === 0) continue;
-      const k = this.configs.configOf[h];
-      const bucket = heatBucket(fleet.wantHeatH[h]);
-      if (this.heat[h] > 0) {
-        this.buckets[POOL_HEAT].add(k, bucket, h);
-        this.totals[POOL_HEAT] += this.heat[h];
-      }
-      if (this.extra[h] > 0) {
-        const pool = this.flags[h] & F_BOILER ? POOL_SINK : POOL_ROOM;
-        this.buckets[pool].add(k, bucket, h);
-        this.totals[pool] += this.extra[h];
-      }
-
+  /** Heater h's spare slots into the pools (heat-led; boiler sink or room surplus), by its heat-duration bucket. */
+  private poolHeater(h: number, fleet: FleetView): void {
+    const k = this.configs.configOf[h];
+    const bucket = heatBucket(fleet.wantHeatH[h]);
+    if (this.heat[h] > 0) {
+      this.buckets[POOL_HEAT].add(k, bucket, h);
+      this.totals[POOL_HEAT] += this.heat[h];
+    }
+    if (this.extra[h] > 0) {
+      const pool = this.flags[h] & F_BOILER ? POOL_SINK : POOL_ROOM;
+      this.buckets[pool].add(k, bucket, h);
+      this.totals[pool] += this.extra[h];
     }
   }
 
@@ -817,12 +874,13 @@ export class HearthPolicy implements Policy {
     }
     const m = fleet.models[fleet.model[h]];
     const mb = fleet.maxBoards;
-    const nb = Math.min(fleet.boards[h], mb, m.boards);
+    const nb = minBoards(fleet.boards[h], mb, m.boards);
     let comp = this.nComp[h] + this.started[h];
     let fill = this.tgtW[h] > 0 ? Math.max(0, this.nHeat[h] - comp) : 0;
+    // (Board tests cheapest first: most boards fail the first.)
     for (let b = 0; b < nb; b++) {
       const s = h * mb + b;
-      if (this.taken[s] === this.round || this.vacated[s] === this.round || fleet.boardInstance[s] !== BOARD_FILLER) continue;
+      if (fleet.boardInstance[s] !== BOARD_FILLER || this.taken[s] === this.round || this.vacated[s] === this.round) continue;
       if (fill > 0) {
         fill--;
         comp++;
@@ -830,7 +888,7 @@ export class HearthPolicy implements Policy {
     }
     for (let b = 0; b < nb && fill > 0; b++) {
       const s = h * mb + b;
-      if (this.taken[s] === this.round || this.vacated[s] === this.round || fleet.boardInstance[s] !== BOARD_FREE) continue;
+      if (fleet.boardInstance[s] !== BOARD_FREE || this.taken[s] === this.round || this.vacated[s] === this.round) continue;
       out.push({ kind: 'filler', heater: h, board: b, on: true });
       fill--;
       comp++;
@@ -1007,11 +1065,13 @@ function boardsWithin(budget: number, inc: number, max: number): number {
   return n < max ? n : max;
 }
 
+/** Math.min of three board counts (non-negative integers). */
+function minBoards(a: number, b: number, c: number): number {
+  const ab = a < b ? a : b;
+  return ab < c ? ab : c;
+}
+
 function clampInt(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
-/** NaN-safe non-negative value, W. */
-function nz(x: number): number {
-  return x > 0 ? x : 0;
-}

@@ -431,10 +431,21 @@ export const HEAT_BUCKETS = 64;
  * 15 min → 8, 1 h → 18, 6 h → 37, 24 h → 52, ≥ 58 h → 63.
  */
 export function heatBucket(hours: number): number {
+  // Whole hours (what the controllers' forecasts give) come from a table of this very function's values.
+  const k = hours | 0;
+  if (k === hours && k >= 0 && k < WHOLE_HOURS) return BUCKET_OF_WHOLE_HOURS[k];
+  return heatBucketOf(hours);
+}
+
+function heatBucketOf(hours: number): number {
   if (!(hours > 0)) return 0;
   const b = Math.floor(8 * Math.log2(1 + 4 * hours));
   return b < HEAT_BUCKETS - 1 ? b : HEAT_BUCKETS - 1;
 }
+
+/** heatBucket of 0, 1, … WHOLE_HOURS − 1 hours. */
+const WHOLE_HOURS = 512;
+const BUCKET_OF_WHOLE_HOURS = Uint8Array.from({ length: WHOLE_HOURS }, (_, k) => heatBucketOf(k));
 
 /**
  * Heaters with spare slots, per hardware configuration and heat-duration bucket (stacks + a 64-bit non-empty mask

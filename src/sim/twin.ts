@@ -829,6 +829,9 @@ class TwinRun {
   /** Heater power without derating set for the period, W; |energy − nominal| of unwatched heaters, J (a check). */
   private readonly nominalW: Float64Array;
   private splitErrJ = 0;
+  /** Start (s) and length (s) of the period closePeriod books (read by bookBoards and progress). */
+  private periodT0 = 0;
+  private periodEl = 0;
   private readonly groupOf: Int32Array;
 
   // Per heater (rooms, then boilers).
@@ -1146,9 +1149,10 @@ class TwinRun {
     }
   }
 
-  /** Opens or closes room r's window after a step (air T1 °C); restores its gains when it closes. */
-  private windowRule(r: number, gi: number, T1: number): void {
+  /** Opens or closes room r's window after a step (by its air now); restores its gains when it closes. */
+  private windowRule(r: number, gi: number): void {
     const g = this.p.groups[gi];
+    const T1 = this.fleet.x[0][r];
     const occupied = g.occupied[this.hour] === 1;
     if (this.windowOpen[r] === 0) {
       if (occupied && T1 > g.comfortSetpointC + WINDOW_OPENING.OPEN_ABOVE_K && this.toutStep[gi] < T1 - WINDOW_OPENING.OPEN_MIN_DELTA_K) {
@@ -1270,7 +1274,7 @@ class TwinRun {
           // Caused by the heater when it released more than its all-off stand-by during the step.
           if (pw[r] > offW + 1e-9) aboveHeatingS[r] += s;
         }
-        if (windows && (open[r] === 1 || (occupied && T1 > openAtC))) this.windowRule(r, gi, T1);
+        if (windows && (open[r] === 1 || (occupied && T1 > openAtC))) this.windowRule(r, gi);
       }
     }
   }
@@ -1717,10 +1721,12 @@ class TwinRun {
         continue;
       }
       f.activeBoards[r] = n;
-      f.freqLevel[r] = v.level[r];
+      const lvl = v.level[r];
+      f.freqLevel[r] = lvl;
       f.utilisation[r] = 1;
-      f.booster[r] = v.booster[r];
-      const pw = heaterPowerW(m, n, f.freqLevel[r], 1, f.booster[r], -Infinity);
+      const bst = v.booster[r];
+      f.booster[r] = bst;
+      const pw = heaterPowerW(m, n, lvl, 1, bst, -Infinity);
       this.nominalW[r] = pw;
       if (n > 0 || f.booster[r] > 0) {
         // Could the body reach the derating threshold within the period? (Bound on its rise: all power in, no loss.)
@@ -1778,6 +1784,8 @@ class TwinRun {
     const tt = this.t;
     const hour = Math.min(p.hours - 1, Math.floor(t0 / 3600));
     const sh = Math.min(this.runHours - 1, hour);
+    this.periodT0 = t0;
+    this.periodEl = el;
     let periodElecJ = 0;
     let periodUsefulJ = 0;
     let periodComputeJ = 0;
@@ -1789,6 +1797,13 @@ class TwinRun {
     const acctJ = this.acctJ;
     const requestW = v.requestW;
     const ctl = this.roomCtl;
+    const isPi = this.isPi;
+    const deliveredW = this.piBank.lastDeliveredW;
+    const slots = v.boardInstance;
+    const phase = this.table.phase;
+    const maxB = this.maxB;
+    const { workS, doneS, type } = this.table;
+    const byTypeJ = tt.computeByTypeJ;
     let overshotJ = 0;
     let boosterJ = 0;
     let resistiveJ = 0;
@@ -1799,7 +1814,7 @@ class TwinRun {
       const dE = e - lastHeatJ[r];
       lastHeatJ[r] = e;
       acctJ[r] += dE;
-      if (this.isPi[r] === 1) this.piBank.delivered(r, dE / el);
+      if (isPi[r] === 1) deliveredW[r] = dE / el; // piBank.delivered(r, dE / el)
       else ctl[r].delivered(dE / el);
       periodElecJ += dE;
       const askedJ = requestW[r] * el;
@@ -1824,7 +1839,27 @@ class TwinRun {
       boosterJ += boostJ;
       const boardsJ = dE - boostJ;
       const prog = watched ? this.progAcc[r] : m.board.relFreqByLevel[f.freqLevel[r]] * el;
-      const computeJ = this.bookBoards(r, m, boardsJ, prog, t0, el);
+      // this.bookBoards(r, m, boardsJ, prog), written out (same operations in the same order).
+      const n = this.active[r];
+      let computeJ = 0;
+      if (n > 0) {
+        const perBoard = (boardsJ - (m.boards - n) * m.board.offW * el) / n;
+        for (let b = 0, base = r * maxB; b < m.boards; b++) {
+          const s = slots[base + b];
+          if (s === BOARD_FILLER) tt.fillerBoardS += el;
+          else if (s >= 0 && phase[s] === InstancePhase.running) {
+            // progress(s, r, b, prog, perBoard) for an instance that does not complete, written out.
+            if (workS[s] - doneS[s] > prog) {
+              doneS[s] += prog;
+              byTypeJ[type[s]] += perBoard;
+              computeJ += perBoard;
+            } else computeJ += this.progress(s, r, b, prog, perBoard);
+          }
+        }
+      }
+      tt.boardsJ += boardsJ;
+      tt.computeJ += computeJ;
+      tt.fillerJ += boardsJ - computeJ;
       periodComputeJ += computeJ;
       periodFillerJ += boardsJ - computeJ;
     }
@@ -1862,7 +1897,7 @@ class TwinRun {
         continue;
       }
       const m = v.models[v.model[h]];
-      const computeJ = this.bookBoards(h, m, offerJ, m.board.relFreqByLevel[v.level[h]] * el, t0, el);
+      const computeJ = this.bookBoards(h, m, offerJ, m.board.relFreqByLevel[v.level[h]] * el);
       periodComputeJ += computeJ;
       periodFillerJ += offerJ - computeJ;
     }
@@ -1888,8 +1923,9 @@ class TwinRun {
    * draw their stand-by power): running instances advance by prog board-seconds each and the energy of their boards
    * counts as paid compute, filler boards and stand-by count as filler. Returns the paid compute energy, J.
    */
-  private bookBoards(h: number, m: HeaterModel, boardsJ: number, prog: number, t0: number, el: number): number {
+  private bookBoards(h: number, m: HeaterModel, boardsJ: number, prog: number): number {
     const tt = this.t;
+    const el = this.periodEl;
     const n = this.active[h];
     let computeJ = 0;
     if (n > 0) {
@@ -1899,7 +1935,7 @@ class TwinRun {
       for (let b = 0, base = h * this.maxB; b < m.boards; b++) {
         const s = slots[base + b];
         if (s === BOARD_FILLER) tt.fillerBoardS += el;
-        else if (s >= 0 && phase[s] === InstancePhase.running) computeJ += this.progress(s, h, b, prog, perBoard, t0, el);
+        else if (s >= 0 && phase[s] === InstancePhase.running) computeJ += this.progress(s, h, b, prog, perBoard);
       }
     }
     tt.boardsJ += boardsJ;
@@ -1912,8 +1948,10 @@ class TwinRun {
    * Advances running instance i on board b of heater h by prog board-seconds over a period of el s from t0; returns
    * the share of the board's energy perBoardJ (J) spent on it (the rest of a completing period is filler).
    */
-  private progress(i: number, h: number, b: number, prog: number, perBoardJ: number, t0: number, el: number): number {
+  private progress(i: number, h: number, b: number, prog: number, perBoardJ: number): number {
     const t = this.table;
+    const t0 = this.periodT0;
+    const el = this.periodEl;
     const rem = t.workS[i] - t.doneS[i];
     const type = t.type[i];
     if (rem > prog) {
