@@ -3,11 +3,14 @@
 // JSON route of the same server), and DOM mutations per second under live telemetry from every device. Each load
 // is timed twice: by this process (navigation → it hears every tile is there) and on the page's own clock (the
 // server runs in this process, so its work after the tiles can delay the former).
+// Also the bytes of JSON the page's first load reads (its one tiles route, against the five routes it read before
+// GET /fleet/tiles): a figure that does not depend on the machine's load.
 // Prints one JSON line per figure. usage: node --import tsx bench/dashboard.ts [heaters=1000]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform } from '../src/coordinator/server.ts';
+import { FLEET_FIRST_PATHS } from '../src/web/prefetch.ts';
 import { ensureBuilt, launch, measureFleet, seedFleet, skipReason } from '../test/web/harness.ts';
 
 const heaters = Number(process.argv[2] ?? 1000);
@@ -33,6 +36,13 @@ try {
   console.log(JSON.stringify({ figure: 'dashboard.firstLoadMs', value: f.firstLoadMs, ...baseline, ratio: ratio(f.firstLoadMs, f.baselineLoadMs), what: 'after one period of reports (latest samples in memory)', ...common }));
   console.log(JSON.stringify({ figure: 'dashboard.firstLoadColdPageMs', value: f.firstLoadColdPageMs, ...page, what: 'latest samples read from the store', ...common }));
   console.log(JSON.stringify({ figure: 'dashboard.firstLoadPageMs', value: f.firstLoadPageMs, ...page, what: 'after one period of reports (latest samples in memory)', ...common }));
+  const bytesOf = async (paths: readonly string[]): Promise<number> => {
+    let n = 0;
+    for (const p of paths) n += (await (await fetch(platform.url + p, { headers: { authorization: token } })).arrayBuffer()).byteLength;
+    return n;
+  };
+  const before = ['/hearth/v1/heaters', '/hearth/v1/boilers', '/hearth/v1/rooms', '/hearth/v1/sites', '/hearth/v1/fleet/latest'];
+  console.log(JSON.stringify({ figure: 'dashboard.firstLoadJsonBytes', value: await bytesOf(FLEET_FIRST_PATHS), paths: FLEET_FIRST_PATHS, before: await bytesOf(before), beforePaths: before, ...common }));
   console.log(JSON.stringify({ figure: 'dashboard.domMutationsPerS', value: f.domMutationsPerS, deviceUpdatesPerS: f.deviceUpdatesPerS, liveSeconds: f.liveSeconds, ...common }));
 } finally {
   await browser.close();

@@ -495,6 +495,44 @@ export type LiveSample = Static<typeof LiveSampleSchema>;
 export const TelemetryBatchSchema = Type.Object({ samples: Type.Array(LiveSampleSchema) });
 export type TelemetryBatch = Static<typeof TelemetryBatchSchema>;
 
+/**
+ * `GET /hearth/v1/fleet/tiles` (operators): what the dashboard's tile grid and sites map draw first, in columns —
+ * entry k of every `devices` and `latest` array is the same device (heaters, then boilers, each by id). Numbers
+ * are rounded to what the page shows: temperatures to 0.01 °C (the colour band's edges are 0.5 K apart), power to
+ * 1 W; null where unknown (no sample, or no such figure in it). The details (specs, rooms, other figures) stay
+ * on the per-resource routes.
+ */
+export const FleetTilesSchema = Type.Object({
+  sites: Type.Array(Type.Object({ id: Type.String(), name: Type.String(), layout: Nullable(Type.Object({ x: Type.Number(), y: Type.Number() })) })),
+  devices: Type.Object({
+    id: Type.Array(Type.String()),
+    kind: Type.Array(Type.Union([Type.Literal('heater'), Type.Literal('boiler')])),
+    name: Type.Array(Type.String()),
+    /** Index in `sites`, null when the device has no site. */
+    site: Type.Array(Nullable(Type.Integer())),
+    /** The heater's room's name ('' when none); 'hot water' for a boiler. */
+    roomName: Type.Array(Type.String()),
+    /** Boards in the device's spec (0 when it has none). */
+    boards: Type.Array(Type.Integer()),
+  }),
+  /** Each device's latest sample (what `GET /fleet/latest` has): time in ms since the epoch. */
+  latest: Type.Object({
+    time: Type.Array(Nullable(Type.Number())),
+    airC: Type.Array(Nullable(Type.Number())),
+    setpointC: Type.Array(Nullable(Type.Number())),
+    powerW: Type.Array(Nullable(Type.Number())),
+    computeW: Type.Array(Nullable(Type.Number())),
+    fillerW: Type.Array(Nullable(Type.Number())),
+    boosterW: Type.Array(Nullable(Type.Number())),
+    busyBoards: Type.Array(Nullable(Type.Number())),
+    /** Live batches only (see LiveSample.requestW). */
+    requestW: Type.Array(Nullable(Type.Number())),
+  }),
+});
+export type FleetTiles = Static<typeof FleetTilesSchema>;
+/** The figures of `FleetTiles.latest`, in a LiveSample's names. */
+export const FLEET_TILE_FIELDS = ['airC', 'setpointC', 'powerW', 'computeW', 'fillerW', 'boosterW', 'busyBoards', 'requestW'] as const;
+
 /** Payload of a `task.state` event. */
 export const TaskStatePayloadSchema = Type.Object({ uuid: Type.String(), state: Type.String() });
 export type TaskStatePayload = Static<typeof TaskStatePayloadSchema>;

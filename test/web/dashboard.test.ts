@@ -108,6 +108,18 @@ describe('dashboard in chromium', { skip }, () => {
     await page.getByTestId('tile').first().click();
     await page.getByTestId('device-detail').waitFor();
     await screenshot(page, 'operator-fleet');
+    // A reload draws the tiles from one compact route (started by index.html's script, used once), not from the
+    // five routes of the heaters, boilers, rooms, sites and latest samples.
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      const path = new URL(r.url()).pathname;
+      if (path.startsWith('/hearth/v1/')) asked.push(path);
+    });
+    await page.reload();
+    await page.waitForFunction(`document.querySelectorAll('[data-testid="tile"]').length === 3 && document.querySelectorAll('[data-testid="tile"].band-none').length === 0`);
+    assert.equal(await page.getByTestId('site-link').count(), 1);
+    assert.deepEqual(asked.filter((p) => ['/hearth/v1/heaters', '/hearth/v1/boilers', '/hearth/v1/rooms', '/hearth/v1/sites', '/hearth/v1/fleet/latest'].includes(p)), []);
+    assert.deepEqual(asked.filter((p) => p === '/hearth/v1/fleet/tiles'), ['/hearth/v1/fleet/tiles']);
 
     await page.getByTestId('site-link').click();
     await page.getByTestId('building').waitFor();

@@ -1,6 +1,6 @@
 // (ext) hearth's platform API under /hearth/v1: sites, rooms, heaters, boilers and boards; setpoints and
 // schedules; telemetry history; fleet summary; energy, money and carbon; host statements; live events (SSE).
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
@@ -17,6 +17,8 @@ import {
   FleetQuerySchema,
   FleetPlacementsSchema,
   FleetQueueSchema,
+  FleetTilesSchema,
+  FLEET_TILE_FIELDS,
   FleetSummarySchema,
   HeaterCreateSchema,
   HeaterPutSchema,
@@ -54,6 +56,7 @@ import {
   type FleetPlacements,
   type FleetQueue,
   type FleetSummary,
+  type FleetTiles,
   type Heater,
   type LiveEvent,
   type LiveSample,
@@ -859,6 +862,76 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
           return out;
         })),
       };
+    },
+  );
+
+  app.get(
+    '/fleet/tiles',
+    {
+      schema: {
+        tags,
+        summary: '(ext) The dashboard\'s tile grid in columns (operator): sites (name, layout), each heater\'s and boiler\'s name, site, room and boards, and its latest figures rounded as shown; ETag',
+        response: { 200: FleetTilesSchema, ...errors },
+      },
+    },
+    async (req, reply) => {
+      if (callerOf(req).account.role !== 'operator') throw new HttpError('FORBIDDEN', 'only an operator may see the fleet');
+      // One registry read (sites, rooms, heaters, boilers); the latest samples from memory as for /fleet/latest,
+      // the store for devices that have not reported through this process.
+      const rows = await store.listRegistry();
+      const sites: FleetTiles['sites'] = [];
+      const siteIndex = new Map<string, number>();
+      const roomName = new Map<string, string>();
+      const heaters: RegistryRow[] = [];
+      const boilers: RegistryRow[] = [];
+      for (const r of rows) {
+        if (r.kind === 'site') {
+          siteIndex.set(r.id, sites.length);
+          const at = (r.spec as SiteSpec | null)?.layout;
+          sites.push({ id: r.id, name: r.name, layout: at && typeof at.x === 'number' && typeof at.y === 'number' ? { x: at.x, y: at.y } : null });
+        } else if (r.kind === 'room') roomName.set(r.id, r.name);
+        else if (r.kind === 'heater') heaters.push(r);
+        else if (r.kind === 'boiler') boilers.push(r);
+      }
+      const devices = heaters.concat(boilers);
+      const missing = devices.filter((d) => !liveLatest.has(d.id)).map((d) => d.id);
+      const stored = new Map((missing.length === 0 ? [] : await store.latestTelemetry(missing)).map((s) => [s.deviceId, s]));
+      const n = devices.length;
+      const column = (): (number | null)[] => new Array<number | null>(n).fill(null);
+      const latest: FleetTiles['latest'] = { time: column(), airC: column(), setpointC: column(), powerW: column(), computeW: column(), fillerW: column(), boosterW: column(), busyBoards: column(), requestW: column() };
+      const out: FleetTiles = {
+        sites,
+        devices: { id: [], kind: [], name: [], site: [], roomName: [], boards: [] },
+        latest,
+      };
+      devices.forEach((d, k) => {
+        const heater = d.kind === 'heater';
+        const b = (d.spec as { boards?: unknown } | null)?.boards;
+        out.devices.id.push(d.id);
+        out.devices.kind.push(heater ? 'heater' : 'boiler');
+        out.devices.name.push(d.name);
+        out.devices.site.push(d.siteId === null ? null : (siteIndex.get(d.siteId) ?? null));
+        out.devices.roomName.push(heater ? ((d.parentId !== null && roomName.get(d.parentId)) || '') : 'hot water');
+        out.devices.boards.push(typeof b === 'number' && Number.isInteger(b) && b > 0 ? b : 0);
+        const live = liveLatest.get(d.id);
+        const s = stored.get(d.id);
+        const figures: Record<string, unknown> | undefined = live ?? s?.data;
+        if (!figures) return;
+        latest.time[k] = live ? live.time : (s?.time ?? null);
+        for (const f of FLEET_TILE_FIELDS) {
+          const v = figures[f];
+          if (typeof v !== 'number' || !Number.isFinite(v) || (f === 'requestW' && !live)) continue;
+          latest[f][k] = f === 'airC' || f === 'setpointC' ? Math.round(v * 100) / 100 : f === 'busyBoards' ? v : Math.round(v);
+        }
+      });
+      const body = Buffer.from(JSON.stringify(out));
+      // Revalidated on each load (the samples change every report); an unchanged fleet costs a 304.
+      const etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
+      // Sent as built (a Buffer skips the serializer): the schema above documents it.
+      const raw = reply as FastifyReply;
+      void raw.header('etag', etag).header('cache-control', 'private, no-cache');
+      if (String(req.headers['if-none-match'] ?? '').split(/\s*,\s*/).includes(etag)) return raw.code(304).send();
+      return raw.header('content-type', 'application/json; charset=utf-8').send(body);
     },
   );
 

@@ -2,12 +2,12 @@
 // busy boards, a live chart of heat asked vs delivered by source, fleet figures, energy/money/carbon, the sites map,
 // and a device's detail panel with what runs on its boards.
 import { lazy, memo, Suspense, useEffect, useLayoutEffect, useMemo, useRef, useState, type JSX } from 'react';
-import type { Boiler, DevicePlacements, FleetPlacements, FleetQueue, FleetSummary, Heater, LiveSample, Room, Site, SiteEnergy, SiteSpec, TelemetryBatch } from '../../protocol/platform.ts';
+import type { DevicePlacements, FleetPlacements, FleetQueue, FleetSummary, FleetTiles, LiveSample, SiteEnergy, TelemetryBatch } from '../../protocol/platform.ts';
 import { fmt, followEvents, get } from '../api.ts';
-import { FLEET_FIRST_PATHS } from '../prefetch.ts';
+import { FLEET_TILES_PATH } from '../prefetch.ts';
 import { Link } from '../router.tsx';
 
-// uPlot is a chunk of its own, loaded after the tiles' data (the tiles come first).
+// uPlot is a chunk of its own, loaded and drawn once the tiles are on screen (the tiles come first).
 const Chart = lazy(() => import('../Chart.tsx').then((m) => ({ default: m.Chart })));
 
 /** Colour band of a room's air temperature against its setpoint, K. */
@@ -22,6 +22,15 @@ export function bandOf(s: LiveSample | undefined): string {
   if (d <= 2) return 'warm2';
   return 'warm3';
 }
+
+/**
+ * The figures of a tile answer's `latest` columns (FLEET_TILE_FIELDS of the protocol, kept here: a value import of
+ * protocol/platform.ts would pull typebox into the entry chunk).
+ */
+const TILE_FIELDS = ['airC', 'setpointC', 'powerW', 'computeW', 'fillerW', 'boosterW', 'busyBoards', 'requestW'] as const satisfies ReadonlyArray<keyof FleetTiles['latest'] & keyof LiveSample>;
+
+/** A site as the tiles and the map show it. */
+type TileSite = FleetTiles['sites'][number];
 
 interface Device {
   id: string;
@@ -131,7 +140,7 @@ const FLEET_SERIES = [
 
 export function Fleet(props: { go: (to: string) => void }): JSX.Element {
   const [devices, setDevices] = useState<Device[] | null>(null);
-  const [sites, setSites] = useState<Site[]>([]);
+  const [sites, setSites] = useState<TileSite[]>([]);
   const [summary, setSummary] = useState<FleetSummary | null>(null);
   const [queue, setQueue] = useState<FleetQueue | null>(null);
   const [energy, setEnergy] = useState<SiteEnergy[]>([]);
@@ -149,6 +158,7 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
     const promise = new Promise<void>((r) => (resolve = r));
     return { promise, resolve };
   });
+  const [chartOn, setChartOn] = useState(false);
   const lastPoint = useRef(0);
   const [chart, setChart] = useState<(number | null)[][]>([[], [], [], [], [], [], []]);
   // Instances sent to the overflow datacenter, from the latest /fleet/queue (plotted beside the heat).
@@ -200,35 +210,33 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
   useEffect(() => {
     const ac = new AbortController();
     (async () => {
-      // The tiles' data, in parallel (index.html's script has usually asked for it already: prefetch.ts).
-      const [heatersPath, boilersPath, roomsPath, sitesPath, latestPath] = FLEET_FIRST_PATHS;
-      const [hs, bs, rooms, ss, snap] = await Promise.all([
-        get<Heater[]>(heatersPath, ac.signal),
-        get<Boiler[]>(boilersPath, ac.signal),
-        get<Room[]>(roomsPath, ac.signal),
-        get<Site[]>(sitesPath, ac.signal),
-        get<TelemetryBatch>(latestPath, ac.signal),
-      ]);
-      const roomName = new Map(rooms.map((r) => [r.id, r.name]));
-      const boardsOf = (spec: unknown): number => {
-        const b = (spec as { boards?: unknown } | null)?.boards;
-        return typeof b === 'number' ? b : 0;
-      };
-      for (const h of hs) boardsById.current.set(h.id, boardsOf(h.spec));
-      for (const b of bs) boardsById.current.set(b.id, boardsOf(b.spec));
-      for (const s of snap.samples) {
-        latest.current.set(s.deviceId, s);
-        shown.current.set(s.deviceId, { band: bandOf(s), util: utilOf(s, boardsById.current.get(s.deviceId) ?? 0) });
-      }
+      // The tiles' data in one compact answer (index.html's script has usually asked for it already: prefetch.ts);
+      // details (specs, rooms) stay on their routes.
+      const t = await get<FleetTiles>(FLEET_TILES_PATH, ac.signal);
+      const ss = t.sites;
+      const list: Device[] = t.devices.id.map((id, k) => {
+        const site = t.devices.site[k];
+        return { id, kind: t.devices.kind[k], name: t.devices.name[k], siteId: site === null ? null : (ss[site]?.id ?? null), roomName: t.devices.roomName[k], boards: t.devices.boards[k] };
+      });
+      list.forEach((d, k) => {
+        boardsById.current.set(d.id, d.boards);
+        const time = t.latest.time[k];
+        if (time === null) return;
+        const s: LiveSample = { deviceId: d.id, time };
+        for (const f of TILE_FIELDS) {
+          const v = t.latest[f][k];
+          if (v !== null) s[f] = v;
+        }
+        latest.current.set(d.id, s);
+        shown.current.set(d.id, { band: bandOf(s), util: utilOf(s, d.boards) });
+      });
       setSites(ss);
-      setDevices([
-        ...hs.map((h): Device => ({ id: h.id, kind: 'heater', name: h.name, siteId: h.siteId, roomName: (h.roomId && roomName.get(h.roomId)) ?? '', boards: boardsOf(h.spec) })),
-        ...bs.map((b): Device => ({ id: b.id, kind: 'boiler', name: b.name, siteId: b.siteId, roomName: 'hot water', boards: boardsOf(b.spec) })),
-      ]);
+      setDevices(list);
       addPoint(Date.now() / 1000);
       await drawn.promise;
       await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
       if (ac.signal.aborted) return;
+      setChartOn(true);
       // Then the figures, in parallel: the summary, the queue and this month's energy per site (the first 50
       // sites: the tiles are totals).
       // The energy totals cost the server most (a month of each site's statements) and change slowly: asked when the
@@ -361,9 +369,13 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
 
       <section>
         <h2>Heat asked and delivered, live</h2>
-        <Suspense fallback={<div className="chart" />}>
-          <Chart title="Fleet power (kW)" testId="heat-chart" series={FLEET_SERIES} data={chart} />
-        </Suspense>
+        {chartOn ? (
+          <Suspense fallback={<div className="chart" />}>
+            <Chart title="Fleet power (kW)" testId="heat-chart" series={FLEET_SERIES} data={chart} />
+          </Suspense>
+        ) : (
+          <div className="chart" />
+        )}
       </section>
 
       <section>
@@ -435,8 +447,8 @@ function Kpi(props: { label: string; value: string; testId?: string }): JSX.Elem
 }
 
 /** Buildings placed by their spec's layout (x, y), scaled into the box; sites without one go in a row below. */
-function SitesMap(props: { sites: Site[]; devices: Map<string, Device[]>; go: (to: string) => void }): JSX.Element {
-  const placed = props.sites.map((s) => ({ s, at: (s.spec as SiteSpec | null)?.layout }));
+function SitesMap(props: { sites: TileSite[]; devices: Map<string, Device[]>; go: (to: string) => void }): JSX.Element {
+  const placed = props.sites.map((s) => ({ s, at: s.layout }));
   const xs = placed.flatMap((p) => (p.at ? [p.at.x] : []));
   const ys = placed.flatMap((p) => (p.at ? [p.at.y] : []));
   const [x0, x1, y0, y1] = [Math.min(...xs, 0), Math.max(...xs, 1), Math.min(...ys, 0), Math.max(...ys, 1)];
