@@ -105,6 +105,10 @@ export function renderMosquittoConf(options: MosquittoConfOptions): string {
     // A larger packet closes the connection (what the embedded broker does too; payloads between MAX_PAYLOAD_BYTES
     // and this limit pass mosquitto and are dropped by the coordinator's link).
     `max_packet_size ${MAX_PACKET_BYTES}`,
+    // mosquitto drops QoS 1 messages queued for a client beyond 1,000 by default: 10,000 devices connecting at once
+    // publish 10,000 retained states (QoS 1) to the coordinator's one session, and it saw half of them online.
+    // Devices only ever have commands queued, far below this.
+    'max_queued_messages 100000',
     options.persistenceDir === undefined ? 'persistence false' : `persistence true\npersistence_location ${path('persistenceDir', options.persistenceDir.endsWith('/') ? options.persistenceDir : `${options.persistenceDir}/`)}`,
     'log_dest stderr',
     'log_type error',
