@@ -12,7 +12,7 @@ import { availableParallelism, constants as osConstants, tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { StringDecoder } from 'node:string_decoder';
-import type { RunExit, RunHandle, RunSinks, RunSpec } from './runner.ts';
+import { wallTimeLimit, type RunExit, type RunHandle, type RunSinks, type RunSpec } from './runner.ts';
 import { DutyCycler, MIN_SHARE, type ThrottleKind } from './throttle.ts';
 
 /** A container runtime that answered `<argv> info`. */
@@ -55,7 +55,6 @@ const META_IN_CONTAINER = '/.hearth';
 const DEFAULT_WORKDIR = '/job';
 const PROBE_TIMEOUT_MS = 20_000;
 const OP_TIMEOUT_MS = 30_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 /** How long to wait for the output pipes to close after the client exited. */
 const CLOSE_GRACE_MS = 2000;
 /** Delays between the `inspect` calls that look for the container's init pid (for the CPU sample and the duty cycle). */
@@ -591,30 +590,10 @@ export function startContainer(spec: ContainerSpec, sinks: RunSinks, clock: () =
   };
 
   // Wall-time limit over unpaused time, as in runner.ts.
-  let timer: NodeJS.Timeout | null = null;
-  let remainingMs = limits.wallTimeS !== undefined ? limits.wallTimeS * 1000 : Infinity;
-  let armedAt = 0;
-  const arm = (): void => {
-    if (!Number.isFinite(remainingMs) || exited || timer !== null) return;
-    armedAt = performance.now();
-    timer = setTimeout(() => {
-      timer = null;
-      remainingMs -= performance.now() - armedAt;
-      if (exited) return;
-      if (remainingMs > 1) {
-        arm();
-        return;
-      }
-      timedOut = true;
-      handle.kill();
-    }, Math.min(Math.max(0, remainingMs), MAX_TIMER_MS));
-  };
-  const disarm = (): void => {
-    if (timer === null) return;
-    clearTimeout(timer);
-    timer = null;
-    remainingMs -= performance.now() - armedAt;
-  };
+  const { arm, disarm } = wallTimeLimit(limits.wallTimeS, () => exited, () => {
+    timedOut = true;
+    handle.kill();
+  });
 
   const outDecoder = new StringDecoder('utf8');
   const errDecoder = new StringDecoder('utf8');

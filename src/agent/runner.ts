@@ -118,6 +118,38 @@ const BWRAP_CANDIDATES = ['/usr/bin/bwrap', '/usr/local/bin/bwrap', '/bin/bwrap'
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 /** setTimeout's longest delay, ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A wall-time limit over unpaused time, on the real monotonic clock: `arm()` while the command runs, `disarm()`
+ * while it is paused and when it ends; `expire` is called once the limit is used up (unless `over()` says the command
+ * already ended). Timers longer than setTimeout's ~24.8-day ceiling are chained. No limit: both are no-ops.
+ */
+export function wallTimeLimit(limitS: number | undefined, over: () => boolean, expire: () => void): { arm: () => void; disarm: () => void } {
+  let timer: NodeJS.Timeout | null = null;
+  let remainingMs = limitS !== undefined ? limitS * 1000 : Infinity;
+  let armedAt = 0;
+  const arm = (): void => {
+    if (!Number.isFinite(remainingMs) || over() || timer !== null) return;
+    armedAt = performance.now();
+    timer = setTimeout(() => {
+      timer = null;
+      remainingMs -= performance.now() - armedAt;
+      if (over()) return;
+      if (remainingMs > 1) {
+        arm();
+        return;
+      }
+      expire();
+    }, Math.min(Math.max(0, remainingMs), MAX_TIMER_MS));
+  };
+  const disarm = (): void => {
+    if (timer === null) return;
+    clearTimeout(timer);
+    timer = null;
+    remainingMs -= performance.now() - armedAt;
+  };
+  return { arm, disarm };
+}
 /** How long to wait for the output pipes to close after the command exited (a process that left the group may hold them). */
 const CLOSE_GRACE_MS = 2000;
 
@@ -380,32 +412,11 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     return sampledTicks / ticksPerS();
   };
 
-  // Wall-time limit over unpaused time, measured on the real monotonic clock (the timers are real). Timers
-  // longer than setTimeout's ~24.8-day ceiling are chained.
-  let timer: NodeJS.Timeout | null = null;
-  let remainingMs = limits.wallTimeS !== undefined ? limits.wallTimeS * 1000 : Infinity;
-  let armedAt = 0;
-  const arm = (): void => {
-    if (!Number.isFinite(remainingMs) || exited || timer !== null) return;
-    armedAt = performance.now();
-    timer = setTimeout(() => {
-      timer = null;
-      remainingMs -= performance.now() - armedAt;
-      if (exited) return;
-      if (remainingMs > 1) {
-        arm();
-        return;
-      }
-      timedOut = true;
-      handle.kill();
-    }, Math.min(Math.max(0, remainingMs), MAX_TIMER_MS));
-  };
-  const disarm = (): void => {
-    if (timer === null) return;
-    clearTimeout(timer);
-    timer = null;
-    remainingMs -= performance.now() - armedAt;
-  };
+  // Wall-time limit over unpaused time (armed while running, disarmed while paused and at exit).
+  const { arm, disarm } = wallTimeLimit(limits.wallTimeS, () => exited, () => {
+    timedOut = true;
+    handle.kill();
+  });
 
   const outDecoder = new StringDecoder('utf8');
   const errDecoder = new StringDecoder('utf8');
