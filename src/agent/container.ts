@@ -441,7 +441,9 @@ export function startContainer(spec: ContainerSpec, sinks: RunSinks, clock: () =
   const t0 = clock();
   let child: ChildProcess;
   try {
-    child = spawn(rt.argv[0], [...rt.argv.slice(1), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // In the container's private directory: on an out-of-memory kill conmon leaves an `oom` file in its working
+    // directory, which was the agent's (and the repository's, in tests).
+    child = spawn(rt.argv[0], [...rt.argv.slice(1), ...args], { cwd: metaDir, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
     rmSync(metaDir, { recursive: true, force: true });
     return failedStart(`hearth: cannot start the container: ${(err as Error).message}`, 126, sinks, name, rt.description);

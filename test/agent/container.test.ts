@@ -269,10 +269,14 @@ describe('startContainer', () => {
   test('the memory limit holds (--memory)', async (t) => {
     if (skip) return t.skip(skip);
     // dd's 256 MiB block is filled by one read: over the 32 MiB limit, the kernel's OOM killer ends it.
+    // conmon leaves an `oom` file in the runtime's working directory after such a kill: never the agent's own.
+    const stray = join(process.cwd(), 'oom');
+    const before = existsSync(stray);
     const { exit, stderr } = await finished({ command: 'dd if=/dev/zero of=/dev/null bs=256M count=1 && echo survived', memoryMB: 32 });
     if (exit.code === 125) return t.skip(`--memory does not work with this runtime here: ${stderr.trim().split('\n').pop() ?? ''}`);
     assert.deepEqual([exit.code, exit.signal, exit.outOfMemory, exit.killed], [null, 'SIGKILL', true, false], stderr);
     assert.match(stderr, /went over its memory limit \(32 MiB\)/);
+    assert.ok(before || !existsSync(stray), `the run left ${stray}`);
   });
 
   test('cleanStaleContainers removes what a dead agent left and keeps live ones', async (t) => {
