@@ -103,6 +103,50 @@ type CompiledAccStep = (
   acc: Float64Array,
 ) => void;
 
+/**
+ * Watching one state (e.g. the room's air) through a step, fused into the kernel's pass: with T0 the state before the
+ * step and T1 after, per room r of group k,
+ *   - below[r] += band(lo[k] − T0, lo[k] − T1, dtS) when either is below lo[k] (band: the exact time integral of the
+ *     positive part of a linear ramp, `hingeIntegral`), above[r] likewise over hi[k];
+ *   - over the limit max[k]: overS[r] += the time spent above it (linear between T0 and T1), and overWhileHotS[r] too
+ *     when the step's power (as powerW stores it, float32) exceeded hotW[k] + 1e-9;
+ *   - r is appended to `list` (count in `count`) when T1 > listAbove[k] or flagged[r] is 1.
+ * The bookkeeping is exactly that of a separate pass over the rooms after the step, without reading them again.
+ */
+export interface StateWatch {
+  readonly state: number;
+  readonly dtS: number;
+  readonly band: (d0: number, d1: number, dtS: number) => number;
+  readonly lo: Float64Array;
+  readonly hi: Float64Array;
+  readonly max: Float64Array;
+  readonly hotW: Float64Array;
+  readonly listAbove: Float64Array;
+  readonly below: Float64Array;
+  readonly above: Float64Array;
+  readonly overS: Float64Array;
+  readonly overWhileHotS: Float64Array;
+  readonly flagged: Uint8Array;
+  readonly list: Int32Array;
+  count: number;
+}
+
+/** The step with a StateWatch (see RoomKernel.stepWatch); returns the new length of the watch's list. */
+type CompiledWatchStep = (
+  x: Float64Array[],
+  f: FleetArrays,
+  from: number,
+  to: number,
+  bias: Float64Array,
+  h: HeaterModel,
+  hp: typeof heaterPowerW,
+  w: Float64Array,
+  acc: Float64Array,
+  k: number,
+  o: StateWatch,
+  n: number,
+) => number;
+
 const index = (names: readonly string[], name: string, field: string): number => {
   const i = names.indexOf(name);
   if (i < 0) throw new InvalidParameterError(field, `'${name}' is not one of ${names.join(', ')}`);
@@ -116,7 +160,8 @@ const index = (names: readonly string[], name: string, field: string): number =>
  */
 function compile(a: KernelArchetype, field: string): CompiledStep;
 function compile(a: KernelArchetype, field: string, accumulate: true): CompiledAccStep;
-function compile(a: KernelArchetype, field: string, accumulate = false): CompiledStep | CompiledAccStep {
+function compile(a: KernelArchetype, field: string, accumulate: true, watch: number): CompiledWatchStep;
+function compile(a: KernelArchetype, field: string, accumulate = false, watch = -1): CompiledStep | CompiledAccStep | CompiledWatchStep {
   const m = a.model;
   const nx = m.nx;
   const ih = index(m.inputNames, a.heaterInput, `${field}.heaterInput`);
@@ -128,6 +173,10 @@ function compile(a: KernelArchetype, field: string, accumulate = false): Compile
   lines.push('const util = f.utilisation, nb = f.activeBoards, lv = f.freqLevel, bo = f.booster, g = f.gainsW, hj = f.heatJ, pw = f.powerW;');
   for (let i = 0; i < nx; i++) lines.push(`const c${i} = bias[${i}];`);
   if (accumulate) for (let i = 0; i < nx; i++) lines.push(`const w${i} = w[${i}];`);
+  if (watch >= 0) {
+    lines.push('const band = o.band, dt = o.dtS, lo = o.lo[k], hi = o.hi[k], max = o.max[k], hotW = o.hotW[k], listAbove = o.listAbove[k];');
+    lines.push('const below = o.below, above = o.above, overS = o.overS, overHotS = o.overWhileHotS, flagged = o.flagged, list = o.list;');
+  }
   lines.push('for (let r = from; r < to; r++) {');
   for (let i = 0; i < nx; i++) lines.push(`  const s${i} = X${i}[r];`);
   // Board and booster power from heater.ts (derating by the body temperature at the start of the step).
@@ -151,8 +200,25 @@ function compile(a: KernelArchetype, field: string, accumulate = false): Compile
   lines.push(`  hj[r] += p * ${lit(m.dtS)};`);
   lines.push(`  pw[r] = p;`);
   if (accumulate) lines.push(`  acc[r] += ${Array.from({ length: nx }, (_, i) => `w${i} * n${i}`).join(' + ')};`);
+  if (watch >= 0) {
+    lines.push(`  const T0 = s${watch}, T1 = n${watch};`);
+    lines.push('  if (T0 < lo || T1 < lo) below[r] += band(lo - T0, lo - T1, dt);');
+    lines.push('  if (T0 > hi || T1 > hi) above[r] += band(T0 - hi, T1 - hi, dt);');
+    lines.push('  if (T0 > max || T1 > max) {');
+    lines.push('    const top = T0 > T1 ? T0 : T1, bot = T0 > T1 ? T1 : T0;');
+    lines.push('    const sOver = bot > max ? dt : (dt * (top - max)) / (top - bot);');
+    lines.push('    overS[r] += sOver;');
+    lines.push('    if (pw[r] > hotW + 1e-9) overHotS[r] += sOver;');
+    lines.push('  }');
+    lines.push('  if (flagged[r] === 1 || T1 > listAbove) list[n++] = r;');
+  }
   lines.push('}');
+  if (watch >= 0) lines.push('return n;');
   // Generated from numbers only (no user strings): the per-archetype specialisation is what makes the kernel fast.
+  if (watch >= 0) {
+    // eslint-disable-next-line @typescript-eslint/no-implied-eval
+    return new Function('x', 'f', 'from', 'to', 'bias', 'h', 'hp', 'w', 'acc', 'k', 'o', 'n', lines.join('\n')) as CompiledWatchStep;
+  }
   if (accumulate) {
     // eslint-disable-next-line @typescript-eslint/no-implied-eval
     return new Function('x', 'f', 'from', 'to', 'bias', 'h', 'hp', 'w', 'acc', lines.join('\n')) as CompiledAccStep;
@@ -169,6 +235,9 @@ export class RoomKernel {
   private readonly steps: CompiledStep[];
   /** The accumulating variants, compiled on first use of stepAccumulate. */
   private accSteps: CompiledAccStep[] | undefined;
+  /** The watching variants (stepWatch), compiled on first use for the watched state. */
+  private watchSteps: CompiledWatchStep[] | undefined;
+  private watchState = -1;
   private readonly sharedIdx: number[][];
   private readonly bias: Float64Array;
   readonly nStates: number;
@@ -243,6 +312,28 @@ export class RoomKernel {
       this.setBias(g, shared[k]);
       steps[g.archetype](fleet.x, fleet, g.start, g.start + g.count, bias, this.archetypes[g.archetype].heater, heaterPowerW, weights[k], acc);
     }
+  }
+
+  /**
+   * stepAccumulate() that also watches state `watch.state` of every room through the step (StateWatch): band
+   * integrals, time over a limit, and a list of rooms to look at afterwards, in room order. Resets watch.count first.
+   */
+  stepWatch(shared: readonly Float64Array[], weights: readonly Float64Array[], acc: Float64Array, watch: StateWatch): void {
+    const { groups, fleet, bias } = this;
+    if (this.watchSteps === undefined || this.watchState !== watch.state) {
+      if (!(Number.isInteger(watch.state) && watch.state >= 0 && watch.state < this.nStates)) throw new InvalidParameterError('watch.state', `must be a state slot below ${this.nStates}, got ${watch.state}`);
+      this.watchSteps = this.archetypes.map((a, k) => compile(a, `archetypes[${k}]`, true, watch.state));
+      this.watchState = watch.state;
+    }
+    const steps = this.watchSteps;
+    let n = 0;
+    for (let k = 0; k < groups.length; k++) {
+      const g = groups[k];
+      if (g.count === 0) continue;
+      this.setBias(g, shared[k]);
+      n = steps[g.archetype](fleet.x, fleet, g.start, g.start + g.count, bias, this.archetypes[g.archetype].heater, heaterPowerW, weights[k], acc, k, watch, n);
+    }
+    watch.count = n;
   }
 
   /** The shared inputs' contribution to each state over the step (Bd · shared inputs), into this.bias. */

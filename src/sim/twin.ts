@@ -4,7 +4,7 @@ import { InvalidParameterError } from '../physics/errors.ts';
 import { buildKernelArchetype } from '../physics/building.ts';
 import { AIR_RHO_CP_JM3K } from '../physics/room.ts';
 import { allocateFleetArrays, RoomKernel } from '../physics/kernel.ts';
-import type { FleetArrays, KernelArchetype, KernelGroup } from '../physics/kernel.ts';
+import type { FleetArrays, KernelArchetype, KernelGroup, StateWatch } from '../physics/kernel.ts';
 import { createHeaterModel, heaterPowerW, planHeat } from '../physics/heater.ts';
 import type { HeaterModel } from '../physics/heater.ts';
 import { scheduleAt } from '../physics/schedules.ts';
@@ -797,20 +797,19 @@ class TwinRun {
   private readonly iSol: number[];
   private readonly iHeat: number[];
   private readonly iGain: number[];
-  /** Comfort thresholds of the current hour per group, °C (lo = −∞ when unoccupied). */
-  private readonly lo: Float64Array;
-  private readonly hi: Float64Array;
-  private readonly safe: Float64Array;
+  /**
+   * The comfort bookkeeping the kernel does in its own pass over the rooms (RoomKernel.stepWatch): per group the
+   * thresholds of the current hour (lo = −∞ when unoccupied, hi, the safety limit; stand-by power of the heater; the
+   * air above which an occupied room may open its window), per room the integrals below lo and above hi, the time
+   * above the safety limit (and with the heater above stand-by), and the rooms whose window rule may act.
+   */
+  private readonly watch: StateWatch;
 
   // Per room (kernel order).
   private readonly x0: Float64Array[];
   private readonly lossAcc: Float64Array;
   /** Per group, the weights of the boundary-loss functional on the states (PreparedGroup.lossX). */
   private readonly lossW: Float64Array[];
-  private readonly prevAir: Float64Array;
-  private readonly lowKs: Float64Array;
-  private readonly highKs: Float64Array;
-  private readonly aboveS: Float64Array;
   /** Open windows: flag per room, the list of open rooms with each room's position in it, heat let out (W·steps). */
   private readonly windowOpen: Uint8Array;
   private readonly openList: Int32Array;
@@ -818,8 +817,6 @@ class TwinRun {
   private openCount = 0;
   private readonly windowSumW: Float64Array;
   private readonly toutStep: Float64Array;
-  /** Seconds above the safety limit while the heater released more than its stand-by power, per room. */
-  private readonly aboveHeatingS: Float64Array;
   private readonly lastHeatJ: Float64Array;
   private readonly watched: Uint8Array;
   private readonly watchList: Int32Array;
@@ -934,18 +931,28 @@ class TwinRun {
     this.iSol = idx('Q_sol_1');
     this.iHeat = idx('Q_heater');
     this.iGain = idx('Q_gains');
-    this.lo = new Float64Array(G);
-    this.hi = new Float64Array(G);
-    this.safe = new Float64Array(G);
+    this.watch = {
+      state: 0,
+      dtS: prep.dtS,
+      band: hingeIntegral,
+      lo: new Float64Array(G),
+      hi: new Float64Array(G),
+      max: new Float64Array(G),
+      hotW: Float64Array.from(prep.groups, (g) => g.heater.boards * g.heater.board.offW),
+      listAbove: new Float64Array(G).fill(Infinity),
+      below: new Float64Array(nRooms),
+      above: new Float64Array(nRooms),
+      overS: new Float64Array(nRooms),
+      overWhileHotS: new Float64Array(nRooms),
+      flagged: new Uint8Array(nRooms),
+      list: new Int32Array(nRooms),
+      count: 0,
+    };
 
     this.lossAcc = new Float64Array(nRooms);
     this.lossW = prep.groups.map((g) => g.lossX);
-    this.prevAir = new Float64Array(nRooms);
-    this.lowKs = new Float64Array(nRooms);
-    this.highKs = new Float64Array(nRooms);
-    this.aboveS = new Float64Array(nRooms);
-    this.aboveHeatingS = new Float64Array(nRooms);
-    this.windowOpen = new Uint8Array(nRooms);
+    // The window of a room is open where the watch flags it: the kernel lists it after every step.
+    this.windowOpen = this.watch.flagged;
     this.openList = new Int32Array(nRooms);
     this.openPos = new Int32Array(nRooms);
     this.windowSumW = new Float64Array(nRooms);
@@ -982,7 +989,6 @@ class TwinRun {
         v.safetyC[r] = g.limits.safetyMaxC;
         v.level[r] = g.heater.board.levels - 1;
         for (const x of this.fleet.x) x[r] = spAt0;
-        this.prevAir[r] = spAt0;
         const kind: ControllerKind = electric ? 'pi' : g.controller;
         this.roomCtl.push(
           deps.createRoomController(kind, { model: prep.archetypes[g.archetype].model, uaWK: g.uaWK, heater: g.heater, limits: g.limits, periodS: prep.periodS, horizonH: H }),
@@ -1127,10 +1133,14 @@ class TwinRun {
     if (this.openCount > 0) this.windowsPass();
     // Heaters that may derate this period: exact per-step throughput and booster energy.
     if (this.watchCount > 0) this.watchPass(dt);
-    // The kernel step also accumulates each room's boundary-loss functional (lossX · states) in the same pass.
-    this.kernel?.stepAccumulate(this.shared, this.lossW, this.lossAcc);
+    // The kernel step also accumulates each room's boundary-loss functional (lossX · states) and the comfort integrals
+    // in the same pass, and lists the rooms whose window rule may act.
+    if (this.kernel !== undefined) {
+      const w = this.watch;
+      this.kernel.stepWatch(this.shared, this.lossW, this.lossAcc, w);
+      if (this.windowsEnabled) for (let k = 0, n = w.count, list = w.list; k < n; k++) this.windowRule(list[k], this.groupOf[list[k]]);
+    }
     if (this.nBoilers > 0) this.boilersStep(t, h);
-    this.postPass(dt);
   }
 
   /** Sets the gains of rooms with an open window: base gains − conductance × (air − outdoor), held over the step. */
@@ -1235,50 +1245,6 @@ class TwinRun {
     }
   }
 
-  /**
-   * After a kernel step: comfort integrals (exact for linear air between steps), time above safety, windows. (The
-   * energy-balance functional is accumulated by the kernel step itself: RoomKernel.stepAccumulate.)
-   */
-  private postPass(dt: number): void {
-    const p = this.p;
-    const X0 = this.fleet.x[0];
-    const prev = this.prevAir;
-    const lowKs = this.lowKs;
-    const highKs = this.highKs;
-    const aboveS = this.aboveS;
-    const aboveHeatingS = this.aboveHeatingS;
-    const pw = this.fleet.powerW;
-    const windows = this.windowsEnabled;
-    const open = this.windowOpen;
-    for (let gi = 0; gi < p.groups.length; gi++) {
-      const g = p.groups[gi];
-      const lo = this.lo[gi];
-      const hi = this.hi[gi];
-      const safe = this.safe[gi];
-      const offW = g.heater.boards * g.heater.board.offW;
-      // windowRule acts on a closed window only while occupied and above the opening threshold (which is above the
-      // closing one): other rooms with a closed window need no call.
-      const occupied = g.occupied[this.hour] === 1;
-      const openAtC = g.comfortSetpointC + WINDOW_OPENING.OPEN_ABOVE_K;
-      for (let r = g.start, end = g.start + g.count; r < end; r++) {
-        const T1 = X0[r];
-        const T0 = prev[r];
-        prev[r] = T1;
-        if (T0 < lo || T1 < lo) lowKs[r] += hingeIntegral(lo - T0, lo - T1, dt);
-        if (T0 > hi || T1 > hi) highKs[r] += hingeIntegral(T0 - hi, T1 - hi, dt);
-        if (T0 > safe || T1 > safe) {
-          const mx = T0 > T1 ? T0 : T1;
-          const mn = T0 > T1 ? T1 : T0;
-          const s = mn > safe ? dt : (dt * (mx - safe)) / (mx - mn);
-          aboveS[r] += s;
-          // Caused by the heater when it released more than its all-off stand-by during the step.
-          if (pw[r] > offW + 1e-9) aboveHeatingS[r] += s;
-        }
-        if (windows && (open[r] === 1 || (occupied && T1 > openAtC))) this.windowRule(r, gi);
-      }
-    }
-  }
-
   /** Start of hour h: gains, sun, comfort thresholds. */
   private beginHour(h: number): void {
     const p = this.p;
@@ -1289,9 +1255,13 @@ class TwinRun {
       gains.fill(g.gainsW[h], g.start, g.start + g.count);
       this.shared[gi][this.iSol[gi]] = g.solarW[h];
       const sp = g.setpointC[h];
-      this.lo[gi] = g.occupied[h] ? sp - g.limits.lowerBandK : -Infinity;
-      this.hi[gi] = g.comfortSetpointC + g.limits.upperBandK;
-      this.safe[gi] = g.limits.safetyMaxC;
+      const w = this.watch;
+      w.lo[gi] = g.occupied[h] ? sp - g.limits.lowerBandK : -Infinity;
+      w.hi[gi] = g.comfortSetpointC + g.limits.upperBandK;
+      w.max[gi] = g.limits.safetyMaxC;
+      // The window rule acts on a closed window only while occupied and above the opening threshold (which is above
+      // the closing one): other rooms with a closed window need no look.
+      w.listAbove[gi] = this.windowsEnabled && g.occupied[h] === 1 ? g.comfortSetpointC + WINDOW_OPENING.OPEN_ABOVE_K : Infinity;
     }
   }
 
@@ -2019,8 +1989,8 @@ class TwinRun {
     const roomDiscomfortKh = new Float64Array(this.nRooms);
     const roomAboveSafetyMin = new Float64Array(this.nRooms);
     for (let r = 0; r < this.nRooms; r++) {
-      const low = this.lowKs[r] / 3600;
-      const high = this.highKs[r] / 3600;
+      const low = this.watch.below[r] / 3600;
+      const high = this.watch.above[r] / 3600;
       const kh = low + high;
       sumKh += kh;
       sumLow += low;
@@ -2029,11 +1999,11 @@ class TwinRun {
         worst = kh;
         worstRoom = r;
       }
-      aboveMin += this.aboveHeatingS[r] / 60;
-      aboveAnyMin += this.aboveS[r] / 60;
-      if (this.aboveS[r] > 0) roomsAbove++;
+      aboveMin += this.watch.overWhileHotS[r] / 60;
+      aboveAnyMin += this.watch.overS[r] / 60;
+      if (this.watch.overS[r] > 0) roomsAbove++;
       roomDiscomfortKh[p.roomOrder[r]] = kh;
-      roomAboveSafetyMin[p.roomOrder[r]] = this.aboveS[r] / 60;
+      roomAboveSafetyMin[p.roomOrder[r]] = this.watch.overS[r] / 60;
     }
     const nR = Math.max(1, this.nRooms);
     let airSum = 0;
