@@ -131,21 +131,8 @@ export interface StateWatch {
   count: number;
 }
 
-/** The step with a StateWatch (see RoomKernel.stepWatch); returns the new length of the watch's list. */
-type CompiledWatchStep = (
-  x: Float64Array[],
-  f: FleetArrays,
-  from: number,
-  to: number,
-  bias: Float64Array,
-  h: HeaterModel,
-  hp: typeof heaterPowerW,
-  w: Float64Array,
-  acc: Float64Array,
-  k: number,
-  o: StateWatch,
-  n: number,
-) => number;
+/** The step with a StateWatch (see RoomKernel.stepWatch): group k, list length n; returns the new length of the list. */
+type CompiledWatchStep = (...args: [...Parameters<CompiledAccStep>, k: number, o: StateWatch, n: number]) => number;
 
 const index = (names: readonly string[], name: string, field: string): number => {
   const i = names.indexOf(name);
