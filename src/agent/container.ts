@@ -8,11 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, constants as osConstants, tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { StringDecoder } from 'node:string_decoder';
-import { wallTimeLimit, type RunExit, type RunHandle, type RunSinks, type RunSpec } from './runner.ts';
+import { exitOutcome, outputPump, wallTimeLimit, type RunExit, type RunHandle, type RunSinks, type RunSpec } from './runner.ts';
 import { DutyCycler, MIN_SHARE, type ThrottleKind } from './throttle.ts';
 
 /** A container runtime that answered `<argv> info`. */
@@ -66,13 +65,6 @@ const UPDATE_TRIES = 20;
 /** How often the container's cgroup is sampled while it runs (CPU floor, memory peak, OOM kills), ms. */
 const SAMPLE_EVERY_MS = 1000;
 
-/** Signals a process can die of, by number (the 128+n convention), as in runner.ts. */
-const FATAL_SIGNALS: ReadonlyMap<number, string> = (() => {
-  const notFatal = new Set(['SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGWINCH']);
-  const m = new Map<number, string>();
-  for (const [name, n] of Object.entries(osConstants.signals)) if (!notFatal.has(name) && !m.has(n)) m.set(n, name);
-  return m;
-})();
 
 // ---------------------------------------------------------------------------------------------------------------
 // Runtime detection
@@ -597,16 +589,7 @@ export function startContainer(spec: ContainerSpec, sinks: RunSinks, clock: () =
     handle.kill();
   });
 
-  const outDecoder = new StringDecoder('utf8');
-  const errDecoder = new StringDecoder('utf8');
-  child.stdout?.on('data', (b: Buffer) => {
-    const s = outDecoder.write(b);
-    if (s) sinks.stdout(s);
-  });
-  child.stderr?.on('data', (b: Buffer) => {
-    const s = errDecoder.write(b);
-    if (s) sinks.stderr(s);
-  });
+  const output = outputPump(child, sinks);
 
   let resolveDone!: (e: RunExit) => void;
   const done = new Promise<RunExit>((resolve) => {
@@ -618,14 +601,8 @@ export function startContainer(spec: ContainerSpec, sinks: RunSinks, clock: () =
   const finish = async (): Promise<void> => {
     if (settled || exitInfo === null || !closed) return;
     settled = true;
-    const o = outDecoder.end();
-    if (o) sinks.stdout(o);
-    const e = errDecoder.end();
-    if (e) sinks.stderr(e);
-    const { code, signal } = exitInfo;
-    if (signal !== null) exitSignal = signal;
-    else if (code !== null && code > 128 && FATAL_SIGNALS.has(code - 128)) exitSignal = FATAL_SIGNALS.get(code - 128) ?? null;
-    else exitCode = code;
+    output.flush();
+    ({ exitCode, exitSignal } = exitOutcome(exitInfo.code, exitInfo.signal));
     // The runtime's own failure: say so in a line that names the image when it is not here.
     if (exitCode === 125 && !killed) {
       const present = await rtExec(rt, ['image', 'inspect', '--format', '{{.Id}}', spec.image]);

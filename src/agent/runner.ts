@@ -162,6 +162,41 @@ const FATAL_SIGNALS: ReadonlyMap<number, string> = (() => {
 })();
 
 /**
+ * How a process ended, from its exit: the signal it died of — its own, or a child's under the shell's 128+n exit
+ * code convention (the wrapper shell, a container's init) — else its exit code.
+ */
+export function exitOutcome(code: number | null, signal: string | null): { exitCode: number | null; exitSignal: string | null } {
+  if (signal !== null) return { exitCode: null, exitSignal: signal };
+  const fatal = code !== null && code > 128 ? FATAL_SIGNALS.get(code - 128) : undefined;
+  return fatal !== undefined ? { exitCode: null, exitSignal: fatal } : { exitCode: code, exitSignal: null };
+}
+
+/**
+ * Streams a child's stdout and stderr to the sinks as UTF-8 text (a character split across chunks waits for its
+ * other bytes); `flush()`, once the pipes are closed, hands over whatever was held back.
+ */
+export function outputPump(child: ChildProcess, sinks: RunSinks): { flush: () => void } {
+  const outDecoder = new StringDecoder('utf8');
+  const errDecoder = new StringDecoder('utf8');
+  child.stdout?.on('data', (b: Buffer) => {
+    const s = outDecoder.write(b);
+    if (s) sinks.stdout(s);
+  });
+  child.stderr?.on('data', (b: Buffer) => {
+    const s = errDecoder.write(b);
+    if (s) sinks.stderr(s);
+  });
+  return {
+    flush: () => {
+      const o = outDecoder.end();
+      if (o) sinks.stdout(o);
+      const e = errDecoder.end();
+      if (e) sinks.stderr(e);
+    },
+  };
+}
+
+/**
  * Expands `${NAME}` (NAME = [A-Za-z_][A-Za-z0-9_]*) from env; unknown names expand to ''. `$NAME`, a lone `$`
  * and malformed `${...}` are left as they are (the shell may still expand `$NAME` from the environment). Pure.
  */
@@ -418,16 +453,7 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     handle.kill();
   });
 
-  const outDecoder = new StringDecoder('utf8');
-  const errDecoder = new StringDecoder('utf8');
-  child.stdout?.on('data', (b: Buffer) => {
-    const s = outDecoder.write(b);
-    if (s) sinks.stdout(s);
-  });
-  child.stderr?.on('data', (b: Buffer) => {
-    const s = errDecoder.write(b);
-    if (s) sinks.stderr(s);
-  });
+  const output = outputPump(child, sinks);
   const fd3 = child.stdio[3];
   fd3?.on('data', (b: Buffer) => {
     if (timesText.length < 4096) timesText += b.toString('latin1');
@@ -441,10 +467,7 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
   const finish = (): void => {
     if (settled) return;
     settled = true;
-    const o = outDecoder.end();
-    if (o) sinks.stdout(o);
-    const e = errDecoder.end();
-    if (e) sinks.stderr(e);
+    output.flush();
     const exact = killed ? null : parseTimes(timesText);
     finalCpuS = exact ?? sampledTicks / ticksPerS();
     const outOfMemory = memCg !== null && memCg.oomKills() > 0;
@@ -469,13 +492,7 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     t1 = clock();
     disarm();
     paused = false;
-    if (signal !== null) {
-      exitSignal = signal;
-    } else if (code !== null && code > 128 && FATAL_SIGNALS.has(code - 128)) {
-      exitSignal = FATAL_SIGNALS.get(code - 128) ?? null;
-    } else {
-      exitCode = code;
-    }
+    ({ exitCode, exitSignal } = exitOutcome(code, signal));
     // The command is over: end whatever it left running in its group (as a container stop would).
     signalGroup('SIGKILL');
     // A process that left the group may still hold the pipes: do not wait for it forever.
@@ -495,8 +512,7 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     throttle?.dispose();
     t1 = clock();
     disarm();
-    const s = errDecoder.write(Buffer.from(`hearth: cannot start the command: ${err.message}\n`));
-    sinks.stderr(s);
+    sinks.stderr(`hearth: cannot start the command: ${err.message}\n`);
     exitCode = 126;
     finish();
   });
