@@ -5,7 +5,8 @@
 //
 // The instance joins its cgroup before anything of it runs: the runner starts it through `joinArgs()`, a shell
 // that writes its own pid into the cgroup and then execs the sandbox, so every descendant inherits the cgroup.
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { cgroupDir, reapStaleCgroups } from './throttle.ts';
 
 /** How memory is limited on this machine. */
 export interface MemoryLimiting {
@@ -14,31 +15,6 @@ export interface MemoryLimiting {
   readonly dir: string;
   /** One line saying what is used. */
   readonly description: string;
-}
-
-/**
- * The directory of this process's cgroup for the cgroup v1 `controller` (e.g. 'memory', 'cpu'), or the cgroup v2
- * directory when `controller` is null, from /proc/self/mounts and /proc/self/cgroup; null when absent. Pure.
- */
-export function cgroupDir(mounts: string, selfCgroup: string, controller: string | null): string | null {
-  let mount: string | null = null;
-  for (const line of mounts.split('\n')) {
-    const f = line.split(' ');
-    if (f.length < 4) continue;
-    const dir = f[1].replace(/\\040/g, ' ');
-    if (controller === null ? f[2] === 'cgroup2' : f[2] === 'cgroup' && f[3].split(',').includes(controller)) {
-      mount = dir;
-      break;
-    }
-  }
-  if (mount === null) return null;
-  for (const line of selfCgroup.split('\n')) {
-    const m = /^(\d+):([^:]*):(.*)$/.exec(line);
-    if (!m) continue;
-    const hit = controller === null ? m[1] === '0' && m[2] === '' : m[2].split(',').includes(controller);
-    if (hit) return m[3] === '/' || m[3] === '' ? mount : `${mount}${m[3]}`;
-  }
-  return null;
 }
 
 const PREFIX = 'hearth-mem-';
@@ -91,31 +67,6 @@ function probe(kind: 'cgroup2' | 'cgroup1', dir: string): boolean {
   }
 }
 
-/** Removes the empty cgroups of agents that are gone (hearth-mem-<pid>-<n>). Best effort. */
-function reapStale(dir: string): void {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^hearth-mem-(\d+)-\d+$/.exec(name);
-    if (!m || Number(m[1]) === process.pid) continue;
-    try {
-      process.kill(Number(m[1]), 0);
-      continue; // alive
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EPERM') continue;
-    }
-    try {
-      rmdirSync(`${dir}/${name}`);
-    } catch {
-      /* still holds processes */
-    }
-  }
-}
-
 function detect(): MemoryLimiting | null {
   let mounts: string;
   let self: string;
@@ -127,12 +78,12 @@ function detect(): MemoryLimiting | null {
   }
   const v1 = cgroupDir(mounts, self, 'memory');
   if (v1 !== null && probe('cgroup1', v1)) {
-    reapStale(v1);
+    reapStaleCgroups(v1, PREFIX);
     return { kind: 'cgroup1', dir: v1, description: 'memory: one cgroup v1 memory limit per instance (swap included)' };
   }
   const v2 = cgroupDir(mounts, self, null);
   if (v2 !== null && probe('cgroup2', v2)) {
-    reapStale(v2);
+    reapStaleCgroups(v2, PREFIX);
     return { kind: 'cgroup2', dir: v2, description: 'memory: one cgroup v2 memory.max per instance (no swap)' };
   }
   return null;

@@ -74,32 +74,36 @@ export function cpuQuotaUs(share: number, cores: number, periodUs = CPU_PERIOD_U
 }
 
 /**
- * Where this process's cgroups are, from /proc/self/mounts and /proc/self/cgroup: the cgroup v2 directory (unified
- * hierarchy) and the cgroup v1 directory of the `cpu` controller, each null when absent. Pure.
+ * The directory of this process's cgroup for the cgroup v1 `controller` (e.g. 'memory', 'cpu'), or the cgroup v2
+ * directory when `controller` is null, from /proc/self/mounts and /proc/self/cgroup; null when absent. Pure.
  */
-export function cgroupDirs(mounts: string, selfCgroup: string): { v2: string | null; v1cpu: string | null } {
-  let v2Mount: string | null = null;
-  let v1Mount: string | null = null;
+export function cgroupDir(mounts: string, selfCgroup: string, controller: string | null): string | null {
+  let mount: string | null = null;
   for (const line of mounts.split('\n')) {
     const f = line.split(' ');
     if (f.length < 4) continue;
     const dir = f[1].replace(/\\040/g, ' ');
-    if (f[2] === 'cgroup2' && v2Mount === null) v2Mount = dir;
-    if (f[2] === 'cgroup' && v1Mount === null && f[3].split(',').includes('cpu')) v1Mount = dir;
+    if (controller === null ? f[2] === 'cgroup2' : f[2] === 'cgroup' && f[3].split(',').includes(controller)) {
+      mount = dir;
+      break;
+    }
   }
-  let v2Path: string | null = null;
-  let v1Path: string | null = null;
+  if (mount === null) return null;
   for (const line of selfCgroup.split('\n')) {
     const m = /^(\d+):([^:]*):(.*)$/.exec(line);
     if (!m) continue;
-    if (m[1] === '0' && m[2] === '') v2Path = m[3];
-    else if (m[2].split(',').includes('cpu')) v1Path = m[3];
+    const hit = controller === null ? m[1] === '0' && m[2] === '' : m[2].split(',').includes(controller);
+    if (hit) return m[3] === '/' || m[3] === '' ? mount : `${mount}${m[3]}`;
   }
-  const join = (mount: string, path: string): string => (path === '/' || path === '' ? mount : `${mount}${path}`);
-  return {
-    v2: v2Mount !== null && v2Path !== null ? join(v2Mount, v2Path) : null,
-    v1cpu: v1Mount !== null && v1Path !== null ? join(v1Mount, v1Path) : null,
-  };
+  return null;
+}
+
+/**
+ * Where this process's cgroups are, from /proc/self/mounts and /proc/self/cgroup: the cgroup v2 directory (unified
+ * hierarchy) and the cgroup v1 directory of the `cpu` controller, each null when absent. Pure.
+ */
+export function cgroupDirs(mounts: string, selfCgroup: string): { v2: string | null; v1cpu: string | null } {
+  return { v2: cgroupDir(mounts, selfCgroup, null), v1cpu: cgroupDir(mounts, selfCgroup, 'cpu') };
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -153,16 +157,20 @@ function probe(kind: 'cgroup2' | 'cgroup1', dir: string): boolean {
   }
 }
 
-/** Removes the empty cgroups agents that are gone left under `dir` (hearth-<pid>-<n>). Best effort. */
-function reapStaleCgroups(dir: string): void {
+/**
+ * Removes the empty cgroups that agents now gone left under `dir` (named `<prefix><pid>-<n>`: the CPU groups
+ * 'hearth-', the memory groups 'hearth-mem-'). Best effort.
+ */
+export function reapStaleCgroups(dir: string, prefix = 'hearth-'): void {
   let names: string[];
   try {
     names = readdirSync(dir);
   } catch {
     return;
   }
+  const pattern = new RegExp(`^${prefix}(\\d+)-\\d+$`);
   for (const name of names) {
-    const m = /^hearth-(\d+)-\d+$/.exec(name);
+    const m = pattern.exec(name);
     if (!m) continue;
     const pid = Number(m[1]);
     let alive = pid === process.pid;
