@@ -2,7 +2,7 @@
 // socket to a broker, local-link.ts inside the embedded broker's process): the counters, the queues drained once per
 // round by the live loop, the devices' retained states and their listeners. Messages come in already validated
 // (protocol/mqtt.ts decodeMessage); this file only files them.
-import type { DeviceReport, InstanceReport } from '../../protocol/device.ts';
+import type { DeviceCommand, DeviceReport, InstanceReport } from '../../protocol/device.ts';
 import type { BusMessage, DeviceState } from '../../protocol/mqtt.ts';
 import type { DeviceLink, Inbox } from '../fleet/link.ts';
 
@@ -37,6 +37,39 @@ export interface BusLink extends DeviceLink {
   onStateChange(listener: StateListener): () => void;
   /** Stops receiving (after sending what is in flight). Idempotent. */
   close(): Promise<void>;
+}
+
+/** What every link has from its inbox: the received queue, the devices' states and the counters. */
+export abstract class InboxLink implements BusLink {
+  protected constructor(protected readonly inbox: LinkInbox) {}
+
+  abstract readonly connected: boolean;
+  abstract send(deviceId: string, command: DeviceCommand): void;
+  abstract close(): Promise<void>;
+
+  get counters(): LinkCounters {
+    return this.inbox.counters;
+  }
+
+  /** Everything received since the previous call, in arrival order. */
+  drain(): Inbox {
+    return this.inbox.drain();
+  }
+
+  /** True when the device's retained state says online (false when offline or never seen). */
+  online(deviceId: string): boolean {
+    return this.inbox.online(deviceId);
+  }
+
+  /** The device's last retained state, if any. */
+  state(deviceId: string): DeviceState | undefined {
+    return this.inbox.state(deviceId);
+  }
+
+  /** Calls the listener on every state change (a device connecting, its last will); returns the unsubscribe. */
+  onStateChange(listener: StateListener): () => void {
+    return this.inbox.onStateChange(listener);
+  }
 }
 
 /** The queues and states of a link; `accept` files one validated message. */

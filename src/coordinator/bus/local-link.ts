@@ -5,10 +5,9 @@
 // coordinator's authorisation, at QoS 1, routed to the device's session like any publish. An external broker needs
 // mqtt-link.ts instead; the live loop sees the same DeviceLink either way.
 import type { DeviceCommand } from '../../protocol/device.ts';
-import { deviceTopic, encodePayload, type DeviceState } from '../../protocol/mqtt.ts';
-import type { Inbox } from '../fleet/link.ts';
+import { deviceTopic, encodePayload } from '../../protocol/mqtt.ts';
 import type { DeviceBroker } from './broker.ts';
-import { LinkInbox, type BusLink, type LinkCounters, type StateListener } from './link-inbox.ts';
+import { InboxLink, LinkInbox } from './link-inbox.ts';
 
 export interface LocalLinkOptions {
   /** Where dropped messages and send failures are reported; default console.warn. */
@@ -18,15 +17,14 @@ export interface LocalLinkOptions {
 }
 
 /** A DeviceLink inside the embedded broker's process. Create it with {@link LocalLink.attach}. */
-export class LocalLink implements BusLink {
+export class LocalLink extends InboxLink {
   readonly #broker: DeviceBroker;
-  readonly #inbox: LinkInbox;
   #detach: (() => Promise<void>) | undefined;
   #closing: Promise<void> | undefined;
 
   private constructor(broker: DeviceBroker, inbox: LinkInbox) {
+    super(inbox);
     this.#broker = broker;
-    this.#inbox = inbox;
   }
 
   /** Attaches to the broker; resolves once subscribed (with the devices' retained states already filed). */
@@ -41,9 +39,6 @@ export class LocalLink implements BusLink {
     return link;
   }
 
-  get counters(): LinkCounters {
-    return this.#inbox.counters;
-  }
 
   /** True until closed (the broker is in this process). */
   get connected(): boolean {
@@ -58,33 +53,17 @@ export class LocalLink implements BusLink {
     const topic = deviceTopic(deviceId, 'commands');
     const payload = encodePayload('commands', command);
     if (this.#closing) {
-      this.#inbox.sendError(`${command.kind} command for ${deviceId} not delivered: the link is closed`);
+      this.inbox.sendError(`${command.kind} command for ${deviceId} not delivered: the link is closed`);
       return;
     }
     this.#broker.publishAsCoordinator(topic, payload, (e) => {
-      if (e) this.#inbox.sendError(`${command.kind} command for ${deviceId} not delivered: ${e.message}`);
+      if (e) this.inbox.sendError(`${command.kind} command for ${deviceId} not delivered: ${e.message}`);
     });
   }
 
-  /** Everything received since the previous call, in arrival order. */
-  drain(): Inbox {
-    return this.#inbox.drain();
-  }
 
-  /** True when the device's retained state says online (false when offline or never seen). */
-  online(deviceId: string): boolean {
-    return this.#inbox.online(deviceId);
-  }
 
-  /** The device's last retained state, if any. */
-  state(deviceId: string): DeviceState | undefined {
-    return this.#inbox.state(deviceId);
-  }
 
-  /** Calls the listener on every state change (a device connecting, its last will); returns the unsubscribe. */
-  onStateChange(listener: StateListener): () => void {
-    return this.#inbox.onStateChange(listener);
-  }
 
   /** Stops receiving. Idempotent. */
   close(): Promise<void> {

@@ -4,9 +4,8 @@
 // (link-inbox.ts), and publishes commands at QoS 1.
 import mqtt, { type MqttClient } from 'mqtt';
 import type { DeviceCommand } from '../../protocol/device.ts';
-import { CHANNEL_QOS, COORDINATOR_USERNAME, DEVICE_CHANNELS, allDevicesFilter, decodeMessage, deviceTopic, encodePayload, parseTopic, type DeviceState } from '../../protocol/mqtt.ts';
-import type { Inbox } from '../fleet/link.ts';
-import { LinkInbox, type BusLink, type LinkCounters, type StateListener } from './link-inbox.ts';
+import { CHANNEL_QOS, COORDINATOR_USERNAME, DEVICE_CHANNELS, allDevicesFilter, decodeMessage, deviceTopic, encodePayload, parseTopic } from '../../protocol/mqtt.ts';
+import { InboxLink, LinkInbox } from './link-inbox.ts';
 
 export interface MqttLinkOptions {
   /** `mqtt://host:port` of the broker. */
@@ -31,19 +30,15 @@ export interface MqttLinkOptions {
 export type { LinkCounters, StateListener } from './link-inbox.ts';
 
 /** A DeviceLink over MQTT. Create it with {@link MqttLink.connect}. */
-export class MqttLink implements BusLink {
+export class MqttLink extends InboxLink {
   readonly #client: MqttClient;
-  readonly #inbox: LinkInbox;
 
   private constructor(client: MqttClient, log: (line: string) => void, maxQueued: number) {
+    super(new LinkInbox('mqtt link', log, maxQueued));
     this.#client = client;
-    this.#inbox = new LinkInbox('mqtt link', log, maxQueued);
     client.on('message', (topic, payload) => this.#receive(topic, payload));
   }
 
-  get counters(): LinkCounters {
-    return this.#inbox.counters;
-  }
 
   /**
    * Connects, subscribes to the devices' channels and resolves once the broker granted them; reconnects by itself
@@ -109,29 +104,13 @@ export class MqttLink implements BusLink {
     const payload = encodePayload('commands', command);
     this.#client.publish(topic, payload, { qos: CHANNEL_QOS.commands, retain: false }, (e) => {
       if (!e) return;
-      this.#inbox.sendError(`${command.kind} command for ${deviceId} not delivered: ${e.message}`);
+      this.inbox.sendError(`${command.kind} command for ${deviceId} not delivered: ${e.message}`);
     });
   }
 
-  /** Everything received since the previous call, in arrival order. */
-  drain(): Inbox {
-    return this.#inbox.drain();
-  }
 
-  /** True when the device's retained state says online (false when offline or never seen). */
-  online(deviceId: string): boolean {
-    return this.#inbox.online(deviceId);
-  }
 
-  /** The device's last retained state, if any. */
-  state(deviceId: string): DeviceState | undefined {
-    return this.#inbox.state(deviceId);
-  }
 
-  /** Calls the listener on every state change (a device connecting, its last will); returns the unsubscribe. */
-  onStateChange(listener: StateListener): () => void {
-    return this.#inbox.onStateChange(listener);
-  }
 
   /** Disconnects (after sending what is in flight). Idempotent. */
   async close(): Promise<void> {
@@ -142,13 +121,13 @@ export class MqttLink implements BusLink {
     const parsed = parseTopic(topic);
     if (parsed?.channel === 'state' && payload.byteLength === 0) {
       // An empty retained message clears the state (a decommissioned device).
-      this.#inbox.setState(parsed.deviceId, undefined);
+      this.inbox.setState(parsed.deviceId, undefined);
       return;
     }
-    if (!parsed || parsed.channel === 'commands') return this.#inbox.dropTopic(topic);
+    if (!parsed || parsed.channel === 'commands') return this.inbox.dropTopic(topic);
     // An external broker does not read payloads: every message is validated here.
     const m = decodeMessage(topic, payload);
-    if (!m.ok) return this.#inbox.dropPayload(topic, m.message);
-    this.#inbox.accept(m.value, topic);
+    if (!m.ok) return this.inbox.dropPayload(topic, m.message);
+    this.inbox.accept(m.value, topic);
   }
 }
