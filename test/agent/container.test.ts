@@ -14,6 +14,7 @@ import type { ContainerHandle, ContainerSpec } from '../../src/agent/container.t
 import { expandCommand } from '../../src/agent/runner.ts';
 import type { RunExit } from '../../src/agent/runner.ts';
 import { IMAGE, setUpContainers, sh } from '../helpers/container-image.ts';
+import { capture, outcome, type Run } from '../helpers/run-capture.ts';
 
 let dir: string;
 let skip = '';
@@ -41,13 +42,6 @@ function status(name: string): string {
   return r.ok ? r.out.trim() : '';
 }
 
-interface Run {
-  handle: ContainerHandle;
-  out: string[];
-  err: string[];
-  waitFor(text: string, from?: number): Promise<void>;
-}
-
 let seq = 0;
 function work(): Promise<string> {
   const d = join(dir, `w${++seq}`);
@@ -56,42 +50,13 @@ function work(): Promise<string> {
 }
 
 /** Starts a container; with t, the test kills it (and waits for it) at its end. */
-async function run(spec: Partial<ContainerSpec> & { command: string }, t?: TestContext): Promise<Run> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const waiters: Array<{ text: string; from: number; resolve: () => void }> = [];
-  const check = (): void => {
-    const all = out.join('');
-    for (let i = waiters.length - 1; i >= 0; i--) if (all.indexOf(waiters[i].text, waiters[i].from) >= 0) waiters.splice(i, 1)[0].resolve();
-  };
-  const handle = startContainer({ env: {}, workDir: await work(), image: IMAGE, ...spec }, {
-    stdout: (s) => {
-      out.push(s);
-      check();
-    },
-    stderr: (s) => err.push(s),
-  });
-  t?.after(async () => {
-    handle.kill();
-    await handle.done;
-  });
-  return {
-    handle,
-    out,
-    err,
-    waitFor: (text, from = 0) =>
-      new Promise<void>((resolve, reject) => {
-        waiters.push({ text, from, resolve });
-        check();
-        handle.done.then(() => setImmediate(() => reject(new Error(`container ended without printing ${JSON.stringify(text)}; stdout ${JSON.stringify(out.join(''))}; stderr ${JSON.stringify(err.join(''))}`))), reject);
-      }),
-  };
+async function run(spec: Partial<ContainerSpec> & { command: string }, t?: TestContext): Promise<Run<ContainerHandle>> {
+  const workDir = await work();
+  return capture('container', (sinks) => startContainer({ env: {}, workDir, image: IMAGE, ...spec }, sinks), t);
 }
 
 async function finished(spec: Partial<ContainerSpec> & { command: string }): Promise<{ exit: RunExit; stdout: string; stderr: string; handle: ContainerHandle }> {
-  const r = await run(spec);
-  const exit = await r.handle.done;
-  return { exit, stdout: r.out.join(''), stderr: r.err.join(''), handle: r.handle };
+  return outcome(await run(spec));
 }
 
 describe('splitArgs', () => {

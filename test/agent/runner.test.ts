@@ -11,6 +11,7 @@ import type { TestContext } from 'node:test';
 import { expandCommand, sandboxCapabilities, startProcess } from '../../src/agent/runner.ts';
 import { memoryLimiting } from '../../src/agent/memory-cgroup.ts';
 import type { RunExit, RunHandle, RunSpec } from '../../src/agent/runner.ts';
+import { capture, outcome, type Run } from '../helpers/run-capture.ts';
 
 let workDir: string;
 before(async () => {
@@ -19,54 +20,13 @@ before(async () => {
 after(async () => {
   await rm(workDir, { recursive: true, force: true });
 });
-interface Run {
-  handle: RunHandle;
-  out: string[];
-  err: string[];
-  /** Resolves once stdout (all chunks joined) contains `text` after its first `from` characters. */
-  waitFor(text: string, from?: number): Promise<void>;
-}
-
-/** Starts a command; with t, the test kills it (and waits for it) at its end, so that a failed assertion cannot leave a paused group behind. */
-function run(spec: Partial<RunSpec> & { command: string }, t?: TestContext): Run {
-  const out: string[] = [];
-  const err: string[] = [];
-  const waiters: Array<{ text: string; from: number; resolve: () => void }> = [];
-  const check = (): void => {
-    const all = out.join('');
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (all.indexOf(waiters[i].text, waiters[i].from) >= 0) waiters.splice(i, 1)[0].resolve();
-    }
-  };
-  const handle = startProcess({ env: {}, workDir, ...spec }, {
-    stdout: (s) => {
-      out.push(s);
-      check();
-    },
-    stderr: (s) => err.push(s),
-  });
-  t?.after(async () => {
-    handle.kill();
-    await handle.done;
-  });
-  return {
-    handle,
-    out,
-    err,
-    waitFor: (text, from = 0) =>
-      new Promise<void>((resolve, reject) => {
-        waiters.push({ text, from, resolve });
-        check();
-        // If the process ends without printing it, fail instead of hanging.
-        handle.done.then(() => setImmediate(() => reject(new Error(`process ended without printing ${JSON.stringify(text)}; stdout ${JSON.stringify(out.join(''))}`))), reject);
-      }),
-  };
+/** Starts a command; with t, the test kills it (and waits for it) at its end. */
+function run(spec: Partial<RunSpec> & { command: string }, t?: TestContext): Run<RunHandle> {
+  return capture('process', (sinks) => startProcess({ env: {}, workDir, ...spec }, sinks), t);
 }
 
 async function finished(spec: Partial<RunSpec> & { command: string }): Promise<{ exit: RunExit; stdout: string; stderr: string; chunks: string[] }> {
-  const r = run(spec);
-  const exit = await r.handle.done;
-  return { exit, stdout: r.out.join(''), stderr: r.err.join(''), chunks: r.out };
+  return outcome(run(spec));
 }
 
 /** Live (not zombie) processes whose process group is pgid, with their state letter. */
