@@ -11,6 +11,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { closed, grants } from '../helpers/mqtt-client.ts';
 import type { DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
 import {
   CHANNELS,
@@ -110,24 +111,6 @@ function inbox(client: MqttClient): { messages: Array<{ topic: string; payload: 
     }
   });
   return { messages, next: (topic) => new Promise((resolve) => waiters.push({ topic, resolve })) };
-}
-
-/** The QoS the broker granted each filter (0x80: refused); mqtt.js rejects when any is refused. */
-async function grants(client: MqttClient, filters: Record<string, { qos: 0 | 1 | 2 }>): Promise<number[]> {
-  try {
-    return (await client.subscribeAsync(filters)).map((g) => g.qos);
-  } catch (e) {
-    const granted = (e as { packet?: { granted?: number[] } }).packet?.granted;
-    if (granted) return granted;
-    throw e;
-  }
-}
-
-function closed(client: MqttClient): Promise<void> {
-  return new Promise((resolve) => {
-    if (client.disconnected || !client.connected) return resolve();
-    client.once('close', () => resolve());
-  });
 }
 
 interface Bed {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { closed, grants } from '../helpers/mqtt-client.ts';
 import { startPlatform, type Platform } from '../../src/coordinator/server.ts';
 import { enrolDevice, enrolHomeAssistant } from '../../src/coordinator/bus/enrol.ts';
 import { createAccount } from '../../src/coordinator/auth/tokens.ts';
@@ -134,25 +135,6 @@ function homeAssistant(url: string, username: string, password: string, extra: I
     },
     false,
   );
-}
-
-/** The QoS the broker granted each filter (0x80: refused). */
-async function grants(client: MqttClient, filters: Record<string, { qos: 0 | 1 }>): Promise<number[]> {
-  try {
-    return (await client.subscribeAsync(filters)).map((g) => g.qos);
-  } catch (e) {
-    const granted = (e as { packet?: { granted?: number[] } }).packet?.granted;
-    if (granted) return granted;
-    throw e;
-  }
-}
-
-/** Resolves when the client's connection closes. */
-function closed(client: MqttClient): Promise<void> {
-  return new Promise((resolve) => {
-    if (client.disconnected || !client.connected) return resolve();
-    client.once('close', () => resolve());
-  });
 }
 
 function report(deviceId: string, airC: number, at: number): DeviceReport {
