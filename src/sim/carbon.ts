@@ -1,6 +1,7 @@
 // Grid carbon intensity for the twin: a constant, or a time series parsed from a CSV such as the French 2020
 // half-hourly series (Wiesner et al., "Let's Wait Awhile", Middleware 2021), with a lookup at any instant.
-import { InvalidParameterError, ParseError } from '../physics/errors.ts';
+import { InvalidParameterError } from '../physics/errors.ts';
+import { parseCarbonCsv as parseCsv, parseTimestampMs } from '../physics/carbon-csv.ts';
 
 /**
  * Default grid intensity when a scenario names none, gCO2e/kWh: the mean of the French 2020 half-hourly series
@@ -25,56 +26,19 @@ export function constantCarbon(gPerKWh = DEFAULT_CARBON_G_PER_KWH): CarbonSource
   return { kind: 'constant', gPerKWh };
 }
 
-const STAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
-/** Parses `YYYY-MM-DD HH:MM[:SS][Z|±HH:MM]` (no zone = UTC) to Unix seconds, or NaN when malformed. */
+/** Parses `YYYY-MM-DD HH:MM[:SS[.fff]][Z|±HH:MM]` (no zone = UTC) to Unix seconds, or NaN when malformed. */
 export function parseTimestampS(text: string): number {
-  const m = STAMP.exec(text.trim());
-  if (!m) return NaN;
-  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 60) return NaN;
-  let t = Date.UTC(y, mo - 1, d, h, mi, s) / 1000;
-  const z = m[7];
-  if (z && z !== 'Z') {
-    const sign = z.startsWith('-') ? -1 : 1;
-    const digits = z.slice(1).replace(':', '');
-    t -= sign * (Number(digits.slice(0, 2)) * 3600 + Number(digits.slice(2)) * 60);
-  }
-  return t;
+  return parseTimestampMs(text) / 1000;
 }
 
 /**
- * Parses a carbon-intensity CSV (pure: takes the text). Format of ../shared/data/grid/fr_carbon_intensity_2020.csv:
- * a header line (`Time,Carbon Intensity`), then `YYYY-MM-DD HH:MM:SS,<gCO2/kWh>` per line, times in UTC; blank lines
- * are skipped; a `;` separator is also accepted. Throws ParseError naming the line for a malformed row, a negative
- * value or times out of order.
+ * Parses a carbon-intensity CSV (pure: takes the text) with the coordinator's reader (physics/carbon-csv.ts: the
+ * format of ../shared/data/grid/fr_carbon_intensity_2020.csv, `time,gCO2e/kWh` rows in UTC after an optional header),
+ * times in Unix seconds. Throws ParseError naming the line for a malformed row, a negative value or times out of order.
  */
 export function parseCarbonCsv(text: string, source = 'carbon csv'): CarbonSeries {
-  const lines = text.split(/\r?\n/);
-  const times: number[] = [];
-  const values: number[] = [];
-  let header = true;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
-    const cells = line.split(/[,;]/).map((c) => c.trim());
-    if (header) {
-      header = false;
-      if (Number.isNaN(parseTimestampS(cells[0]))) continue; // the header line
-    }
-    if (cells.length < 2) throw new ParseError(source, i + 1, `expected 'time,gCO2/kWh', got '${line}'`);
-    const t = parseTimestampS(cells[0]);
-    if (Number.isNaN(t)) throw new ParseError(source, i + 1, `bad time '${cells[0]}' (expected YYYY-MM-DD HH:MM:SS)`);
-    const v = cells[1] === '' ? NaN : Number(cells[1]);
-    if (!Number.isFinite(v) || v < 0) throw new ParseError(source, i + 1, `bad carbon intensity '${cells[1]}' (a number ≥ 0, gCO2/kWh)`);
-    if (times.length > 0 && t <= times[times.length - 1]) throw new ParseError(source, i + 1, `time ${cells[0]} is not after the previous row`);
-    times.push(t);
-    values.push(v);
-  }
-  if (times.length === 0) throw new ParseError(source, lines.length, 'no data rows');
-  let sum = 0;
-  for (const v of values) sum += v;
-  return { timesS: Float64Array.from(times), gPerKWh: Float64Array.from(values), meanGPerKWh: sum / values.length };
+  const s = parseCsv(text, source);
+  return { timesS: s.timesMs.map((ms) => ms / 1000), gPerKWh: s.gPerKWh, meanGPerKWh: s.meanGPerKWh };
 }
 
 const YEAR_S = 365 * 86400;

@@ -1,6 +1,6 @@
 // Carbon accounting (pure, no I/O): grid carbon-intensity sources (a constant, or a series parsed from CSV text),
 // named reference datacenters, and the carbon facts of a task from its attempts' energy and where their heat went.
-import { InvalidParameterError, ParseError, requireFinite } from '../../physics/errors.ts';
+import { InvalidParameterError, requireFinite } from '../../physics/errors.ts';
 import { energyReuseKpis } from '../../control/kpi.ts';
 
 // ---------------------------------------------------------------------------------------------------------
@@ -45,69 +45,9 @@ export function meanIntensity(source: CarbonSource, fromMs: number, toMs: number
   return sum / n;
 }
 
-/** A parsed intensity series: sample times (ms, UTC, strictly ascending) and values, gCO2e/kWh. */
-export interface CarbonSeries {
-  readonly timesMs: Float64Array;
-  readonly gPerKWh: Float64Array;
-  /** Mean of the values, gCO2e/kWh. */
-  readonly meanGPerKWh: number;
-}
-
-const STAMP = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d+))?)?(Z|[+-]\d{2}:?\d{2})?$/;
-
-/** Parses `YYYY-MM-DD HH:MM[:SS[.fff]][Z|±HH:MM]` (no zone: UTC) to ms since the epoch, or NaN when malformed. */
-export function parseTimestampMs(text: string): number {
-  const m = STAMP.exec(text.trim());
-  if (!m) return NaN;
-  const [y, mo, d, h, mi, s] = [1, 2, 3, 4, 5, 6].map((i) => Number(m[i] ?? 0));
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || s > 59) return NaN;
-  let t = Date.UTC(y, mo - 1, d, h, mi, s) + (m[7] ? Math.round(Number(`0.${m[7]}`) * 1000) : 0);
-  if (new Date(Date.UTC(y, mo - 1, d)).getUTCDate() !== d) return NaN; // 2020-02-30 and the like
-  const z = m[8];
-  if (z && z !== 'Z') {
-    const sign = z.startsWith('-') ? -1 : 1;
-    const digits = z.slice(1).replace(':', '');
-    t -= sign * (Number(digits.slice(0, 2)) * 3_600_000 + Number(digits.slice(2)) * 60_000);
-  }
-  return t;
-}
-
-/**
- * Parses carbon-intensity CSV text (the format of ../shared/data/grid/fr_carbon_intensity_2020.csv): an optional
- * header line (`Time,Carbon Intensity`), then one `YYYY-MM-DD HH:MM:SS,<gCO2e/kWh>` row per sample. Times without
- * a zone are UTC (ENTSO-E's convention); `,` or `;` separate the cells; blank lines are skipped. Steps may be
- * hourly, half-hourly or uneven; each value holds until the next sample.
- * @param source names the text in errors (a file name)
- * @throws ParseError naming the 1-based line: a row without two cells, a bad time, a value that is not a number ≥ 0,
- *   a time not after the previous row's, or no rows at all
- */
-export function parseCarbonCsv(text: string, source = 'carbon csv'): CarbonSeries {
-  const lines = text.split(/\r?\n/);
-  const times: number[] = [];
-  const values: number[] = [];
-  let first = true;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
-    const cells = line.split(/[,;]/).map((c) => c.trim());
-    if (first) {
-      first = false;
-      if (Number.isNaN(parseTimestampMs(cells[0]))) continue; // the header
-    }
-    if (cells.length !== 2) throw new ParseError(source, i + 1, `expected 2 cells 'time,gCO2e/kWh', got ${cells.length}: '${line}'`);
-    const t = parseTimestampMs(cells[0]);
-    if (Number.isNaN(t)) throw new ParseError(source, i + 1, `bad time '${cells[0]}' (expected YYYY-MM-DD HH:MM:SS, UTC)`);
-    const v = cells[1] === '' ? NaN : Number(cells[1]);
-    if (!Number.isFinite(v) || v < 0) throw new ParseError(source, i + 1, `bad carbon intensity '${cells[1]}' (expected a number ≥ 0, gCO2e/kWh)`);
-    if (times.length > 0 && t <= times[times.length - 1]) throw new ParseError(source, i + 1, `time ${cells[0]} is not after the previous row's`);
-    times.push(t);
-    values.push(v);
-  }
-  if (times.length === 0) throw new ParseError(source, lines.length, 'no data rows');
-  let sum = 0;
-  for (const v of values) sum += v;
-  return { timesMs: Float64Array.from(times), gPerKWh: Float64Array.from(values), meanGPerKWh: sum / values.length };
-}
+// The CSV format is read in one place (physics/carbon-csv.ts), shared with the twin.
+export { parseCarbonCsv, parseTimestampMs, type CarbonSeries } from '../../physics/carbon-csv.ts';
+import type { CarbonSeries } from '../../physics/carbon-csv.ts';
 
 /** An instant a series does not cover was asked of a source built with `outside: 'error'`. */
 export class CarbonRangeError extends Error {
