@@ -110,8 +110,9 @@ type CompiledAccStep = (
  *     positive part of a linear ramp, `hingeIntegral`), above[r] likewise over hi[k];
  *   - over the limit max[k]: overS[r] += the time spent above it (linear between T0 and T1), and overWhileHotS[r] too
  *     when the step's power (as powerW stores it, float32) exceeded hotW[k] + 1e-9;
- *   - r is appended to `list` (count in `count`) when T1 > listAbove[k] or flagged[r] is 1.
- * The bookkeeping is exactly that of a separate pass over the rooms after the step, without reading them again.
+ *   - r is appended to `list` (count in `count`) when T1 > listAbove[k].
+ * The bookkeeping is exactly that of a separate pass over the rooms after the step (for finite temperatures),
+ * without reading them again; a room between the thresholds costs two comparisons.
  */
 export interface StateWatch {
   readonly state: number;
@@ -126,7 +127,6 @@ export interface StateWatch {
   readonly above: Float64Array;
   readonly overS: Float64Array;
   readonly overWhileHotS: Float64Array;
-  readonly flagged: Uint8Array;
   readonly list: Int32Array;
   count: number;
 }
@@ -162,7 +162,9 @@ function compile(a: KernelArchetype, field: string, accumulate = false, watch = 
   if (accumulate) for (let i = 0; i < nx; i++) lines.push(`const w${i} = w[${i}];`);
   if (watch >= 0) {
     lines.push('const band = o.band, dt = o.dtS, lo = o.lo[k], hi = o.hi[k], max = o.max[k], hotW = o.hotW[k], listAbove = o.listAbove[k];');
-    lines.push('const below = o.below, above = o.above, overS = o.overS, overHotS = o.overWhileHotS, flagged = o.flagged, list = o.list;');
+    lines.push('const below = o.below, above = o.above, overS = o.overS, overHotS = o.overWhileHotS, list = o.list;');
+    // Below `calm` and at or above lo, a room has nothing to book.
+    lines.push('const calm = Math.min(hi, max, listAbove);');
   }
   lines.push('for (let r = from; r < to; r++) {');
   for (let i = 0; i < nx; i++) lines.push(`  const s${i} = X${i}[r];`);
@@ -189,15 +191,17 @@ function compile(a: KernelArchetype, field: string, accumulate = false, watch = 
   if (accumulate) lines.push(`  acc[r] += ${Array.from({ length: nx }, (_, i) => `w${i} * n${i}`).join(' + ')};`);
   if (watch >= 0) {
     lines.push(`  const T0 = s${watch}, T1 = n${watch};`);
-    lines.push('  if (T0 < lo || T1 < lo) below[r] += band(lo - T0, lo - T1, dt);');
-    lines.push('  if (T0 > hi || T1 > hi) above[r] += band(T0 - hi, T1 - hi, dt);');
-    lines.push('  if (T0 > max || T1 > max) {');
-    lines.push('    const top = T0 > T1 ? T0 : T1, bot = T0 > T1 ? T1 : T0;');
-    lines.push('    const sOver = bot > max ? dt : (dt * (top - max)) / (top - bot);');
-    lines.push('    overS[r] += sOver;');
-    lines.push('    if (pw[r] > hotW + 1e-9) overHotS[r] += sOver;');
+    lines.push('  const top = T0 > T1 ? T0 : T1, bot = T0 > T1 ? T1 : T0;');
+    lines.push('  if (bot < lo || top > calm) {');
+    lines.push('    if (bot < lo) below[r] += band(lo - T0, lo - T1, dt);');
+    lines.push('    if (top > hi) above[r] += band(T0 - hi, T1 - hi, dt);');
+    lines.push('    if (top > max) {');
+    lines.push('      const sOver = bot > max ? dt : (dt * (top - max)) / (top - bot);');
+    lines.push('      overS[r] += sOver;');
+    lines.push('      if (pw[r] > hotW + 1e-9) overHotS[r] += sOver;');
+    lines.push('    }');
+    lines.push('    if (T1 > listAbove) list[n++] = r;');
     lines.push('  }');
-    lines.push('  if (flagged[r] === 1 || T1 > listAbove) list[n++] = r;');
   }
   lines.push('}');
   if (watch >= 0) lines.push('return n;');

@@ -944,15 +944,13 @@ class TwinRun {
       above: new Float64Array(nRooms),
       overS: new Float64Array(nRooms),
       overWhileHotS: new Float64Array(nRooms),
-      flagged: new Uint8Array(nRooms),
       list: new Int32Array(nRooms),
       count: 0,
     };
 
     this.lossAcc = new Float64Array(nRooms);
     this.lossW = prep.groups.map((g) => g.lossX);
-    // The window of a room is open where the watch flags it: the kernel lists it after every step.
-    this.windowOpen = this.watch.flagged;
+    this.windowOpen = new Uint8Array(nRooms);
     this.openList = new Int32Array(nRooms);
     this.openPos = new Int32Array(nRooms);
     this.windowSumW = new Float64Array(nRooms);
@@ -1134,11 +1132,17 @@ class TwinRun {
     // Heaters that may derate this period: exact per-step throughput and booster energy.
     if (this.watchCount > 0) this.watchPass(dt);
     // The kernel step also accumulates each room's boundary-loss functional (lossX · states) and the comfort integrals
-    // in the same pass, and lists the rooms whose window rule may act.
+    // in the same pass, and lists the occupied rooms above the window-opening threshold.
     if (this.kernel !== undefined) {
       const w = this.watch;
       this.kernel.stepWatch(this.shared, this.lossW, this.lossAcc, w);
-      if (this.windowsEnabled) for (let k = 0, n = w.count, list = w.list; k < n; k++) this.windowRule(list[k], this.groupOf[list[k]]);
+      if (this.windowsEnabled) {
+        // Open windows may close: last to first, as a window that closes moves the last open one into its place.
+        for (let k = this.openCount - 1; k >= 0; k--) this.windowRule(this.openList[k], this.groupOf[this.openList[k]]);
+        // Closed windows of the listed rooms may open (a window that closed above did so below the closing threshold
+        // or in an empty room: not listed).
+        for (let k = 0, n = w.count, list = w.list; k < n; k++) if (this.windowOpen[list[k]] === 0) this.windowRule(list[k], this.groupOf[list[k]]);
+      }
     }
     if (this.nBoilers > 0) this.boilersStep(t, h);
   }
