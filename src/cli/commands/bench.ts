@@ -69,7 +69,7 @@ export function registerBench(program: Command): void {
       bar.stop();
       const figures: [string, number | undefined, string][] = [
         ['twinHeaterStepsPerSec', r.twinHeaterStepsPerSec, `heater-steps/s (${r.heaters} heaters, ${r.days} days, hearth policy)`],
-        ['kernelHeaterStepsPerSec', r.kernelHeaterStepsPerSec, 'heater-steps/s (kernel alone, same fleet and weather, one core)'],
+        ['kernelHeaterStepsPerSec', r.kernelHeaterStepsPerSec, 'heater-steps/s (kernel alone, same fleet and weather, one core; mean of a run before and after the twin)'],
         ['twinOverKernel', r.twinOverKernel, 'ratio (goal ≥ 0.333)'],
         ['engineHeaterStepsPerSec', r.engineHeaterStepsPerSec, 'heater-steps/s (the same twin with stub controllers and policy: the engine alone)'],
         ['engineOverKernel', r.engineOverKernel, 'ratio'],
