@@ -836,6 +836,14 @@ class TwinRun {
   private readonly acctJ: Float64Array;
   /** Boards computing (paid work or filler) during the current period. */
   private readonly active: Uint8Array;
+  /**
+   * Heaters whose controls must be worked out again at the next setControls: 1 after a decision or a completion
+   * touched them, 2 for good (resistive heaters: their plan depends on the boards they run). Every other heater keeps
+   * the controls, active boards and nominal power it had (the same inputs give the same figures).
+   */
+  private readonly dirty: Uint8Array;
+  /** Rooms that compute or boost (not resistive): those whose body might reach derating within a period. */
+  private readonly mayWatch: Uint8Array;
   private readonly roomCtl: RoomController[] = [];
   private readonly roomReq: HeatRequest[] = [];
   /** Per room, the controller's requestShared (PI, hysteresis), or null: the room asks through request(). */
@@ -965,6 +973,8 @@ class TwinRun {
     this.resistiveW = new Float64Array(this.nHeaters).fill(NaN);
     this.acctJ = new Float64Array(this.nHeaters);
     this.active = new Uint8Array(this.nHeaters);
+    this.dirty = new Uint8Array(this.nHeaters).fill(1);
+    this.mayWatch = new Uint8Array(nRooms);
 
     // Static fleet view, initial states, controllers.
     const v = this.view;
@@ -1517,6 +1527,12 @@ class TwinRun {
     const t = this.table;
     const v = this.view;
     const slots = v.boardInstance;
+    // The heaters it touches get their controls worked out again (an invalid decision throws below).
+    if ('heater' in d && d.heater >= 0 && d.heater < this.nHeaters && this.dirty[d.heater] === 0) this.dirty[d.heater] = 1;
+    if ('instance' in d) {
+      const from = t.heater[d.instance];
+      if (from >= 0 && this.dirty[from] === 0) this.dirty[from] = 1;
+    }
     switch (d.kind) {
       case 'start': {
         this.checkInstance(d, d.instance);
@@ -1647,6 +1663,7 @@ class TwinRun {
           if (s === BOARD_FILLER) slots[h * this.maxB + b] = BOARD_FREE;
         }
         this.resistiveW[h] = Math.min(d.powerW, maxW);
+        this.dirty[h] = 2;
         return;
       }
       default: {
@@ -1656,7 +1673,11 @@ class TwinRun {
     }
   }
 
-  /** Turns the board slots, levels and boosters into kernel controls for the coming period. */
+  /**
+   * Turns the board slots, levels and boosters into kernel controls for the coming period: worked out again for the
+   * heaters a decision or a completion touched (and resistive heaters and boilers every time); then, for every room
+   * that computes or boosts, whether its body could reach derating within the period (such rooms are stepped exactly).
+   */
   private setControls(): void {
     const p = this.p;
     const v = this.view;
@@ -1665,50 +1686,62 @@ class TwinRun {
     const slots = v.boardInstance;
     const phase = this.table.phase;
     const maxB = this.maxB;
-    this.watchCount = 0;
-    for (let r = 0; r < this.nHeaters; r++) {
-      const nb = v.boards[r];
-      let n = 0;
-      for (let b = 0; b < nb; b++) {
-        const s = slots[r * maxB + b];
-        if (s === BOARD_FILLER) n++;
-        else if (s >= 0 && phase[s] === InstancePhase.running) n++;
-      }
-      this.active[r] = n;
-      const m = v.models[v.model[r]];
-      if (r >= this.nRooms) {
-        const b = r - this.nRooms;
-        const rw = this.resistiveW[r];
-        this.boilerOfferW[b] = Number.isNaN(rw) ? heaterPowerW(m, n, v.level[r], 1, 0, -Infinity) : rw;
-        continue;
-      }
+    const dirty = this.dirty;
+    // Only watched rooms accumulated anything in the period that ends.
+    for (let w = 0; w < this.watchCount; w++) {
+      const r = this.watchList[w];
       this.progAcc[r] = 0;
       this.boostAcc[r] = 0;
       this.watched[r] = 0;
-      const rw = this.resistiveW[r];
-      if (!Number.isNaN(rw)) {
-        const plan = planHeat(m, rw, { currentBoards: f.activeBoards[r] });
-        f.activeBoards[r] = plan.activeBoards;
-        f.freqLevel[r] = plan.level;
-        f.utilisation[r] = plan.utilisation;
-        f.booster[r] = plan.boosterFraction;
-        continue;
+    }
+    this.watchCount = 0;
+    const [X0, X1, X2, X3] = x;
+    const nominalW = this.nominalW;
+    const mayWatch = this.mayWatch;
+    for (let r = 0; r < this.nHeaters; r++) {
+      if (dirty[r] !== 0 || r >= this.nRooms) {
+        if (dirty[r] === 1) dirty[r] = 0;
+        const nb = v.boards[r];
+        let n = 0;
+        for (let b = 0; b < nb; b++) {
+          const s = slots[r * maxB + b];
+          if (s === BOARD_FILLER) n++;
+          else if (s >= 0 && phase[s] === InstancePhase.running) n++;
+        }
+        this.active[r] = n;
+        const m = v.models[v.model[r]];
+        if (r >= this.nRooms) {
+          const b = r - this.nRooms;
+          const rw = this.resistiveW[r];
+          this.boilerOfferW[b] = Number.isNaN(rw) ? heaterPowerW(m, n, v.level[r], 1, 0, -Infinity) : rw;
+          continue;
+        }
+        const rw = this.resistiveW[r];
+        if (!Number.isNaN(rw)) {
+          const plan = planHeat(m, rw, { currentBoards: f.activeBoards[r] });
+          f.activeBoards[r] = plan.activeBoards;
+          f.freqLevel[r] = plan.level;
+          f.utilisation[r] = plan.utilisation;
+          f.booster[r] = plan.boosterFraction;
+          mayWatch[r] = 0;
+          continue;
+        }
+        f.activeBoards[r] = n;
+        const lvl = v.level[r];
+        f.freqLevel[r] = lvl;
+        f.utilisation[r] = 1;
+        const bst = v.booster[r];
+        f.booster[r] = bst;
+        nominalW[r] = heaterPowerW(m, n, lvl, 1, bst, -Infinity);
+        mayWatch[r] = n > 0 || f.booster[r] > 0 ? 1 : 0;
       }
-      f.activeBoards[r] = n;
-      const lvl = v.level[r];
-      f.freqLevel[r] = lvl;
-      f.utilisation[r] = 1;
-      const bst = v.booster[r];
-      f.booster[r] = bst;
-      const pw = heaterPowerW(m, n, lvl, 1, bst, -Infinity);
-      this.nominalW[r] = pw;
-      if (n > 0 || f.booster[r] > 0) {
+      if (mayWatch[r] === 1) {
         // Could the body reach the derating threshold within the period? (Bound on its rise: all power in, no loss.)
         const g = p.groups[this.groupOf[r]];
-        const body = x[3][r];
-        const warm = Math.max(x[0][r], x[1][r], x[2][r]) - body;
-        const rise = ((pw + g.bodyCouplingWK * (warm > 0 ? warm : 0)) * p.periodS) / g.bodyCapJK;
-        if (body + rise + 0.5 >= m.derateStartC) {
+        const body = X3[r];
+        const warm = Math.max(X0[r], X1[r], X2[r]) - body;
+        const rise = ((nominalW[r] + g.bodyCouplingWK * (warm > 0 ? warm : 0)) * p.periodS) / g.bodyCapJK;
+        if (body + rise + 0.5 >= v.models[v.model[r]].derateStartC) {
           this.watched[r] = 1;
           this.watchList[this.watchCount++] = r;
         }
@@ -1937,6 +1970,7 @@ class TwinRun {
     const paid = frac * perBoardJ;
     this.t.computeByTypeJ[type] += paid;
     this.view.boardInstance[h * this.maxB + b] = BOARD_FREE;
+    if (this.dirty[h] === 0) this.dirty[h] = 1;
     this.complete(i, t0 + frac * el, true);
     return paid;
   }
