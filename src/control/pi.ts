@@ -161,13 +161,7 @@ export class PiController implements RoomController {
 
   /** Copies this controller's parameters and state into slot j of a PiBank (see PiBank.adopt). */
   saveTo(bank: PiBank, j: number): void {
-    bank.kp[j] = this.kp;
-    bank.ti[j] = this.ti;
-    bank.ff[j] = this.ff;
-    bank.tolW[j] = this.tolW;
-    bank.ua[j] = this.ua;
-    bank.solarUse[j] = this.solarUse;
-    bank.preheatH[j] = this.preheatH;
+    bank.setParams(j, [this.kp, this.ti, this.ff, this.tolW, this.ua, this.solarUse, this.preheatH]);
     bank.integralW[j] = this.integralW;
     bank.lastRequestW[j] = this.lastRequestW;
     bank.lastMaxW[j] = this.lastMaxW;
@@ -195,15 +189,21 @@ export function createPiController(options: PiOptions = {}): PiController {
  * of one object per room, which is what costs at 100,000 rooms). Slot j takes over the parameters and state of a
  * PiController (adopt) and then runs exactly PiController.request / delivered; request also returns what a fleet
  * needs from the forecast (wantHeatHours of forecastW) without writing the forecast out. syncTo gives the state back.
+ * The parameters are kept once per distinct set (rooms of a kind share theirs): a pass over the rooms reads one
+ * index per room instead of seven arrays.
  */
 export class PiBank {
-  readonly kp: Float64Array;
-  readonly ti: Float64Array;
-  readonly ff: Float64Array;
-  readonly tolW: Float64Array;
-  readonly ua: Float64Array;
-  readonly solarUse: Float64Array;
-  readonly preheatH: Float64Array;
+  /** Slot j's parameter set: an index into kp, ti, ff, tolW, ua, solarUse and preheatH. */
+  readonly paramSet: Int32Array;
+  kp: Float64Array = new Float64Array(8);
+  ti: Float64Array = new Float64Array(8);
+  ff: Float64Array = new Float64Array(8);
+  tolW: Float64Array = new Float64Array(8);
+  ua: Float64Array = new Float64Array(8);
+  solarUse: Float64Array = new Float64Array(8);
+  preheatH: Float64Array = new Float64Array(8);
+  private nSets = 0;
+  private readonly setIndex = new Map<string, number>();
   readonly integralW: Float64Array;
   readonly lastRequestW: Float64Array;
   readonly lastMaxW: Float64Array;
@@ -217,18 +217,39 @@ export class PiBank {
 
   constructor(size: number) {
     const a = (): Float64Array => new Float64Array(size);
-    this.kp = a();
-    this.ti = a();
-    this.ff = a();
-    this.tolW = a();
-    this.ua = a();
-    this.solarUse = a();
-    this.preheatH = a();
+    this.paramSet = new Int32Array(size);
     this.integralW = a();
     this.lastRequestW = a().fill(NaN);
     this.lastMaxW = a().fill(NaN);
     this.lastDeliveredW = a().fill(NaN);
     this.lastUnclippedW = a().fill(NaN);
+  }
+
+  /** Gives slot j the parameters (kp, ti, ff, tolW, ua, solarUse, preheatH), shared with the slots that have the same. */
+  setParams(j: number, params: readonly [number, number, number, number, number, number, number]): void {
+    // Keyed by the exact bits (−0 and NaN payloads included): a shared set holds the very numbers given.
+    const key = Array.from(new Uint32Array(Float64Array.from(params).buffer), (u) => u.toString(36)).join(',');
+    let k = this.setIndex.get(key);
+    if (k === undefined) {
+      k = this.nSets++;
+      this.setIndex.set(key, k);
+      if (k >= this.kp.length) {
+        const grow = (x: Float64Array): Float64Array => {
+          const y = new Float64Array(2 * x.length);
+          y.set(x);
+          return y;
+        };
+        this.kp = grow(this.kp);
+        this.ti = grow(this.ti);
+        this.ff = grow(this.ff);
+        this.tolW = grow(this.tolW);
+        this.ua = grow(this.ua);
+        this.solarUse = grow(this.solarUse);
+        this.preheatH = grow(this.preheatH);
+      }
+      [this.kp[k], this.ti[k], this.ff[k], this.tolW[k], this.ua[k], this.solarUse[k], this.preheatH[k]] = params;
+    }
+    this.paramSet[j] = k;
   }
 
   /** Slot j takes over controller c's parameters and state. */
@@ -251,14 +272,15 @@ export class PiBank {
    * computed here): sets powerW, minW, maxW and returns wantHeatHours(forecastW, idleW) of the forecast it would write.
    */
   request(j: number, input: RoomControlInput, horizon: number, idleW: number, shared: SharedHeatNeed | null): number {
+    const ps = this.paramSet[j];
     const maxHeatW = input.maxHeatW > 0 ? input.maxHeatW : 0;
     const sp = input.setpointC;
     const air = input.airC;
     const e = sp - air;
     const outdoor = aheadAt(input.outdoorAheadC, 0, sp);
-    const ffRaw = this.ff[j] * (sp - outdoor);
+    const ffRaw = this.ff[ps] * (sp - outdoor);
     const ff = Number.isFinite(ffRaw) ? ffRaw : 0;
-    const kp = this.kp[j];
+    const kp = this.kp[ps];
     if (!Number.isFinite(e)) {
       this.powerW = 0;
       this.minW = 0;
@@ -272,16 +294,16 @@ export class PiBank {
       const lastDeliveredW = this.lastDeliveredW[j];
       const got = Number.isNaN(lastDeliveredW) ? lastRequestW : lastDeliveredW;
       const lastUnclippedW = this.lastUnclippedW[j];
-      const limitedHigh = got < lastRequestW - this.tolW[j] || lastUnclippedW >= this.lastMaxW[j];
+      const limitedHigh = got < lastRequestW - this.tolW[ps] || lastUnclippedW >= this.lastMaxW[j];
       const limitedLow = lastUnclippedW <= 0;
       if (limitedHigh) {
         const cap = got - ff;
         if (integralW > cap) integralW = cap;
       }
-      const dI = (kp * e * input.periodS) / this.ti[j];
+      const dI = (kp * e * input.periodS) / this.ti[ps];
       if (!((limitedHigh && dI > 0) || (limitedLow && dI < 0))) integralW += dI;
     } else {
-      integralW += (kp * e * input.periodS) / this.ti[j];
+      integralW += (kp * e * input.periodS) / this.ti[ps];
     }
     if (integralW > maxHeatW) integralW = maxHeatW;
     else if (integralW < -maxHeatW) integralW = -maxHeatW;
@@ -292,9 +314,9 @@ export class PiBank {
     let powerW = clampW(v, maxHeatW);
     let minW = clampW(v - kp * lim.lowerBandK, powerW);
     let maxW = clampW(v + kp * lim.upperBandK, maxHeatW);
-    const preH = this.preheatH[j];
+    const preH = this.preheatH[ps];
     if (preH > 0) {
-      const pre = preheatW(input, preH, kp, this.ua[j], this.solarUse[j], maxHeatW);
+      const pre = preheatW(input, preH, kp, this.ua[ps], this.solarUse[ps], maxHeatW);
       if (pre > maxW) maxW = pre;
     }
     if (maxW < powerW) maxW = powerW;
@@ -313,10 +335,10 @@ export class PiBank {
 
     if (horizon <= 0) return 0;
     let need: Float64Array;
-    if (shared !== null) need = shared.need(input, this.ua[j], this.solarUse[j], horizon);
+    if (shared !== null) need = shared.need(input, this.ua[ps], this.solarUse[ps], horizon);
     else {
       if (this.forecast.length !== horizon) this.forecast = new Float64Array(horizon);
-      need = steadyHeatNeedW(input, this.ua[j], this.solarUse[j], this.forecast);
+      need = steadyHeatNeedW(input, this.ua[ps], this.solarUse[ps], this.forecast);
     }
     const bias = ff + integralW - need[0];
     for (let k = 0; k < horizon; k++) {
@@ -358,7 +380,7 @@ export class PiBank {
     let cUa = NaN;
     let cSolarUse = NaN;
     let cNeed = NaN;
-    const { kp: kpA, ti: tiA, ff: ffA, tolW: tolA, ua: uaA, solarUse: suA, preheatH: preA } = this;
+    const { kp: kpA, ti: tiA, ff: ffA, tolW: tolA, ua: uaA, solarUse: suA, preheatH: preA, paramSet } = this;
     const { integralW: intA, lastRequestW: lrA, lastMaxW: lmA, lastDeliveredW: ldA, lastUnclippedW: luA } = this;
     const { powerW: outP, minW: outMin, maxW: outMax, wantHeatH: outWant } = out;
     const rec = shared.records;
@@ -367,11 +389,12 @@ export class PiBank {
     let needSu = NaN;
     let nRec = 0;
     for (let j = from; j < to; j++) {
+      const ps = paramSet[j];
       const air = airC[j];
       const e = sp - air;
-      const ffRaw = ffA[j] * spOut;
+      const ffRaw = ffA[ps] * spOut;
       const ff = Number.isFinite(ffRaw) ? ffRaw : 0;
-      const kp = kpA[j];
+      const kp = kpA[ps];
       if (!Number.isFinite(e)) {
         outP[j] = 0;
         outMin[j] = 0;
@@ -386,16 +409,16 @@ export class PiBank {
         const lastDeliveredW = ldA[j];
         const got = Number.isNaN(lastDeliveredW) ? lastRequestW : lastDeliveredW;
         const lastUnclippedW = luA[j];
-        const limitedHigh = got < lastRequestW - tolA[j] || lastUnclippedW >= lmA[j];
+        const limitedHigh = got < lastRequestW - tolA[ps] || lastUnclippedW >= lmA[j];
         const limitedLow = lastUnclippedW <= 0;
         if (limitedHigh) {
           const cap = got - ff;
           if (integralW > cap) integralW = cap;
         }
-        const dI = (kp * e * periodS) / tiA[j];
+        const dI = (kp * e * periodS) / tiA[ps];
         if (!((limitedHigh && dI > 0) || (limitedLow && dI < 0))) integralW += dI;
       } else {
-        integralW += (kp * e * periodS) / tiA[j];
+        integralW += (kp * e * periodS) / tiA[ps];
       }
       if (integralW > maxHeatW) integralW = maxHeatW;
       else if (integralW < -maxHeatW) integralW = -maxHeatW;
@@ -408,7 +431,7 @@ export class PiBank {
       let minW = vLo > powerW ? powerW : vLo > 0 ? vLo : 0;
       const vHi = v + kp * upperBandK;
       let maxW = vHi > maxHeatW ? maxHeatW : vHi > 0 ? vHi : 0;
-      const preH = preA[j];
+      const preH = preA[ps];
       if (preH > 0) {
         // preheatW(input, preH, kp, ua, solarUse, maxHeatW), its air-independent terms computed once per call.
         if (cPreH !== preH) {
@@ -422,8 +445,8 @@ export class PiBank {
         }
         const coming = cComing;
         if (coming > sp) {
-          const ua = uaA[j];
-          const su = suA[j];
+          const ua = uaA[ps];
+          const su = suA[ps];
           if (!(cUa === ua && cSolarUse === su)) {
             cNeed = ua * (coming - aheadAt(input.outdoorAheadC, 0, coming)) - gains0 - su * solar0;
             cUa = ua;
@@ -454,8 +477,8 @@ export class PiBank {
       // shared.need(…) and shared.firstBelow(…), inlined: need() is called again only when its arguments change (it
       // returns the same array, untouched, for the same ones), and the first slot below idleW is searched here (no
       // call with floating-point arguments per room).
-      const ua = uaA[j];
-      const su = suA[j];
+      const ua = uaA[ps];
+      const su = suA[ps];
       if (needFor === null || ua !== needUa || su !== needSu) {
         needFor = shared.need(input, ua, su, horizon);
         needUa = ua;
