@@ -40,6 +40,10 @@ const MIG_RISK = 3;
 const F_OK = 1;
 const F_SAFETY = 2;
 const F_BOILER = 4;
+/** Heater flags of the board inventory: some board runs filler, some board is free (without either, finishHeater
+ * skips its board loops). */
+const F_FILLER = 8;
+const F_FREE = 16;
 
 type Resolved = Required<HearthOptions>;
 
@@ -124,19 +128,20 @@ export class HearthPolicy implements Policy {
   private capW = new Float64Array(0);
   private tgtW = new Float64Array(0);
   private baseW = new Float64Array(0);
-  private inc0W = new Float64Array(0);
-  private idleIncW = new Float64Array(0);
   private capDynW = new Float64Array(0);
-  private heat = new Int32Array(0);
-  private extra = new Int32Array(0);
-  private nComp = new Int32Array(0);
-  private nPaused = new Int32Array(0);
-  private started = new Int32Array(0);
-  private nHeat = new Int32Array(0);
+  // Board counts (≤ boards[h] ≤ 255: FleetView.boards is a Uint8Array): 16 bits, half the memory traffic of 32.
+  private heat = new Int16Array(0);
+  private extra = new Int16Array(0);
+  private nComp = new Int16Array(0);
+  private nPaused = new Int16Array(0);
+  private started = new Int16Array(0);
+  private nHeat = new Int16Array(0);
   private reqLevel = new Int32Array(0);
   // Per board slot.
   private taken = new Int32Array(0);
   private vacated = new Int32Array(0);
+  /** Per model: 1 when its boards' dynamic power never falls from one level to the next (finishHeater's early exit). */
+  private ascending = new Uint8Array(0);
 
   // Scratch of one round.
   private now = 0;
@@ -250,7 +255,20 @@ export class HearthPolicy implements Policy {
 
   /** Step 4 over the fleet. */
   private finishAll(fleet: FleetView, out: Decision[]): void {
-    for (let h = 0, n = fleet.heaters; h < n; h++) this.finishHeater(h, fleet, out);
+    const models = fleet.models;
+    if (this.ascending.length < models.length) this.ascending = new Uint8Array(models.length);
+    for (let k = 0; k < models.length; k++) this.ascending[k] = ascendingLevels(models[k]) ? 1 : 0;
+    for (let h = 0, n = fleet.heaters; h < n; h++) {
+      const flags = this.flags[h];
+      // Most heaters have nothing to finish (offline; or safe with no filler board, nothing computing and no filler
+      // to start): then the level stays and the booster is off. The same tests as finishHeater's, without the call.
+      if ((flags & F_OK) === 0) continue;
+      if ((flags & (F_SAFETY | F_FILLER)) === 0 && this.nComp[h] + this.started[h] === 0 && this.nHeat[h] <= 0) {
+        if (Math.abs(0 - fleet.booster[h]) > 1e-3) out.push({ kind: 'booster', heater: h, fraction: 0 });
+        continue;
+      }
+      this.finishHeater(h, fleet, out);
+    }
   }
 
   /** Killed work goes back to the queue (a non-checkpointable instance restarts from scratch). */
@@ -281,9 +299,8 @@ export class HearthPolicy implements Policy {
     const base = nb * bm.offW;
     this.baseW[h] = base;
     const inc0 = bm.idleW + Math.min(bm.dynWByLevel[0], capDyn) - bm.offW;
-    this.inc0W[h] = inc0;
+    // A paused board's added power: a constant of the model (powerW and finishHeater compute it the same way).
     const pI = bm.idleW - bm.offW;
-    this.idleIncW[h] = pI;
     const air = fleet.airC[h];
     const safety = fleet.safetyC[h];
     const safe = !(air >= safety - this.o.safetyMarginK);
@@ -305,6 +322,7 @@ export class HearthPolicy implements Policy {
     let nRun = 0;
     let nPau = 0;
     let free = 0;
+    let inv = 0;
     for (let b = 0, s = h * mb; b < nb; b++, s++) {
       const v = slots[s];
       if (v >= 0) {
@@ -314,7 +332,13 @@ export class HearthPolicy implements Policy {
           if (Number.isNaN(this.pausedAtS[v])) this.pausedAtS[v] = this.now;
           paused[nPau++] = v;
         }
-      } else if (v === BOARD_FILLER || v === BOARD_FREE) free++;
+      } else if (v === BOARD_FILLER) {
+        free++;
+        inv |= F_FILLER;
+      } else if (v === BOARD_FREE) {
+        free++;
+        inv |= F_FREE;
+      }
     }
 
     if (!safe) {
@@ -322,12 +346,12 @@ export class HearthPolicy implements Policy {
       this.scanUnsafe(h, flags, nb, nRun, nPau, air >= safety - this.o.evacuateMarginK, fleet, table, out);
       return;
     }
-    this.flags[h] = flags;
+    this.flags[h] = flags | inv;
     let r = nRun;
     let q = nPau;
     if (nRun + nPau > 0) {
       // Work on the heater: pauses, resumes, migrations (writes nComp, nPaused, reqLevel).
-      if (!this.scanWork(h, m, nb, nRun, nPau, fleet, table, out)) free = 0;
+      if (!this.scanWork(h, m, nb, nRun, nPau, inc0, pI, fleet, table, out)) free = 0;
       r = this.nComp[h];
       q = this.nPaused[h];
     } else {
@@ -344,7 +368,8 @@ export class HearthPolicy implements Policy {
     const nHeat = boardsWithin(heatLimit - base - q * pI, inc0, nb - q);
     // The same call when the heat limit is the cap (one division saved).
     const nCap = heatLimit === cap ? nHeat : boardsWithin(cap - base - q * pI, inc0, nb - q);
-    this.nHeat[h] = nHeat;
+    // finishHeater's filler budget: none when the target asks no heat.
+    this.nHeat[h] = tgt > 0 ? nHeat : 0;
     const heat = clampInt(nHeat - r, 0, free);
     this.heat[h] = heat;
     const extra = clampInt(nCap - r, 0, free) - heat;
@@ -406,14 +431,12 @@ export class HearthPolicy implements Policy {
    * resumes, migration candidates; writes nComp, nPaused and reqLevel. Returns false when the heater is over its cap
    * (nothing new starts there).
    */
-  private scanWork(h: number, m: HeaterModel, nb: number, nRun: number, nPau: number, fleet: FleetView, table: InstanceTable, out: Decision[]): boolean {
+  private scanWork(h: number, m: HeaterModel, nb: number, nRun: number, nPau: number, inc0: number, pI: number, fleet: FleetView, table: InstanceTable, out: Decision[]): boolean {
     const running = this.scratchRun;
     const paused = this.scratchPaused;
     const now = this.now;
     const cap = this.capW[h];
     const tgt = this.tgtW[h];
-    const inc0 = this.inc0W[h];
-    const pI = this.idleIncW[h];
     const base = this.baseW[h];
     let r = nRun;
     let q = nPau;
@@ -642,7 +665,7 @@ export class HearthPolicy implements Policy {
     policy: this as HearthPolicy,
     fleet: null as unknown as FleetView,
     table: null as unknown as InstanceTable,
-    count: new Int32Array(0),
+    count: new Int16Array(0),
     instance: 0,
     need: 0,
     exclude: -1,
@@ -703,7 +726,7 @@ export class HearthPolicy implements Policy {
 
   private powerW(h: number, m: HeaterModel, n: number, lvl: number): number {
     const bm = m.board;
-    return this.baseW[h] + n * (bm.idleW + Math.min(bm.dynWByLevel[lvl], this.capDynW[h]) - bm.offW) + this.nPaused[h] * this.idleIncW[h];
+    return this.baseW[h] + n * (bm.idleW + Math.min(bm.dynWByLevel[lvl], this.capDynW[h]) - bm.offW) + this.nPaused[h] * (bm.idleW - bm.offW);
   }
 
   // ---- step 3: work at risk, migrations, the queue ---------------------------------------------------------------
@@ -872,35 +895,46 @@ export class HearthPolicy implements Policy {
       if (fleet.booster[h] > 0) out.push({ kind: 'booster', heater: h, fraction: 0 });
       return;
     }
-    const m = fleet.models[fleet.model[h]];
     const mb = fleet.maxBoards;
-    const nb = minBoards(fleet.boards[h], mb, m.boards);
     let comp = this.nComp[h] + this.started[h];
-    let fill = this.tgtW[h] > 0 ? Math.max(0, this.nHeat[h] - comp) : 0;
-    // (Board tests cheapest first: most boards fail the first.)
-    for (let b = 0; b < nb; b++) {
-      const s = h * mb + b;
-      if (fleet.boardInstance[s] !== BOARD_FILLER || this.taken[s] === this.round || this.vacated[s] === this.round) continue;
-      if (fill > 0) {
+    // nHeat is 0 when the target asks no heat (scanHeater).
+    let fill = Math.max(0, this.nHeat[h] - comp);
+    // Most heaters have no filler board and no filler to start: their board loops would do nothing (the inventory
+    // flags are scanHeater's, and the policy never writes boardInstance).
+    if ((flags & F_FILLER) !== 0 || (fill > 0 && (flags & F_FREE) !== 0)) {
+      const nb = minBoards(fleet.boards[h], mb, fleet.models[fleet.model[h]].boards);
+      const taken = this.taken;
+      const vacated = this.vacated;
+      const round = this.round;
+      const slots = fleet.boardInstance;
+      // (Board tests cheapest first: most boards fail the first.)
+      for (let b = 0; b < nb; b++) {
+        const s = h * mb + b;
+        if (slots[s] !== BOARD_FILLER || taken[s] === round || vacated[s] === round) continue;
+        if (fill > 0) {
+          fill--;
+          comp++;
+        } else out.push({ kind: 'filler', heater: h, board: b, on: false });
+      }
+      for (let b = 0; b < nb && fill > 0; b++) {
+        const s = h * mb + b;
+        if (slots[s] !== BOARD_FREE || taken[s] === round || vacated[s] === round) continue;
+        out.push({ kind: 'filler', heater: h, board: b, on: true });
         fill--;
         comp++;
-      } else out.push({ kind: 'filler', heater: h, board: b, on: false });
+      }
     }
-    for (let b = 0; b < nb && fill > 0; b++) {
-      const s = h * mb + b;
-      if (fleet.boardInstance[s] !== BOARD_FREE || this.taken[s] === this.round || this.vacated[s] === this.round) continue;
-      out.push({ kind: 'filler', heater: h, board: b, on: true });
-      fill--;
-      comp++;
-    }
-    const top = m.board.levels - 1;
-    const cap = this.capW[h];
-    // A boiler's tank takes heat up to its cap (maxW: headroom and the exchanger) at no comfort cost, and what the
-    // boards do not give the tank its resistive top-up gives later: paid work there runs as fast as the cap allows.
-    const sinkPaid = (flags & F_BOILER) !== 0 && this.nComp[h] + this.started[h] > 0;
-    const tgt = sinkPaid ? cap : this.tgtW[h];
-    let lvl = fleet.level[h];
+    // Nothing computing: the level stays and the booster is off.
+    let boost = 0;
     if (comp > 0) {
+      const m = fleet.models[fleet.model[h]];
+      const nb = minBoards(fleet.boards[h], mb, m.boards);
+      const top = m.board.levels - 1;
+      const cap = this.capW[h];
+      // A boiler's tank takes heat up to its cap (maxW: headroom and the exchanger) at no comfort cost, and what the
+      // boards do not give the tank its resistive top-up gives later: paid work there runs as fast as the cap allows.
+      const sinkPaid = (flags & F_BOILER) !== 0 && this.nComp[h] + this.started[h] > 0;
+      const tgt = sinkPaid ? cap : this.tgtW[h];
       let best = 0;
       let bestErr = Infinity;
       let capLvl = 0;
@@ -908,8 +942,10 @@ export class HearthPolicy implements Policy {
       const bm = m.board;
       const baseW = this.baseW[h];
       const capDyn = this.capDynW[h];
-      const pausedW = this.nPaused[h] * this.idleIncW[h];
+      const pausedW = this.nPaused[h] * (bm.idleW - bm.offW);
       const dynW = bm.dynWByLevel;
+      const reqLevel = this.reqLevel[h];
+      const ascending = this.ascending[fleet.model[h]] === 1;
       for (let l = 0; l <= top; l++) {
         const p = baseW + comp * (bm.idleW + Math.min(dynW[l], capDyn) - bm.offW) + pausedW;
         if (p > cap + 1e-9 && l > 0) break;
@@ -919,17 +955,20 @@ export class HearthPolicy implements Policy {
           bestErr = err;
           best = l;
         }
+        // With dynW ascending and comp > 0, p never falls as l rises (each operation is monotonic): once p ≥ tgt
+        // the error only grows, so no later level beats `best` by 1e-9; and capLvl only matters when the requested
+        // level is above best (else min(reqLevel, capLvl) ≤ reqLevel ≤ best). Then the remaining levels change nothing.
+        if (ascending && p >= tgt && reqLevel <= best) break;
       }
-      lvl = Math.max(best, Math.min(this.reqLevel[h], capLvl));
+      const lvl = Math.max(best, Math.min(reqLevel, capLvl));
       if (lvl !== fleet.level[h]) out.push({ kind: 'level', heater: h, level: lvl });
-    }
-    // Booster: only what every board computing at the top level cannot give.
-    let boost = 0;
-    if (m.boosterW > 0 && comp === nb - this.nPaused[h] && comp > 0 && lvl === top) {
-      const deficit = tgt - this.powerW(h, m, comp, top);
-      if (deficit > 0) {
-        boost = Math.min(1, deficit / m.boosterW);
-        if (m.boosterDerates) boost = Math.min(boost, derateFactor(m, fleet.bodyC[h]));
+      // Booster: only what every board computing at the top level cannot give.
+      if (m.boosterW > 0 && comp === nb - this.nPaused[h] && lvl === top) {
+        const deficit = tgt - this.powerW(h, m, comp, top);
+        if (deficit > 0) {
+          boost = Math.min(1, deficit / m.boosterW);
+          if (m.boosterDerates) boost = Math.min(boost, derateFactor(m, fleet.bodyC[h]));
+        }
       }
     }
     if (Math.abs(boost - fleet.booster[h]) > 1e-3) out.push({ kind: 'booster', heater: h, fraction: boost });
@@ -954,15 +993,13 @@ export class HearthPolicy implements Policy {
       this.capW = new Float64Array(H);
       this.tgtW = new Float64Array(H);
       this.baseW = new Float64Array(H);
-      this.inc0W = new Float64Array(H);
-      this.idleIncW = new Float64Array(H);
       this.capDynW = new Float64Array(H);
-      this.heat = new Int32Array(H);
-      this.extra = new Int32Array(H);
-      this.nComp = new Int32Array(H);
-      this.nPaused = new Int32Array(H);
-      this.started = new Int32Array(H);
-      this.nHeat = new Int32Array(H);
+      this.heat = new Int16Array(H);
+      this.extra = new Int16Array(H);
+      this.nComp = new Int16Array(H);
+      this.nPaused = new Int16Array(H);
+      this.started = new Int16Array(H);
+      this.nHeat = new Int16Array(H);
       this.reqLevel = new Int32Array(H);
     }
     if (this.scratchRun.length < fleet.maxBoards) {
@@ -1061,8 +1098,20 @@ export class HearthPolicy implements Policy {
 function boardsWithin(budget: number, inc: number, max: number): number {
   if (!(budget >= 0)) return 0;
   if (!(inc > 0)) return max;
+  // Most heaters end in one of these two cases; both skip the division and give what it gives. Under half a board:
+  // budget < inc/2 (to within half a subnormal ulp), so budget/inc rounds to at most 0.5 and floor(· + 1e-9) is 0.
+  // At least max + 1 boards: budget/inc ≥ (max + 1)(1 − 2⁻⁵³) > max + 0.5 rounds to at least that, floor to ≥ max.
+  if (budget < 0.5 * inc) return 0 < max ? 0 : max;
+  if (budget >= (max + 1) * inc) return max;
   const n = Math.floor(budget / inc + 1e-9);
   return n < max ? n : max;
+}
+
+/** Whether the model's dynamic power per board is non-decreasing over its levels (false on a NaN). */
+function ascendingLevels(m: HeaterModel): boolean {
+  const dyn = m.board.dynWByLevel;
+  for (let l = 1; l < m.board.levels; l++) if (!(dyn[l] >= dyn[l - 1])) return false;
+  return true;
 }
 
 /** Math.min of three board counts (non-negative integers). */

@@ -251,10 +251,24 @@ function sameInt32(a: Int32Array, b: Int32Array, n: number): boolean {
 function sameHardware(fleet: FleetView, cores: Uint16Array, memoryMB: Float32Array, gpu: Uint8Array): boolean {
   const n = fleet.heaters;
   if (cores.length !== n) return false;
-  const c = fleet.coresPerBoard;
-  const m = fleet.memoryMBPerBoard;
-  const g = fleet.gpu;
-  for (let h = 0; h < n; h++) if (c[h] !== cores[h] || !Object.is(m[h], memoryMB[h]) || g[h] !== gpu[h]) return false;
+  return sameBytes(fleet.coresPerBoard, cores, n) && sameBytes(fleet.memoryMBPerBoard, memoryMB, n) && sameBytes(fleet.gpu, gpu, n);
+}
+
+/**
+ * Whether the first n elements of a and b have the same bytes, compared 4 at a time (a round compares the whole
+ * fleet's hardware). Equal bytes are equal values (Object.is); NaNs of different payloads count as a change, which
+ * costs a rebuild to the same configurations.
+ */
+function sameBytes(a: Uint16Array | Float32Array | Uint8Array, b: Uint16Array | Float32Array | Uint8Array, n: number): boolean {
+  if (a.length < n || b.length < n) return false;
+  const bytes = n * a.BYTES_PER_ELEMENT;
+  const words = (a.byteOffset & 3) === 0 && (b.byteOffset & 3) === 0 ? bytes >> 2 : 0;
+  if (words > 0 && !sameInt32(new Int32Array(a.buffer, a.byteOffset, words), new Int32Array(b.buffer, b.byteOffset, words), words)) return false;
+  const rest = bytes - 4 * words;
+  if (rest === 0) return true;
+  const ta = new Uint8Array(a.buffer, a.byteOffset + 4 * words, rest);
+  const tb = new Uint8Array(b.buffer, b.byteOffset + 4 * words, rest);
+  for (let k = 0; k < rest; k++) if (ta[k] !== tb[k]) return false;
   return true;
 }
 
