@@ -203,6 +203,7 @@ export class PiBank {
   solarUse: Float64Array = new Float64Array(8);
   preheatH: Float64Array = new Float64Array(8);
   private nSets = 0;
+  private lastSet = -1;
   private readonly setIndex = new Map<string, number>();
   readonly integralW: Float64Array;
   readonly lastRequestW: Float64Array;
@@ -227,6 +228,21 @@ export class PiBank {
 
   /** Gives slot j the parameters (kp, ti, ff, tolW, ua, solarUse, preheatH), shared with the slots that have the same. */
   setParams(j: number, params: readonly [number, number, number, number, number, number, number]): void {
+    // Slots are usually adopted room after room of a kind: the set of the last one, when it holds the same numbers.
+    const last = this.lastSet;
+    if (
+      last >= 0 &&
+      Object.is(this.kp[last], params[0]) &&
+      Object.is(this.ti[last], params[1]) &&
+      Object.is(this.ff[last], params[2]) &&
+      Object.is(this.tolW[last], params[3]) &&
+      Object.is(this.ua[last], params[4]) &&
+      Object.is(this.solarUse[last], params[5]) &&
+      Object.is(this.preheatH[last], params[6])
+    ) {
+      this.paramSet[j] = last;
+      return;
+    }
     // Keyed by the exact bits (−0 and NaN payloads included): a shared set holds the very numbers given.
     const key = Array.from(new Uint32Array(Float64Array.from(params).buffer), (u) => u.toString(36)).join(',');
     let k = this.setIndex.get(key);
@@ -250,6 +266,7 @@ export class PiBank {
       [this.kp[k], this.ti[k], this.ff[k], this.tolW[k], this.ua[k], this.solarUse[k], this.preheatH[k]] = params;
     }
     this.paramSet[j] = k;
+    this.lastSet = k;
   }
 
   /** Slot j takes over controller c's parameters and state. */
