@@ -13,17 +13,9 @@ import { Agent } from '../../src/agent/agent.ts';
 import { MqttTransport } from '../../src/agent/mqtt-transport.ts';
 import { HttpFiles } from '../../src/agent/http-files.ts';
 import { RoomTwin } from '../../src/agent/room-twin.ts';
+import { until } from '../helpers/until.ts';
 
 const OPERATOR = 'hth_live_test_operator_token_0123456789';
-
-async function until<T>(fn: () => Promise<T | undefined>, what: string, limit = 600): Promise<T> {
-  for (let k = 0; k < limit; k++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 test('live: a task runs on a real agent over MQTT and reaches Success; stdout and results come back', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-live-'));

@@ -16,21 +16,11 @@ import { Agent, AgentFilesError, type AgentFiles } from '../../src/agent/agent.t
 import { MqttTransport } from '../../src/agent/mqtt-transport.ts';
 import { HttpFiles } from '../../src/agent/http-files.ts';
 import { packCheckpoint, unpackCheckpoint } from '../../src/agent/checkpoint.ts';
+import { until } from '../helpers/until.ts';
 
 const OPERATOR = 'hth_migrate_test_operator_token_0123456789';
 const A = 'demo-heater-1';
 const B = 'demo-heater-2';
-
-/** Polls `fn` every 100 ms until it returns a value; fails after `ms`. */
-async function until<T>(fn: () => Promise<T | undefined> | T | undefined, what: string, ms = 60_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /**
  * Counts from what `count` holds to 40, one step per 0.2 s, writing each step to `count`; on SIGTERM it saves the

@@ -33,6 +33,7 @@ import { enrolDevice } from '../../src/coordinator/bus/enrol.ts';
 import { mosquittoPasswordHash, renderMosquittoFiles, renderPasswordFile } from '../../src/coordinator/bus/mosquitto-config.ts';
 import { authenticate } from '../../src/coordinator/auth/tokens.ts';
 import { openStore, type Store } from '../../src/coordinator/store/index.ts';
+import { until } from '../helpers/until.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Helpers
@@ -46,14 +47,9 @@ function instanceReport(deviceId: string, seq = 1): InstanceReport {
 const POWER: DeviceCommand = { kind: 'power', level: 5, booster: 0.5, filler: [true, false], resistiveW: null };
 const OFFLINE = JSON.stringify({ status: 'offline', agentVersion: 'test' });
 
-/** Polls until `fn` returns a value (not undefined); fails after `limit` × 10 ms. */
-async function until<T>(fn: () => T | undefined, what: string, limit = 500): Promise<T> {
-  for (let k = 0; k < limit; k++) {
-    const v = fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+/** until(), polling every 10 ms (the bus answers within milliseconds). */
+function soon<T>(fn: () => Promise<T | undefined> | T | undefined, what: string): Promise<T> {
+  return until(fn, what, 5_000, 10);
 }
 
 /** Log lines of a broker, with a wait for the first one matching. */
@@ -244,7 +240,7 @@ for (const kind of LINK_KINDS) {
       await d.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1')), { qos: 0 });
       await d.publishAsync(deviceTopic('heater-1', 'instances'), JSON.stringify(instanceReport('heater-1')), { qos: 1 });
       const inboxed = { reports: [] as DeviceReport[], instances: [] as InstanceReport[] };
-      await until(() => {
+      await soon(() => {
         const { reports, instances } = b.link.drain();
         inboxed.reports.push(...reports);
         inboxed.instances.push(...instances);
@@ -252,7 +248,7 @@ for (const kind of LINK_KINDS) {
       }, 'telemetry and an instance report');
       assert.deepEqual(inboxed.reports, [report('heater-1')]);
       assert.deepEqual(inboxed.instances, [instanceReport('heater-1')]);
-      await until(() => (b.link.online('heater-1') ? true : undefined), 'online state');
+      await soon(() => (b.link.online('heater-1') ? true : undefined), 'online state');
       assert.equal(b.link.state('heater-1')?.agentVersion, '0.1.0');
       assert.equal(b.link.online('heater-2'), false);
 
@@ -265,7 +261,7 @@ for (const kind of LINK_KINDS) {
       // The state is retained: a coordinator connecting later learns it at once.
       const late = await MqttLink.connect({ url: b.broker.url, password: b.broker.coordinator.password, clientId: `${COORDINATOR_USERNAME}-late`, clean: true });
       try {
-        await until(() => (late.online('heater-1') ? true : undefined), 'retained state on a new link');
+        await soon(() => (late.online('heater-1') ? true : undefined), 'retained state on a new link');
       } finally {
         await late.close();
       }
@@ -343,7 +339,7 @@ for (const kind of LINK_KINDS) {
       assert.equal(refused.payload, bad.length + 1);
       assert.equal(spy.connected, true, 'a dropped payload does not cost the connection');
       await spy.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1', 42)), { qos: 1 });
-      const drained = await until(() => {
+      const drained = await soon(() => {
         const r = b.link.drain().reports;
         return r.length > 0 ? r : undefined;
       }, 'the valid report after the bad ones');
@@ -392,7 +388,7 @@ for (const kind of LINK_KINDS) {
 
       // Still alive: the honest device's telemetry arrives.
       await honest.publishAsync(deviceTopic('heater-2', 'telemetry'), JSON.stringify(report('heater-2', 7)), { qos: 1 });
-      const after = await until(() => {
+      const after = await soon(() => {
         const r = b.link.drain().reports;
         return r.length > 0 ? r : undefined;
       }, 'honest telemetry after the attacks');
@@ -410,7 +406,7 @@ for (const kind of LINK_KINDS) {
     try {
       const d = await device(b.broker.url, 'heater-1', b.secrets['heater-1']);
       await d.publishAsync(deviceTopic('heater-1', 'state'), JSON.stringify({ status: 'online', agentVersion: '0.1.0' }), { qos: 1, retain: true });
-      await until(() => (b.link.online('heater-1') ? true : undefined), 'online');
+      await soon(() => (b.link.online('heater-1') ? true : undefined), 'online');
       const offline = new Promise<void>((resolve) => {
         const stop = b.link.onStateChange((id, state) => {
           if (id === 'heater-1' && state?.status === 'offline') {
@@ -468,7 +464,7 @@ test('embedded broker, in-process link: retained states before it attached, comm
     }
     assert.equal(broker.counters.refused.payload, 4);
     await d.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1', 5)), { qos: 0 });
-    const reports = await until(() => {
+    const reports = await soon(() => {
       const r = link!.drain().reports;
       return r.length > 0 ? r : undefined;
     }, 'the valid report');
@@ -637,7 +633,7 @@ test('mosquitto: device ↔ link round trip, last will, and a device cannot publ
     await d1.publishAsync(deviceTopic('heater-1', 'telemetry'), JSON.stringify(report('heater-1', 1)), { qos: 1 });
     await d2.publishAsync(deviceTopic('heater-2', 'instances'), JSON.stringify(instanceReport('heater-2')), { qos: 1 });
     const got = { reports: [] as DeviceReport[], instances: [] as InstanceReport[] };
-    await until(() => {
+    await soon(() => {
       const x = link!.drain();
       got.reports.push(...x.reports);
       got.instances.push(...x.instances);
@@ -646,7 +642,7 @@ test('mosquitto: device ↔ link round trip, last will, and a device cannot publ
     assert.deepEqual(got.reports, [report('heater-1', 1)], 'the forged heater-2 report never arrived');
     assert.deepEqual(got.instances, [instanceReport('heater-2')]);
     assert.equal(link.counters.dropped.payload, 1);
-    await until(() => (link!.online('heater-1') ? true : undefined), 'online through mosquitto');
+    await soon(() => (link!.online('heater-1') ? true : undefined), 'online through mosquitto');
 
     const c2 = box2.next(deviceTopic('heater-2', 'commands'));
     const c1 = box1.next(deviceTopic('heater-1', 'commands'));

@@ -11,18 +11,9 @@ import { join } from 'node:path';
 import { CreateBucketCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startPlatform, STORAGE_PREFIX } from '../../src/coordinator/server.ts';
 import { localExecutor } from '../../src/cli/local-fleet.ts';
+import { until } from '../helpers/until.ts';
 
 const OPERATOR_TOKEN = 'hth_test_operator_token_0123456789abcdef';
-
-/** Polls `fn` until it returns a value (not undefined), awaiting the platform's own ticks; fails after `limit` tries. */
-async function until<T>(fn: () => Promise<T | undefined>, what: string, limit = 600): Promise<T> {
-  for (let k = 0; k < limit; k++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 test('customer story: account, input upload, 4-instance docker-batch task, stdout, results, carbon facts', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-story-'));

@@ -28,6 +28,7 @@ import {
 } from '../../src/protocol/mqtt.ts';
 import type { DeviceReport } from '../../src/protocol/device.ts';
 import { SYSTEM } from '../../src/coordinator/store/types.ts';
+import { until } from '../helpers/until.ts';
 
 const OPERATOR = 'hth_operator-token-for-the-home-assistant-test';
 
@@ -71,14 +72,9 @@ class Inbox {
   }
 }
 
-/** Waits until an async probe returns a value; fails after `limit` tries 10 ms apart. */
-async function until<T>(probe: () => Promise<T | undefined>, what: string, limit = 1000): Promise<T> {
-  for (let k = 0; k < limit; k++) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+/** until(), polling every 10 ms (the bus answers within milliseconds). */
+function soon<T>(fn: () => Promise<T | undefined> | T | undefined, what: string): Promise<T> {
+  return until(fn, what, 10_000, 10);
 }
 
 /** Log lines with a wait for the first one matching (from now on). */
@@ -245,7 +241,7 @@ test('home assistant: discovery, states and setpoints through the real platform 
     const deviceInbox = new Inbox(device);
     await device.subscribeAsync(deviceTopic('heater-room-a1', 'commands'), { qos: 1 });
     await device.publishAsync(deviceTopic('heater-room-a1', 'telemetry'), JSON.stringify(report('heater-room-a1', 19.4, Date.now())), { qos: 1 });
-    await until(async () => {
+    await soon(async () => {
       await p.fleet!.tick();
       return (await p.store.latestTelemetry(['heater-room-a1']))[0];
     }, 'the telemetry of heater-room-a1 in the store');
@@ -293,7 +289,7 @@ test('home assistant: discovery, states and setpoints through the real platform 
     assert.equal((room.json.spec as { comfortC: number }).comfortC, 21.5);
     assert.equal(bridge.counters.commands.accepted, 1);
     await p.fleet!.tick();
-    const command = await until(() => Promise.resolve(deviceInbox.messages.find((m) => m.payload.includes('"kind":"setpoint"') && m.payload.includes('21.5'))?.payload), 'the setpoint command');
+    const command = await soon(() => Promise.resolve(deviceInbox.messages.find((m) => m.payload.includes('"kind":"setpoint"') && m.payload.includes('21.5'))?.payload), 'the setpoint command');
     assert.deepEqual(JSON.parse(command), { kind: 'setpoint', setpointC: 21.5 });
     // The setpoint event (the live streams') names Home Assistant.
     const events = await p.store.readEvents(SYSTEM, { afterId: 0, limit: 1000 });

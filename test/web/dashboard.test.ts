@@ -13,20 +13,11 @@ import { startPlatform, type Platform } from '../../src/coordinator/server.ts';
 import { localExecutor } from '../../src/cli/local-fleet.ts';
 import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { ensureBuilt, launch, screenshot, signIn, skipReason } from './harness.ts';
+import { until } from '../helpers/until.ts';
 
 const OPERATOR = 'hth_test_operator_token_dashboard_0123456789';
 const skip = skipReason();
 if (skip) console.log(`# ${skip}`);
-
-/** Polls `fn` until it returns a value (not undefined), awaiting the platform's own ticks. */
-async function until<T>(fn: () => Promise<T | undefined>, what: string, limit = 600): Promise<T> {
-  for (let k = 0; k < limit; k++) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`gave up waiting for ${what}`);
-}
 
 describe('dashboard in chromium', { skip }, () => {
   let dir: string;

@@ -13,18 +13,15 @@ import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { roomTelemetryView } from '../../src/coordinator/events.ts';
 import { EVENT_TYPES, type InstanceStatePayload } from '../../src/protocol/platform.ts';
 import { ensureBuilt, launch, screenshot, signIn, skipReason } from './harness.ts';
+import { until } from '../helpers/until.ts';
 
 const OPERATOR = 'hth_test_operator_token_live_events_web_01';
 const skip = skipReason();
 if (skip) console.log(`# ${skip}`);
 
-/** Waits until `fn` holds, checking after each turn of the event loop's timers (no assertion on elapsed time). */
-async function until(fn: () => boolean, what: string): Promise<void> {
-  for (let k = 0; k < 2000; k++) {
-    if (fn()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`gave up waiting for ${what}`);
+/** Waits (every 10 ms, at most 20 s) until fn() is true. */
+function waitTrue(fn: () => boolean, what: string): Promise<boolean> {
+  return until(() => (fn() ? true : undefined), what, 20_000, 10);
 }
 
 describe('live per-account events in the dashboard', { skip }, () => {
@@ -71,8 +68,8 @@ describe('live per-account events in the dashboard', { skip }, () => {
     await signIn(page, platform.url, alice.token);
     await page.getByTestId('task-row').first().click();
     await page.getByTestId('task-detail').waitFor();
-    await until(() => platform.events.subscriberCount > streamsBefore, "the page's event stream");
-    await until(() => taskReads === 1, 'the first read of the task');
+    await waitTrue(() => platform.events.subscriberCount > streamsBefore, "the page's event stream");
+    await waitTrue(() => taskReads === 1, 'the first read of the task');
 
     const publish = (accountId: string, p: Partial<InstanceStatePayload> & { instanceId: number; state: string }): Promise<unknown> =>
       platform.events.publish(platform.store, { type: EVENT_TYPES.instanceState, accountId, payload: { taskUuid: uuid, phase: null, progress: 0, attempt: 1, ...p } });
@@ -90,7 +87,7 @@ describe('live per-account events in the dashboard', { skip }, () => {
     // An instance that ends makes the page read the task once (its results and times are in the view).
     await publish(alice.account.id, { instanceId: 1, state: 'success', progress: 100 });
     await page.waitForFunction(`document.querySelector('[data-testid="instance-row"][data-instance="1"]')?.dataset.status === 'success'`);
-    await until(() => taskReads === 2, 'one read after the instance ended');
+    await waitTrue(() => taskReads === 2, 'one read after the instance ended');
     assert.equal(await row0.getAttribute('data-status'), 'execution', 'the live state outlives the reread (the view has it queued)');
     await screenshot(page, 'customer-live-instances');
     await page.context().close();
