@@ -65,3 +65,17 @@ export function parseCarbonCsv(text: string, source = 'carbon csv'): CarbonSerie
   for (const v of values) sum += v;
   return { timesMs: Float64Array.from(times), gPerKWh: Float64Array.from(values), meanGPerKWh: sum / values.length };
 }
+
+/** Index of the last sample at or before t (−1 when t is before the first), by bisection (times ascending). */
+export function floorIndex(times: Float64Array, t: number): number {
+  let lo = 0;
+  let hi = times.length - 1;
+  if (t < times[0]) return -1;
+  if (t >= times[hi]) return hi;
+  while (hi - lo > 1) {
+    const mid = (lo + hi) >> 1;
+    if (times[mid] <= t) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,7 +1,7 @@
 // Grid carbon intensity for the twin: a constant, or a time series parsed from a CSV such as the French 2020
 // half-hourly series (Wiesner et al., "Let's Wait Awhile", Middleware 2021), with a lookup at any instant.
 import { InvalidParameterError } from '../physics/errors.ts';
-import { parseCarbonCsv as parseCsv, parseTimestampMs } from '../physics/carbon-csv.ts';
+import { floorIndex, parseCarbonCsv as parseCsv, parseTimestampMs } from '../physics/carbon-csv.ts';
 
 /**
  * Default grid intensity when a scenario names none, gCO2e/kWh: the mean of the French 2020 half-hourly series
@@ -43,19 +43,6 @@ export function parseCarbonCsv(text: string, source = 'carbon csv'): CarbonSerie
 
 const YEAR_S = 365 * 86400;
 
-/** Index of the last sample at or before t (−1 if none), by bisection. */
-function floorIndex(times: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = times.length - 1;
-  if (t < times[0]) return -1;
-  if (t >= times[hi]) return hi;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (times[mid] <= t) lo = mid;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * Carbon intensity at an instant, gCO2e/kWh. `unixS` is Unix seconds (UTC). A series holds each value until the

@@ -47,7 +47,7 @@ export function meanIntensity(source: CarbonSource, fromMs: number, toMs: number
 
 // The CSV format is read in one place (physics/carbon-csv.ts), shared with the twin.
 export { parseCarbonCsv, parseTimestampMs, type CarbonSeries } from '../../physics/carbon-csv.ts';
-import type { CarbonSeries } from '../../physics/carbon-csv.ts';
+import { floorIndex, type CarbonSeries } from '../../physics/carbon-csv.ts';
 
 /** An instant a series does not cover was asked of a source built with `outside: 'error'`. */
 export class CarbonRangeError extends Error {
@@ -77,19 +77,6 @@ function iso(ms: number): string {
  */
 export type OutsideSeries = 'nearest' | 'wrap-year' | 'error';
 
-/** Index of the last sample at or before t (−1 when t is before the first), by bisection. */
-function floorIndex(times: Float64Array, t: number): number {
-  let lo = 0;
-  let hi = times.length - 1;
-  if (t < times[0]) return -1;
-  if (t >= times[hi]) return hi;
-  while (hi - lo > 1) {
-    const mid = (lo + hi) >> 1;
-    if (times[mid] <= t) lo = mid;
-    else hi = mid;
-  }
-  return lo;
-}
 
 /**
  * A step source over a parsed series: each value holds from its sample time until the next sample; the last one
