@@ -4,11 +4,10 @@
 // for an operator, `--format json` parseable, and failures that exit non-zero with one clear line.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/shared-data.ts';
+import { runHearth, type CliRun } from '../helpers/cli.ts';
 import { startPlatform, type Platform } from '../../src/coordinator/server.ts';
 import { localExecutor } from '../../src/cli/local-fleet.ts';
 import { HearthClient } from '../../src/sdk/index.ts';
@@ -18,27 +17,13 @@ let platform: Platform;
 let dir: string;
 let token: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
-/** Runs `hearth …` as a child process (asynchronously: the platform lives in this process) with a private config dir. */
+/** Runs `hearth …` as a child process with a private config dir. */
 function hearth(args: string[], env: Record<string, string | undefined> = {}, input?: string): Promise<Run> {
   const base: Record<string, string | undefined> = { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg'), HOME: join(dir, 'home'), HEARTH_CONFIG_DIR: undefined, HEARTH_API_URL: undefined, HEARTH_TOKEN: undefined, CI: '1' };
   for (const [k, v] of Object.entries(env)) base[k] = v;
-  for (const k of Object.keys(base)) if (base[k] === undefined) delete base[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'hearth.mjs'), ...args], { cwd: dir, env: base, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-    child.stdin.end(input ?? '');
-  });
+  return runHearth(args, { cwd: dir, env: base, input });
 }
 
 /** Runs `hearth …` and requires success. */

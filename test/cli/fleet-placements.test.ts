@@ -2,11 +2,10 @@
 // local executor): what runs where, as a table and as JSON, for one device, for a site; refused to a customer.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { repoRoot } from '../helpers/shared-data.ts';
+import { runHearth, type CliRun } from '../helpers/cli.ts';
 import { startPlatform, type Platform } from '../../src/coordinator/server.ts';
 import { localExecutor } from '../../src/cli/local-fleet.ts';
 import { HearthClient, type FleetPlacements } from '../../src/sdk/index.ts';
@@ -15,25 +14,11 @@ const OPERATOR_TOKEN = 'hth_test_operator_token_cli_placements_01';
 let platform: Platform;
 let dir: string;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 /** Runs `hearth …` as a child process with the URL and token from the environment. */
 function hearth(args: string[], token: string): Promise<Run> {
-  const env: Record<string, string | undefined> = { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg'), HOME: dir, HEARTH_CONFIG_DIR: undefined, HEARTH_API_URL: platform.url, HEARTH_TOKEN: token, CI: '1' };
-  for (const k of Object.keys(env)) if (env[k] === undefined) delete env[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(repoRoot, 'bin', 'hearth.mjs'), ...args], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (status) => resolve({ status, stdout, stderr }));
-  });
+  return runHearth(args, { cwd: dir, env: { ...process.env, XDG_CONFIG_HOME: join(dir, 'xdg'), HOME: dir, HEARTH_CONFIG_DIR: undefined, HEARTH_API_URL: platform.url, HEARTH_TOKEN: token, CI: '1' } });
 }
 
 async function ok(args: string[], token = OPERATOR_TOKEN): Promise<Run> {
