@@ -112,7 +112,7 @@ type CompiledAccStep = (
  *     when the step's power (as powerW stores it, float32) exceeded hotW[k] + 1e-9;
  *   - r is appended to `list` (count in `count`) when T1 > listAbove[k].
  * The bookkeeping is exactly that of a separate pass over the rooms after the step (for finite temperatures),
- * without reading them again; a room between the thresholds costs two comparisons.
+ * without reading them again; a room between the thresholds costs four comparisons.
  */
 export interface StateWatch {
   readonly state: number;
@@ -191,8 +191,10 @@ function compile(a: KernelArchetype, field: string, accumulate = false, watch = 
   if (accumulate) lines.push(`  acc[r] += ${Array.from({ length: nx }, (_, i) => `w${i} * n${i}`).join(' + ')};`);
   if (watch >= 0) {
     lines.push(`  const T0 = s${watch}, T1 = n${watch};`);
-    lines.push('  const top = T0 > T1 ? T0 : T1, bot = T0 > T1 ? T1 : T0;');
-    lines.push('  if (bot < lo || top > calm) {');
+    // Four comparisons that are almost always false (well predicted), not a min and max of T0 and T1 (which of the two
+    // is larger flips from step to step: a mispredicted branch per room).
+    lines.push('  if (T0 < lo || T1 < lo || T0 > calm || T1 > calm) {');
+    lines.push('    const top = T0 > T1 ? T0 : T1, bot = T0 > T1 ? T1 : T0;');
     lines.push('    if (bot < lo) below[r] += band(lo - T0, lo - T1, dt);');
     lines.push('    if (top > hi) above[r] += band(T0 - hi, T1 - hi, dt);');
     lines.push('    if (top > max) {');
