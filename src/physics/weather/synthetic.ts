@@ -261,6 +261,13 @@ export function yearGeometry(latitudeDeg: number, longitudeDeg = 0): YearGeometr
 }
 
 const geometryCache = new Map<string, YearGeometry>();
+
+/**
+ * Ceiling of the generated hourly mean wind, m/s. The log-normal AR(1) has an unbounded tail: about one hour in
+ * 30,000 of zone H2d would otherwise exceed it, and one seed gave 72 m/s — an hourly mean no French station records
+ * (storm gusts aside). Nothing in the fitted statistics comes near it.
+ */
+export const WIND_MAX_MS = 40;
 function cachedGeometry(latitudeDeg: number, longitudeDeg: number): YearGeometry {
   const key = `${latitudeDeg}/${longitudeDeg}`;
   let g = geometryCache.get(key);
@@ -415,7 +422,7 @@ export function generateWeather(zone: ClimateZone | ZoneClimateParams, options: 
         dni[i] = normal;
         dhi[i] = Math.max(0, ghi - normal * cz);
       }
-      windMs[i] = Math.max(0, Math.exp(p.windLogMean + p.windLogSigma * etaWind) - 0.5);
+      windMs[i] = Math.min(WIND_MAX_MS, Math.max(0, Math.exp(p.windLogMean + p.windLogSigma * etaWind) - 0.5));
       coldWaterC[i] = cw0 + cwSlope * (hour / 24);
     }
   }
