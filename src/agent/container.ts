@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { availableParallelism, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { exitOutcome, outputPump, wallTimeLimit, type RunExit, type RunHandle, type RunSinks, type RunSpec } from './runner.ts';
+import { endOfRun, exitOutcome, outputPump, wallTimeLimit, type RunExit, type RunHandle, type RunSinks, type RunSpec } from './runner.ts';
 import { DutyCycler, MIN_SHARE, type ThrottleKind } from './throttle.ts';
 
 /** A container runtime that answered `<argv> info`. */
@@ -629,17 +629,12 @@ export function startContainer(spec: ContainerSpec, sinks: RunSinks, clock: () =
     // sample, or inferred from a SIGKILL that nobody here sent under a memory limit (nothing else on the node sends
     // SIGKILL into a container; a command that kills itself with SIGKILL under a limit is reported as OOM too).
     const outOfMemory = !killed && memMB !== undefined && (oomKills > 0 || exitSignal === 'SIGKILL');
-    if (outOfMemory) sinks.stderr(`hearth: the instance went over its memory limit (${memMB} MiB) and the kernel ended it\n`);
-    resolveDone({
-      code: exitCode,
-      signal: exitSignal,
-      cpuTimeS: finalCpuS,
-      wallTimeS: (t1 - t0) / 1000,
-      killed,
-      timedOut,
-      outOfMemory,
-      memoryPeakMB: memPeak === null ? null : Math.round((memPeak / 1048576) * 10) / 10,
-    });
+    resolveDone(
+      endOfRun(
+        { code: exitCode, signal: exitSignal, cpuTimeS: finalCpuS, wallTimeS: (t1 - t0) / 1000, killed, timedOut, outOfMemory, memoryLimitMB: memMB, memoryPeakBytes: memPeak },
+        sinks,
+      ),
+    );
   };
 
   child.on('exit', (code, signal) => {

@@ -172,6 +172,27 @@ export function exitOutcome(code: number | null, signal: string | null): { exitC
 }
 
 /**
+ * The report of a run that ended, for processes and containers alike: an out-of-memory end is said on the
+ * instance's stderr (one line naming the limit), and the memory peak is given in MiB to 0.1.
+ */
+export function endOfRun(
+  e: Omit<RunExit, 'memoryPeakMB'> & { memoryLimitMB: number | undefined; memoryPeakBytes: number | null },
+  sinks: RunSinks,
+): RunExit {
+  if (e.outOfMemory) sinks.stderr(`hearth: the instance went over its memory limit (${e.memoryLimitMB} MiB) and the kernel ended it\n`);
+  return {
+    code: e.code,
+    signal: e.signal,
+    cpuTimeS: e.cpuTimeS,
+    wallTimeS: e.wallTimeS,
+    killed: e.killed,
+    timedOut: e.timedOut,
+    outOfMemory: e.outOfMemory,
+    memoryPeakMB: e.memoryPeakBytes === null ? null : Math.round((e.memoryPeakBytes / 1048576) * 10) / 10,
+  };
+}
+
+/**
  * Streams a child's stdout and stderr to the sinks as UTF-8 text (a character split across chunks waits for its
  * other bytes); `flush()`, once the pipes are closed, hands over whatever was held back.
  */
@@ -473,17 +494,12 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
     const outOfMemory = memCg !== null && memCg.oomKills() > 0;
     const peak = memCg?.peakBytes() ?? null;
     memCg?.remove();
-    if (outOfMemory) sinks.stderr(`hearth: the instance went over its memory limit (${limits.memoryMB} MiB) and the kernel ended it\n`);
-    resolveDone({
-      code: exitCode,
-      signal: exitSignal,
-      cpuTimeS: finalCpuS,
-      wallTimeS: (t1 - t0) / 1000,
-      killed,
-      timedOut,
-      outOfMemory,
-      memoryPeakMB: peak === null ? null : Math.round((peak / 1048576) * 10) / 10,
-    });
+    resolveDone(
+      endOfRun(
+        { code: exitCode, signal: exitSignal, cpuTimeS: finalCpuS, wallTimeS: (t1 - t0) / 1000, killed, timedOut, outOfMemory, memoryLimitMB: limits.memoryMB, memoryPeakBytes: peak },
+        sinks,
+      ),
+    );
   };
 
   child.on('exit', (code, signal) => {
