@@ -2,6 +2,13 @@
 // accounting and for the twin.
 import { ParseError } from './errors.ts';
 
+/**
+ * Mean grid intensity of the French half-hourly series of calendar year 2020, gCO2e/kWh
+ * (../shared/data/grid/fr_carbon_intensity_2020.csv, 17,568 values; P. Wiesner et al., "Let's Wait Awhile",
+ * Middleware 2021, derived from ENTSO-E production data): the default of the coordinator's accounting and the twin.
+ */
+export const FR_2020_MEAN_G_PER_KWH = 56.3;
+
 /** A parsed intensity series: sample times (ms, UTC, strictly ascending) and values, gCO2e/kWh. */
 export interface CarbonSeries {
   readonly timesMs: Float64Array;

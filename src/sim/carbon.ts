@@ -1,13 +1,10 @@
 // Grid carbon intensity for the twin: a constant, or a time series parsed from a CSV such as the French 2020
 // half-hourly series (Wiesner et al., "Let's Wait Awhile", Middleware 2021), with a lookup at any instant.
 import { InvalidParameterError } from '../physics/errors.ts';
-import { floorIndex, parseCarbonCsv as parseCsv, parseTimestampMs } from '../physics/carbon-csv.ts';
+import { floorIndex, FR_2020_MEAN_G_PER_KWH, parseCarbonCsv as parseCsv, parseTimestampMs } from '../physics/carbon-csv.ts';
 
-/**
- * Default grid intensity when a scenario names none, gCO2e/kWh: the mean of the French 2020 half-hourly series
- * (calendar year 2020, 17,568 values: 56.3 g/kWh; Wiesner et al., derived from ENTSO-E production data).
- */
-export const DEFAULT_CARBON_G_PER_KWH = 56.3;
+/** Default grid intensity when a scenario names none, gCO2e/kWh: the French 2020 mean (physics/carbon-csv.ts). */
+export const DEFAULT_CARBON_G_PER_KWH = FR_2020_MEAN_G_PER_KWH;
 
 /** A carbon-intensity series: sample times (Unix s, UTC, ascending, evenly spaced or not) and values, gCO2e/kWh. */
 export interface CarbonSeries {

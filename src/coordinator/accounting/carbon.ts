@@ -2,6 +2,7 @@
 // named reference datacenters, and the carbon facts of a task from its attempts' energy and where their heat went.
 import { InvalidParameterError, requireFinite } from '../../physics/errors.ts';
 import { energyReuseKpis } from '../../control/kpi.ts';
+import { floorIndex, FR_2020_MEAN_G_PER_KWH, type CarbonSeries } from '../../physics/carbon-csv.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Sources
@@ -17,12 +18,8 @@ export interface CarbonSource {
   meanIntensity?(fromMs: number, toMs: number): number;
 }
 
-/**
- * Default grid intensity, gCO2e/kWh: the mean of the French half-hourly series of calendar year 2020 in
- * ../shared/data/grid/fr_carbon_intensity_2020.csv (17,568 values: 56.3; P. Wiesner et al., "Let's Wait Awhile",
- * Middleware 2021, derived from ENTSO-E production data). The twin uses the same default (src/sim/carbon.ts).
- */
-export const DEFAULT_GRID_G_PER_KWH = 56.3;
+/** Default grid intensity, gCO2e/kWh: the French 2020 mean (physics/carbon-csv.ts), as in the twin. */
+export const DEFAULT_GRID_G_PER_KWH = FR_2020_MEAN_G_PER_KWH;
 
 /** A source that is the same at every instant, gCO2e/kWh (default {@link DEFAULT_GRID_G_PER_KWH}). */
 export function constantCarbonSource(gPerKWh: number = DEFAULT_GRID_G_PER_KWH): CarbonSource {
@@ -47,7 +44,6 @@ export function meanIntensity(source: CarbonSource, fromMs: number, toMs: number
 
 // The CSV format is read in one place (physics/carbon-csv.ts), shared with the twin.
 export { parseCarbonCsv, parseTimestampMs, type CarbonSeries } from '../../physics/carbon-csv.ts';
-import { floorIndex, type CarbonSeries } from '../../physics/carbon-csv.ts';
 
 /** An instant a series does not cover was asked of a source built with `outside: 'error'`. */
 export class CarbonRangeError extends Error {
