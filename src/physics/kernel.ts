@@ -207,17 +207,11 @@ function compile(a: KernelArchetype, field: string, accumulate = false, watch = 
   }
   lines.push('}');
   if (watch >= 0) lines.push('return n;');
+  // The parameters of CompiledStep, then CompiledAccStep's, then CompiledWatchStep's.
+  const params = ['x', 'f', 'from', 'to', 'bias', 'h', 'hp', ...(accumulate ? ['w', 'acc'] : []), ...(watch >= 0 ? ['k', 'o', 'n'] : [])];
   // Generated from numbers only (no user strings): the per-archetype specialisation is what makes the kernel fast.
-  if (watch >= 0) {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    return new Function('x', 'f', 'from', 'to', 'bias', 'h', 'hp', 'w', 'acc', 'k', 'o', 'n', lines.join('\n')) as CompiledWatchStep;
-  }
-  if (accumulate) {
-    // eslint-disable-next-line @typescript-eslint/no-implied-eval
-    return new Function('x', 'f', 'from', 'to', 'bias', 'h', 'hp', 'w', 'acc', lines.join('\n')) as CompiledAccStep;
-  }
   // eslint-disable-next-line @typescript-eslint/no-implied-eval
-  return new Function('x', 'f', 'from', 'to', 'bias', 'h', 'hp', lines.join('\n')) as CompiledStep;
+  return new Function(...params, lines.join('\n')) as CompiledStep | CompiledAccStep | CompiledWatchStep;
 }
 
 /**
