@@ -298,9 +298,8 @@ export class HearthPolicy implements Policy {
     this.capDynW[h] = capDyn;
     const base = nb * bm.offW;
     this.baseW[h] = base;
-    const inc0 = bm.idleW + Math.min(bm.dynWByLevel[0], capDyn) - bm.offW;
-    // A paused board's added power: a constant of the model (powerW and finishHeater compute it the same way).
-    const pI = bm.idleW - bm.offW;
+    const inc0 = computingBoardW(bm, 0, capDyn);
+    const pI = pausedBoardW(bm);
     const air = fleet.airC[h];
     const safety = fleet.safetyC[h];
     const safe = !(air >= safety - this.o.safetyMarginK);
@@ -726,7 +725,7 @@ export class HearthPolicy implements Policy {
 
   private powerW(h: number, m: HeaterModel, n: number, lvl: number): number {
     const bm = m.board;
-    return this.baseW[h] + n * (bm.idleW + Math.min(bm.dynWByLevel[lvl], this.capDynW[h]) - bm.offW) + this.nPaused[h] * (bm.idleW - bm.offW);
+    return this.baseW[h] + n * computingBoardW(bm, lvl, this.capDynW[h]) + this.nPaused[h] * pausedBoardW(bm);
   }
 
   // ---- step 3: work at risk, migrations, the queue ---------------------------------------------------------------
@@ -942,12 +941,11 @@ export class HearthPolicy implements Policy {
       const bm = m.board;
       const baseW = this.baseW[h];
       const capDyn = this.capDynW[h];
-      const pausedW = this.nPaused[h] * (bm.idleW - bm.offW);
-      const dynW = bm.dynWByLevel;
+      const pausedW = this.nPaused[h] * pausedBoardW(bm);
       const reqLevel = this.reqLevel[h];
       const ascending = this.ascending[fleet.model[h]] === 1;
       for (let l = 0; l <= top; l++) {
-        const p = baseW + comp * (bm.idleW + Math.min(dynW[l], capDyn) - bm.offW) + pausedW;
+        const p = baseW + comp * computingBoardW(bm, l, capDyn) + pausedW;
         if (p > cap + 1e-9 && l > 0) break;
         if (p <= cap + 1e-9) capLvl = l;
         const err = Math.abs(p - tgt);
@@ -955,7 +953,7 @@ export class HearthPolicy implements Policy {
           bestErr = err;
           best = l;
         }
-        // With dynW ascending and comp > 0, p never falls as l rises (each operation is monotonic): once p ≥ tgt
+        // With dynamic power ascending and comp > 0, p never falls as l rises (each operation is monotonic): once p ≥ tgt
         // the error only grows, so no later level beats `best` by 1e-9; and capLvl only matters when the requested
         // level is above best (else min(reqLevel, capLvl) ≤ reqLevel ≤ best). Then the remaining levels change nothing.
         if (ascending && p >= tgt && reqLevel <= best) break;
@@ -1112,6 +1110,16 @@ function ascendingLevels(m: HeaterModel): boolean {
   const dyn = m.board.dynWByLevel;
   for (let l = 1; l < m.board.levels; l++) if (!(dyn[l] >= dyn[l - 1])) return false;
   return true;
+}
+
+/** Power a board computing at level l adds to its heater over an off board, W (dynamic power capped at capDynW). */
+function computingBoardW(bm: HeaterModel['board'], l: number, capDynW: number): number {
+  return bm.idleW + Math.min(bm.dynWByLevel[l], capDynW) - bm.offW;
+}
+
+/** Power a paused board (idle, no dynamic power) adds to its heater over an off board, W. */
+function pausedBoardW(bm: HeaterModel['board']): number {
+  return bm.idleW - bm.offW;
 }
 
 /** Math.min of three board counts (non-negative integers). */
