@@ -122,6 +122,8 @@ export class HearthPolicy implements Policy {
   private readonly sites = new SiteIndex();
   private readonly buckets = [new HeaterBuckets(), new HeaterBuckets(), new HeaterBuckets()];
   private readonly totals = [0, 0, 0];
+  /** Round whose surplus pools (boiler sink, room surplus) are built: on their first search only (see buildSurplus). */
+  private surplusRound = -1;
 
   // Per heater (sized to the fleet).
   private flags = new Uint8Array(0);
@@ -565,18 +567,36 @@ export class HearthPolicy implements Policy {
 
   // ---- step 2: pools of spare slots ------------------------------------------------------------------------------
 
-  /** Heater h's spare slots into the pools (heat-led; boiler sink or room surplus), by its heat-duration bucket. */
+  /**
+   * Heater h's spare slots into the pools, by its heat-duration bucket: heat-led slots into their buckets at once (every
+   * round searches them); boiler-sink and room-surplus slots only into their totals. Most heaters have surplus slots
+   * (rooms up to maxW) and few rounds search those pools (deadline or onDemand work that found no heat-led slot:
+   * about one round in eight in the bench), so their buckets are built on a round's first search (buildSurplus).
+   */
   private poolHeater(h: number, fleet: FleetView): void {
-    const k = this.configs.configOf[h];
-    const bucket = heatBucket(fleet.wantHeatH[h]);
     if (this.heat[h] > 0) {
-      this.buckets[POOL_HEAT].add(k, bucket, h);
+      this.buckets[POOL_HEAT].add(this.configs.configOf[h], heatBucket(fleet.wantHeatH[h]), h);
       this.totals[POOL_HEAT] += this.heat[h];
     }
-    if (this.extra[h] > 0) {
-      const pool = this.flags[h] & F_BOILER ? POOL_SINK : POOL_ROOM;
-      this.buckets[pool].add(k, bucket, h);
-      this.totals[pool] += this.extra[h];
+    if (this.extra[h] > 0) this.totals[this.flags[h] & F_BOILER ? POOL_SINK : POOL_ROOM] += this.extra[h];
+  }
+
+  /**
+   * The boiler-sink and room-surplus buckets of this round, heater by heater in index order (the order scanAll would
+   * have added them in). Between the scan and this call only take() on the heat-led pool ran, which never raises a
+   * surplus count, and a heater whose count fell to 0 would have been dropped by the first search it met: the
+   * searches see the same heaters in the same order.
+   */
+  private buildSurplus(fleet: FleetView): void {
+    this.surplusRound = this.round;
+    const extra = this.extra;
+    const flags = this.flags;
+    const configOf = this.configs.configOf;
+    const wantHeatH = fleet.wantHeatH;
+    const sink = this.buckets[POOL_SINK];
+    const room = this.buckets[POOL_ROOM];
+    for (let h = 0, n = fleet.heaters; h < n; h++) {
+      if (extra[h] > 0) (flags[h] & F_BOILER ? sink : room).add(configOf[h], heatBucket(wantHeatH[h]), h);
     }
   }
 
@@ -608,6 +628,7 @@ export class HearthPolicy implements Policy {
     f.exclude = exclude;
     for (const pool of pools) {
       if (this.totals[pool] <= 0) continue;
+      if (pool !== POOL_HEAT && this.surplusRound !== this.round) this.buildSurplus(fleet);
       f.count = pool === POOL_HEAT ? this.heat : this.extra;
       let best = -1;
       let bestBucket = -1;
