@@ -126,6 +126,11 @@ describe('platform API', () => {
     const dup = await w.req(op, { method: 'POST', url: `${P}/sites`, payload: { id: 'r1', name: 'x', spec: siteSpec() } });
     assert.equal(dup.statusCode, 409);
     assert.equal(dup.json().field, 'id');
+    // The overflow datacenter's executor is device `overflow`: no row may take its id.
+    const reserved = await w.req(op, { method: 'POST', url: `${P}/sites`, payload: { id: 'overflow', name: 'x', spec: siteSpec() } });
+    assert.equal(reserved.statusCode, 409, reserved.body);
+    assert.equal(reserved.json().field, 'id');
+    assert.match(reserved.json().message, /overflow datacenter/);
 
     // Replace: the host is kept when accountId is absent; a heater moves to another room (and site).
     const put = await w.req(op, { method: 'PUT', url: `${P}/sites/${gen.json().id}`, payload: { name: 'renamed', spec: siteSpec({ tariffEURPerKWh: 0.3 }) } });

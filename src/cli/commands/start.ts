@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { parseCarbonCsv, seriesCarbonSource, type CarbonSource } from '../../coordinator/accounting/carbon.ts';
+import { OVERFLOW_DEVICE } from '../../coordinator/fleet/link.ts';
 
 export interface StartFlags {
   port: string;
@@ -41,9 +42,15 @@ export async function demoCustomerToken(p: Platform): Promise<string | undefined
 /** The `hearth` executable the agents run as. */
 const HEARTH_BIN = fileURLToPath(new URL('../../../bin/hearth.mjs', import.meta.url));
 
+/** Boards (instances at once) of the overflow datacenter's executor that `hearth start` runs, and cores per board. */
+export const OVERFLOW_AGENT_BOARDS = 8;
+export const OVERFLOW_AGENT_CORES = 8;
+
 /**
  * Enrols every heater and boiler of the registry (a fresh secret each start) and runs one `hearth agent` child
- * process per device, each with a room twin of its room's archetype; returns the children.
+ * process per device, each with a room twin of its room's archetype, and one more for the overflow datacenter (device
+ * OVERFLOW_DEVICE: no room, no heat to follow, OVERFLOW_AGENT_BOARDS instances at once at full speed) — without it
+ * the work the scheduler sends there would wait for an executor that never comes. Returns the children.
  */
 export async function spawnAgents(p: Platform, dataDir: string): Promise<ChildProcess[]> {
   const broker = p.fleet?.broker;
@@ -65,6 +72,10 @@ export async function spawnAgents(p: Platform, dataDir: string): Promise<ChildPr
     const child = spawn(process.execPath, args, { env: { ...process.env, HEARTH_DEVICE_SECRET: secret }, stdio: ['ignore', 'inherit', 'inherit'] });
     children.push(child);
   }
+  const { secret } = await enrolDevice(p.store, OVERFLOW_DEVICE);
+  const args = [HEARTH_BIN, 'agent', '--coordinator', p.url, '--mqtt', broker.url, '--device-id', OVERFLOW_DEVICE, '--boards', String(OVERFLOW_AGENT_BOARDS), '--cores', String(OVERFLOW_AGENT_CORES)];
+  args.push('--work', join(dataDir, 'agents'), '--exit-with-parent');
+  children.push(spawn(process.execPath, args, { env: { ...process.env, HEARTH_DEVICE_SECRET: secret }, stdio: ['ignore', 'inherit', 'inherit'] }));
   return children;
 }
 
@@ -146,7 +157,7 @@ export function registerStart(program: Command): void {
       const demo = await demoCustomerToken(platform);
       if (demo) process.stdout.write(`  demo customer ${DEMO_CUSTOMER} token (a new one each start): ${demo}\n`);
       const children = agents ? await spawnAgents(platform, platform.dataDir) : [];
-      if (agents) process.stdout.write(`  device bus    ${platform.fleet?.broker?.url}  (${children.length} agent processes with room twins)\n`);
+      if (agents) process.stdout.write(`  device bus    ${platform.fleet?.broker?.url}  (${children.length - 1} agent processes with room twins, 1 for the overflow datacenter)\n`);
       await new Promise<void>((resolveStop) => {
         const stop = (): void => {
           process.off('SIGINT', stop);

@@ -19,6 +19,7 @@ import {
   type CarbonSource,
 } from '../accounting/carbon.ts';
 import type { InstanceAttempt, Store } from '../store/types.ts';
+import { OVERFLOW_DEVICE } from '../fleet/link.ts';
 import { callerOf, type ApiContext } from './context.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
 
@@ -37,8 +38,9 @@ export type CarbonRoutesOptions = ApiContext & { carbon?: CarbonRouteOptions };
 
 /**
  * The default destination of attempts, from the registry: an attempt on a `heater` row warmed a room, on a
- * `boiler` row a tank (a `board` row is resolved through its parent). An attempt with no heater in state `overflow`
- * ran in the overflow datacenter: vented, at `overflowPue` (default 1.58, the reference datacenter of kpi.ts). Any
+ * `boiler` row a tank (a `board` row is resolved through its parent). An attempt held by the overflow datacenter's
+ * executor (heater OVERFLOW_DEVICE), or with no heater in state `overflow`, ran in the overflow datacenter: vented, at
+ * `overflowPue` (default 1.58, the reference datacenter of kpi.ts). Any
  * other attempt (no heater, or a heater the registry no longer knows) counts as vented: no saving is claimed for
  * heat we cannot place. Lookups are cached for the life of the returned function (one request).
  */
@@ -52,6 +54,7 @@ export function registryDestination(store: Store, overflowPue: number = REFERENC
     return { destination: 'vented' };
   };
   return (attempt) => {
+    if (attempt.heaterId === OVERFLOW_DEVICE) return Promise.resolve({ destination: 'vented', pue: overflowPue });
     if (attempt.heaterId === null) return Promise.resolve(attempt.state === 'overflow' ? { destination: 'vented', pue: overflowPue } : { destination: 'vented' });
     let p = cache.get(attempt.heaterId);
     if (!p) {

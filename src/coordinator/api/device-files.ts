@@ -58,7 +58,7 @@ const PLAIN_ID = /^[A-Za-z0-9-]{1,64}$/;
 const CHECKPOINT_SWEEP_MS = 10 * 60_000;
 
 /** States in which an attempt is still the device's to work on. */
-const LIVE: ReadonlySet<InstanceState> = new Set(['dispatched', 'running', 'paused']);
+const LIVE: ReadonlySet<InstanceState> = new Set(['dispatched', 'running', 'paused', 'overflow']);
 
 const KeyParams = Type.Object({ '*': Type.String() });
 const InputParams = Type.Intersect([AttemptParamsSchema, Type.Object({ bucket: Type.String({ minLength: 1, maxLength: 255 }) }), KeyParams]);

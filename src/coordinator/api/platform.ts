@@ -81,6 +81,7 @@ import { callerOf, iso, type ApiContext } from './context.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
 import { compileBody } from './validation.ts';
 import { withSetpoint } from './setpoint.ts';
+import { OVERFLOW_DEVICE } from '../fleet/link.ts';
 
 /** What the platform routes take as plugin options. */
 export interface PlatformOptions extends ApiContext {
@@ -486,9 +487,10 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
   };
   const registryEvent = (op: 'upsert' | 'delete', kind: RegistryKind, id: string): NewStoreEvent => ({ type: EVENT_TYPES.registry, accountId: null, payload: { op, kind, id } });
 
-  /** Creates a row; 409 naming `id` when the id is taken (by a row of any kind). */
+  /** Creates a row; 409 naming `id` when the id is taken (by a row of any kind, or by the overflow datacenter). */
   const create = (row: NewRegistryRow): Promise<RegistryRow> =>
     writeWithEvent(async (tx) => {
+      if (row.id === OVERFLOW_DEVICE) throw new HttpError('CONFLICT', `id ${JSON.stringify(row.id)} is reserved for the overflow datacenter's executor`, 'id');
       if (await tx.getRegistry(row.id)) throw new HttpError('CONFLICT', `id ${JSON.stringify(row.id)} is taken`, 'id');
       return { result: await tx.upsertRegistry(row), event: registryEvent('upsert', row.kind, row.id) };
     });

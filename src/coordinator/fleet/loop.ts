@@ -635,7 +635,8 @@ export class FleetLoop {
     // The checkpoint this attempt was told to make (its attempt already ended for the loop).
     const ordered = e?.ckpt && e.ckpt.attempt === rep.attempt && e.ckpt.deviceId === rep.deviceId ? e.ckpt : null;
     if (rep.state === 'running' || rep.state === 'paused') {
-      set.state = rep.state;
+      // Work in the overflow datacenter stays 'overflow' while it runs there (counted apart, its heat vented).
+      set.state = current && e?.deviceId === OVERFLOW_DEVICE && rep.state === 'running' ? 'overflow' : rep.state;
       if (rep.state === 'running' && rep.phase === undefined) set.phase = 'execution';
     } else if (rep.state === 'success' || rep.state === 'failure') {
       ended = true;
@@ -1079,7 +1080,9 @@ export class FleetLoop {
           attempt: e.attempt,
           sequence: 0,
           at: nowMs,
-          set: { state: 'overflow', phase: 'dispatch', heaterId: null, boardIndex: null, startedAt: nowMs, endedAt: null, progress: 0 },
+          // The overflow datacenter's executor (a device of its own, OVERFLOW_DEVICE) holds the attempt: it may fetch
+          // the inputs and send the results like a heater.
+          set: { state: 'overflow', phase: 'dispatch', heaterId: OVERFLOW_DEVICE, boardIndex: null, startedAt: nowMs, endedAt: null, progress: 0 },
         });
         this.link.send(OVERFLOW_DEVICE, { kind: 'start', assignment: buildAssignment(e.task, e.instanceId, e.rank, e.attempt, 0, e.needs) });
         touched.add(e.task.uuid);
