@@ -3,7 +3,8 @@
 // whose program counts in a file of its working directory starts on heater A; a move ordered through the loop
 // (the same path as the policy's `migrate`) stops it with SIGTERM, A uploads its working directory, and heater B
 // resumes from the count it had reached. When A cannot upload its checkpoint, B starts from zero and the task still
-// succeeds. The archive's unpacking stays in the working directory whatever the archive says.
+// succeeds. Sent to the overflow datacenter instead, it resumes there the same way (its executor is an agent too).
+// The archive's unpacking stays in the working directory whatever the archive says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
@@ -17,6 +18,7 @@ import { MqttTransport } from '../../src/agent/mqtt-transport.ts';
 import { HttpFiles } from '../../src/agent/http-files.ts';
 import { packCheckpoint, unpackCheckpoint } from '../../src/agent/checkpoint.ts';
 import { until } from '../helpers/until.ts';
+import { OVERFLOW_DEVICE } from '../../src/coordinator/fleet/link.ts';
 
 const OPERATOR = 'hth_migrate_test_operator_token_0123456789';
 const A = 'demo-heater-1';
@@ -40,7 +42,7 @@ interface Running {
   timer: NodeJS.Timeout;
 }
 
-async function startAgent(platform: Platform, dir: string, id: string, secret: string, wrap?: (f: HttpFiles) => AgentFiles): Promise<Running> {
+async function startAgent(platform: Platform, dir: string, id: string, secret: string, wrap?: (f: HttpFiles) => AgentFiles, room = true): Promise<Running> {
   const transport = await MqttTransport.connect({ url: platform.fleet!.broker!.url, deviceId: id, secret, log: () => undefined });
   const http = new HttpFiles({ baseUrl: platform.url, token: secret });
   const agent = new Agent({
@@ -52,9 +54,9 @@ async function startAgent(platform: Platform, dir: string, id: string, secret: s
     transport,
     clock: Date.now,
     limits: { setpointC: 20, safetyC: 28 },
-    // A cold room (the policy never evicts for heat) whose filler heat is booked, not burnt.
-    sensor: () => ({ airC: 15, bodyC: 15 }),
-    fillerMode: 'accounted',
+    // A cold room (the policy never evicts for heat) whose filler heat is booked, not burnt; none for the overflow
+    // datacenter's executor.
+    ...(room ? { sensor: () => ({ airC: 15, bodyC: 15 }), fillerMode: 'accounted' as const } : {}),
   });
   const timer = setInterval(() => agent.tick(Date.now()), 200);
   return { agent, transport, timer };
@@ -95,8 +97,11 @@ async function api(platform: Platform, method: string, path: string, token: stri
 
 const online = (platform: Platform, id: string): true | undefined => (platform.fleet!.loop.snapshot().find((d) => d.id === id)?.online ? true : undefined);
 
-/** Starts agent A, submits the counting task, waits until it counted to 8 on A, starts B and orders the move. */
-async function runAndMove(p: { platform: Platform; dir: string; secrets: Record<string, string>; agents: Running[] }, email: string, wrapA?: (f: HttpFiles) => AgentFiles): Promise<{ uuid: string; token: string; submittedMs: number }> {
+/**
+ * Starts agent A, submits the counting task, waits until it counted to 8 on A, starts the target (heater B, or the
+ * overflow datacenter's executor) and orders the move.
+ */
+async function runAndMove(p: { platform: Platform; dir: string; secrets: Record<string, string>; agents: Running[] }, email: string, wrapA?: (f: HttpFiles) => AgentFiles, to = B): Promise<{ uuid: string; token: string; submittedMs: number }> {
   const { platform } = p;
   p.agents.push(await startAgent(platform, p.dir, A, p.secrets[A], wrapA));
   await until(() => online(platform, A), 'heater A online');
@@ -121,9 +126,16 @@ async function runAndMove(p: { platform: Platform; dir: string; secrets: Record<
     assert.equal(res.status, 404, `an unordered checkpoint from ${id} is refused`);
     await res.text();
   }
-  p.agents.push(await startAgent(platform, p.dir, B, p.secrets[B]));
-  await until(() => online(platform, B), 'heater B online');
-  platform.fleet!.loop.orderMove({ taskUuid: uuid, instanceId: 0, deviceId: B, board: 0 });
+  if (to === OVERFLOW_DEVICE) {
+    const since = Date.now();
+    p.agents.push(await startAgent(platform, p.dir, to, (await enrolDevice(platform.store, to)).secret, undefined, false));
+    // Its first telemetry says it is connected and subscribed to its commands.
+    await until(async () => ((await platform.store.readTelemetry(to, { from: since, to: Date.now() + 60_000, limit: 1 })).length > 0 ? true : undefined), 'the overflow executor connected');
+  } else {
+    p.agents.push(await startAgent(platform, p.dir, B, p.secrets[B]));
+    await until(() => online(platform, B), 'heater B online');
+  }
+  platform.fleet!.loop.orderMove({ taskUuid: uuid, instanceId: 0, deviceId: to, board: 0 });
   return { uuid, token: customer.token, submittedMs };
 }
 
@@ -195,6 +207,23 @@ test('migrate: when heater A cannot upload its checkpoint, heater B restarts fro
     assert.equal(inst?.attempt, 2);
     assert.match(String((inst?.info as Record<string, unknown>).checkpointRestore), /restarted from zero/, JSON.stringify(inst?.info));
     assert.ok(p.warnings.some((w) => /checkpoint .* lost/.test(w)), p.warnings.join('\n'));
+  });
+});
+
+test('overflow: a checkpointable instance sent from heater A to the overflow datacenter resumes there from its count', { timeout: 150_000 }, async () => {
+  await withPlatform('overflow-ckpt', async (p) => {
+    const { uuid, token } = await runAndMove(p, 'dc@example.com', undefined, OVERFLOW_DEVICE);
+    const final = await finalView(p.platform, uuid, token);
+    assert.equal(final.state, 'Success', JSON.stringify(final.errors));
+    const stdout = (await api(p.platform, 'GET', `/tasks/${uuid}/stdout`, token)).text;
+    const saved = /saved (\d+)/.exec(stdout);
+    assert.ok(saved, `A saved its count on SIGTERM:\n${stdout}`);
+    assert.deepEqual([...stdout.matchAll(/resume from (\d+)/g)].map((m) => Number(m[1])), [0, Number(saved[1])], stdout);
+    assert.equal((await resultText(p.platform, uuid)).trim(), `done 40 started at ${saved[1]}`);
+    const inst = await p.platform.store.getInstance(SYSTEM, uuid, 0);
+    assert.equal(inst?.heaterId, OVERFLOW_DEVICE);
+    assert.equal(inst?.attempt, 2);
+    assert.equal((inst?.info as Record<string, unknown>).checkpointRestoredFrom, 1, JSON.stringify(inst?.info));
   });
 });
 

@@ -239,8 +239,8 @@ export class FleetLoop {
   /**
    * Orders an instance moved to a heater's board at the next tick, after the policy's decisions, through the same
    * path as the policy's `migrate` (a running or paused instance; a checkpointable one resumes from its checkpoint
-   * there). A move that does not fit then (instance not running, board taken, heater offline) is dropped with a
-   * warning.
+   * there), or to the overflow datacenter (deviceId OVERFLOW_DEVICE: the path of `overflow`, a queued instance too).
+   * A move that does not fit then (instance not running, board taken, heater offline) is dropped with a warning.
    */
   orderMove(o: MoveOrder): void {
     this.moves.push({ ...o });
@@ -277,8 +277,10 @@ export class FleetLoop {
         try {
           const i = this.index.get(`${m.taskUuid}/${m.instanceId}`);
           const dev = this.byId.get(m.deviceId);
-          if (i === undefined || !this.live.get(m.taskUuid)?.has(i) || !dev) throw new Error('unknown instance or heater');
-          if (await this.apply({ kind: 'migrate', instance: i, heater: dev.index, board: m.board }, nowMs, touched)) started++;
+          const toOverflow = m.deviceId === OVERFLOW_DEVICE;
+          if (i === undefined || !this.live.get(m.taskUuid)?.has(i) || (!dev && !toOverflow)) throw new Error('unknown instance or heater');
+          const d: Decision = dev ? { kind: 'migrate', instance: i, heater: dev.index, board: m.board } : { kind: 'overflow', instance: i };
+          if (await this.apply(d, nowMs, touched)) started++;
           this.policy.onChange(i, this.table);
         } catch (e) {
           this.hooks.onWarning?.(`move of ${m.taskUuid}/${m.instanceId} not applied: ${(e as Error).message}`, m);
@@ -1000,32 +1002,7 @@ export class FleetLoop {
         t.phase[i] = InstancePhase.running;
         t.heater[i] = d.heater;
         t.board[i] = d.board;
-        t.attempts[i]++;
-        if (Number.isNaN(t.startedS[i])) t.startedS[i] = nowMs / 1000;
-        e.attempt++;
-        e.seq = 0;
-        e.deviceId = dev.row.id;
-        e.executing = false;
-        const restore = this.restoreFor(e);
-        const progress = restore.from !== null ? Math.max(0, Math.min(100, (100 * t.doneS[i]) / (t.workS[i] || 1))) : 0;
-        if (restore.from === null) t.doneS[i] = 0;
-        await this.store.applyInstanceEvent({
-          taskUuid: e.task.uuid,
-          instanceId: e.instanceId,
-          attempt: e.attempt,
-          sequence: 0,
-          at: nowMs,
-          set: { state: 'dispatched', phase: 'dispatch', heaterId: dev.row.id, boardIndex: d.board, startedAt: nowMs, endedAt: null, progress, ...(restore.info ? { info: restore.info } : {}) },
-        });
-        // The pointer to the checkpoint is stored before its device is told to upload it (the upload route reads it).
-        stop?.();
-        this.link.send(dev.row.id, {
-          kind: 'start',
-          assignment: {
-            ...buildAssignment(e.task, e.instanceId, e.rank, e.attempt, d.board, e.needs),
-            ...(restore.from !== null ? { restore: { attempt: restore.from, waitS: Math.ceil(this.checkpointTimeoutMs / 1000) + 30 } } : {}),
-          },
-        });
+        await this.dispatch(i, 'dispatched', dev.row.id, d.board, nowMs, stop);
         touched.add(e.task.uuid);
         return true;
       }
@@ -1065,26 +1042,17 @@ export class FleetLoop {
       case 'overflow': {
         const i = d.instance;
         const e = this.entries[i];
-        if (!e || (t.phase[i] !== InstancePhase.queued && t.phase[i] !== InstancePhase.paused)) throw new Error('instance is neither queued nor paused');
-        if (t.phase[i] === InstancePhase.paused) this.stopOnDevice(i);
+        // The policy overflows queued or paused work; an operator's move (orderMove) may send running work too.
+        const ph = t.phase[i];
+        if (!e || (ph !== InstancePhase.queued && ph !== InstancePhase.paused && ph !== InstancePhase.running)) throw new Error('instance is neither queued, paused nor running');
+        // Work on a heater leaves it the way a migration does: a checkpointable one with its working directory.
+        let stop: (() => void) | null = null;
+        if (ph !== InstancePhase.queued) {
+          if (this.mayCheckpoint(i)) stop = this.orderCheckpoint(i, nowMs);
+          else this.stopOnDevice(i);
+        }
         t.phase[i] = InstancePhase.overflow;
-        t.attempts[i]++;
-        if (Number.isNaN(t.startedS[i])) t.startedS[i] = nowMs / 1000;
-        e.attempt++;
-        e.seq = 0;
-        e.deviceId = OVERFLOW_DEVICE;
-        e.executing = false;
-        await this.store.applyInstanceEvent({
-          taskUuid: e.task.uuid,
-          instanceId: e.instanceId,
-          attempt: e.attempt,
-          sequence: 0,
-          at: nowMs,
-          // The overflow datacenter's executor (a device of its own, OVERFLOW_DEVICE) holds the attempt: it may fetch
-          // the inputs and send the results like a heater.
-          set: { state: 'overflow', phase: 'dispatch', heaterId: OVERFLOW_DEVICE, boardIndex: null, startedAt: nowMs, endedAt: null, progress: 0 },
-        });
-        this.link.send(OVERFLOW_DEVICE, { kind: 'start', assignment: buildAssignment(e.task, e.instanceId, e.rank, e.attempt, 0, e.needs) });
+        await this.dispatch(i, 'overflow', OVERFLOW_DEVICE, 0, nowMs, stop);
         touched.add(e.task.uuid);
         return true;
       }
@@ -1125,6 +1093,43 @@ export class FleetLoop {
   private mayCheckpoint(i: number): boolean {
     const e = this.entries[i];
     return this.table.checkpointable[i] === 1 && e.executing && e.deviceId !== null && e.deviceId !== OVERFLOW_DEVICE;
+  }
+
+  /**
+   * A new attempt of instance i on a device (a heater's board, or the overflow datacenter's executor: OVERFLOW_DEVICE,
+   * which the store records as the attempt's heater so that the device file routes let it fetch inputs and send
+   * results): stored, then sent, with the checkpoint it restores if one is awaited or kept. `stop` sends the
+   * checkpointing kill to the device the instance leaves: only once the store holds the pointer to the checkpoint (the
+   * upload route reads it).
+   */
+  private async dispatch(i: number, state: 'dispatched' | 'overflow', deviceId: string, board: number, nowMs: number, stop: (() => void) | null): Promise<void> {
+    const t = this.table;
+    const e = this.entries[i];
+    t.attempts[i]++;
+    if (Number.isNaN(t.startedS[i])) t.startedS[i] = nowMs / 1000;
+    e.attempt++;
+    e.seq = 0;
+    e.deviceId = deviceId;
+    e.executing = false;
+    const restore = this.restoreFor(e);
+    const progress = restore.from !== null ? Math.max(0, Math.min(100, (100 * t.doneS[i]) / (t.workS[i] || 1))) : 0;
+    if (restore.from === null) t.doneS[i] = 0;
+    await this.store.applyInstanceEvent({
+      taskUuid: e.task.uuid,
+      instanceId: e.instanceId,
+      attempt: e.attempt,
+      sequence: 0,
+      at: nowMs,
+      set: { state, phase: 'dispatch', heaterId: deviceId, boardIndex: state === 'overflow' ? null : board, startedAt: nowMs, endedAt: null, progress, ...(restore.info ? { info: restore.info } : {}) },
+    });
+    stop?.();
+    this.link.send(deviceId, {
+      kind: 'start',
+      assignment: {
+        ...buildAssignment(e.task, e.instanceId, e.rank, e.attempt, board, e.needs),
+        ...(restore.from !== null ? { restore: { attempt: restore.from, waitS: Math.ceil(this.checkpointTimeoutMs / 1000) + 30 } } : {}),
+      },
+    });
   }
 
   /**
