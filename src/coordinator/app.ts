@@ -222,8 +222,8 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     });
     for (const prefix of API_PREFIXES) {
       await api.register(metaRoutes, { ...ctx, prefix });
-      await api.register(taskRoutes, { ...ctx, prefix });
-      await api.register(jobRoutes, { ...ctx, prefix });
+      await api.register(taskRoutes, { ...ctx, events: options.events, prefix });
+      await api.register(jobRoutes, { ...ctx, events: options.events, prefix });
       await api.register(carbonRoutes, { ...ctx, carbon: options.carbon, prefix });
       await api.register(snapshotRoutes, { ...ctx, prefix });
     }

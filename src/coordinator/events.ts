@@ -315,33 +315,9 @@ export class InstanceStateFeed {
     if (changed.length === 0) return [];
     try {
       if (this.owners.size > 100_000) this.owners.clear();
-      for (const uuid of new Set(changed.map(([, i]) => i.taskUuid))) {
-        if (this.owners.has(uuid)) continue;
-        const task = await store.getTask(SYSTEM, uuid);
-        if (task) this.owners.set(uuid, task.accountId);
-      }
-      const operators = new Set<string>();
-      for (const accountId of new Set(changed.map(([, i]) => this.owners.get(i.taskUuid)))) {
-        if (accountId !== undefined && (await store.getAccount(accountId))?.role === 'operator') operators.add(accountId);
-      }
-      const events: NewStoreEvent[] = [];
-      const keys: Array<[string, InstanceRecord]> = [];
-      for (const [key, i] of changed) {
-        const accountId = this.owners.get(i.taskUuid);
-        if (accountId === undefined) continue; // the task is gone
-        const payload: InstanceStatePayload = { taskUuid: i.taskUuid, instanceId: i.instanceId, state: i.state, phase: i.phase, progress: i.progress, attempt: i.attempt };
-        if (operators.has(accountId)) {
-          payload.heaterId = i.heaterId;
-          payload.boardIndex = i.boardIndex;
-        }
-        events.push({ type: EVENT_TYPES.instanceState, accountId, payload, at: i.updatedAt });
-        keys.push([key, i]);
-      }
-      const stored = events.length === 0 ? [] : await store.transaction(async (tx) => {
-        const out: StoreEvent[] = [];
-        for (const e of events) out.push(await tx.appendEvent(e));
-        return out;
-      });
+      const { events, sent } = await instanceStateEvents(store, changed.map(([, i]) => i), this.owners);
+      const keys = sent.map((i): [string, InstanceRecord] => [`${i.taskUuid}/${i.instanceId}`, i]);
+      const stored = await appendAll(store, events);
       for (const [key, i] of keys) {
         if (FINAL_INSTANCE_STATES.has(i.state)) this.published.delete(key);
         else this.published.set(key, { state: i.state, phase: i.phase, attempt: i.attempt, step: Math.floor(i.progress / this.progressStep) });
@@ -355,6 +331,59 @@ export class InstanceStateFeed {
       return [];
     }
   }
+}
+
+/**
+ * The `instance.state` events of these instances, to each task's owner (the device and board only for operators);
+ * instances of tasks that are gone are left out (`sent` lists the others). `owners` caches task → owner account.
+ */
+async function instanceStateEvents(store: Store, instances: readonly InstanceRecord[], owners: Map<string, string>): Promise<{ events: NewStoreEvent[]; sent: InstanceRecord[] }> {
+  for (const uuid of new Set(instances.map((i) => i.taskUuid))) {
+    if (owners.has(uuid)) continue;
+    const task = await store.getTask(SYSTEM, uuid);
+    if (task) owners.set(uuid, task.accountId);
+  }
+  const operators = new Set<string>();
+  for (const accountId of new Set(instances.map((i) => owners.get(i.taskUuid)))) {
+    if (accountId !== undefined && (await store.getAccount(accountId))?.role === 'operator') operators.add(accountId);
+  }
+  const events: NewStoreEvent[] = [];
+  const sent: InstanceRecord[] = [];
+  for (const i of instances) {
+    const accountId = owners.get(i.taskUuid);
+    if (accountId === undefined) continue; // the task is gone
+    const payload: InstanceStatePayload = { taskUuid: i.taskUuid, instanceId: i.instanceId, state: i.state, phase: i.phase, progress: i.progress, attempt: i.attempt };
+    if (operators.has(accountId)) {
+      payload.heaterId = i.heaterId;
+      payload.boardIndex = i.boardIndex;
+    }
+    events.push({ type: EVENT_TYPES.instanceState, accountId, payload, at: i.updatedAt });
+    sent.push(i);
+  }
+  return { events, sent };
+}
+
+/** Appends events in one transaction; returns them as stored. */
+async function appendAll(store: Store, events: readonly NewStoreEvent[]): Promise<StoreEvent[]> {
+  if (events.length === 0) return [];
+  return store.transaction(async (tx) => {
+    const out: StoreEvent[] = [];
+    for (const e of events) out.push(await tx.appendEvent(e));
+    return out;
+  });
+}
+
+/**
+ * Publishes what an API call did to a task at once (abort, relaunch): its `task.state` when `state` is given, and an
+ * `instance.state` event for each of `instances` (the loop's feed publishes only what the loop applies). One
+ * transaction; live streams are told after it commits.
+ */
+export async function publishTaskChange(store: Store, hub: EventHub, task: { uuid: string; accountId: string; state: string } | null, instances: readonly InstanceRecord[], at: number): Promise<StoreEvent[]> {
+  const { events } = await instanceStateEvents(store, instances, new Map(task ? [[task.uuid, task.accountId]] : []));
+  if (task) events.unshift({ type: EVENT_TYPES.taskState, accountId: task.accountId, payload: { uuid: task.uuid, state: task.state }, at });
+  const stored = await appendAll(store, events);
+  for (const e of stored) hub.notify(e);
+  return stored;
 }
 
 /**

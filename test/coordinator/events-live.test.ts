@@ -143,6 +143,39 @@ describe('instance.state', () => {
     }
   });
 
+  test('an abort and a resume over the API are announced at once: the task state and each instance, to the owner only', async () => {
+    const carol = await createAccount(platform.store, { email: 'carol-ev@example.com', credits: 20 });
+    const dave = await createAccount(platform.store, { email: 'dave-ev@example.com', credits: 20 });
+    const call = async (method: string, path: string, body?: unknown): Promise<Response> =>
+      fetch(platform.url + path, { method, headers: { authorization: carol.token, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+    // The loop never ticks here (a period of an hour): the instances stay queued until aborted.
+    const submit = await call('POST', '/tasks', { name: 'aborted', profile: 'docker-batch', instanceCount: 3, constants: [{ key: 'DOCKER_CMD', value: 'sleep 60' }] });
+    assert.equal(submit.status, 201);
+    const { uuid } = (await submit.json()) as { uuid: string };
+    const from = await platform.store.lastEventId();
+    const c = await Stream.open(platform.url, carol.token, from);
+    const d = await Stream.open(platform.url, dave.token, from);
+    try {
+      assert.equal((await call('POST', `/tasks/${uuid}/abort`)).status, 200);
+      const ofTask = (): LiveEvent[] => c.events.filter((e) => (e.payload as { uuid?: string; taskUuid?: string }).uuid === uuid || (e.payload as { taskUuid?: string }).taskUuid === uuid);
+      await c.until(() => ofTask().filter((e) => e.type === EVENT_TYPES.instanceState).length === 3);
+      assert.deepEqual(ofTask().filter((e) => e.type === EVENT_TYPES.taskState).map((e) => (e.payload as { state: string }).state), ['Cancelled']);
+      assert.deepEqual(ofTask().filter((e) => e.type === EVENT_TYPES.instanceState).map((e) => [(e.payload as InstanceStatePayload).instanceId, (e.payload as InstanceStatePayload).state]), [[0, 'cancelled'], [1, 'cancelled'], [2, 'cancelled']]);
+      // Aborting again changes nothing and says nothing; resuming brings every instance back to the queue.
+      assert.equal((await call('POST', `/tasks/${uuid}/abort`)).status, 200);
+      assert.equal((await call('POST', `/tasks/${uuid}/resume`)).status, 200);
+      await c.until(() => ofTask().filter((e) => e.type === EVENT_TYPES.instanceState).length === 6);
+      assert.deepEqual(ofTask().filter((e) => e.type === EVENT_TYPES.taskState).map((e) => (e.payload as { state: string }).state), ['Cancelled', 'Submitted']);
+      assert.deepEqual(ofTask().filter((e) => e.type === EVENT_TYPES.instanceState).slice(3).map((e) => (e.payload as InstanceStatePayload).state), ['queued', 'queued', 'queued']);
+      await marker(dave.account.id, 'dave');
+      await d.untilMarker('dave');
+      assert.deepEqual(d.events.filter((e) => e.accountId === carol.account.id || e.type === EVENT_TYPES.instanceState || e.type === EVENT_TYPES.taskState), []);
+    } finally {
+      c.close();
+      d.close();
+    }
+  });
+
   test('coalescing: one event per instance per flush; progress alone only across a step; final states forgotten', async () => {
     const store = await openStore('sqlite::memory:');
     try {

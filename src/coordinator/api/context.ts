@@ -1,6 +1,7 @@
 // What every compute-API route sees: the store, the clock, the authenticated caller (set by the auth hook).
 import type { FastifyRequest } from 'fastify';
 import type { Account, ApiToken, Store } from '../store/types.ts';
+import type { EventHub } from '../events.ts';
 import { HttpError } from './http-error.ts';
 
 /** The caller of a request, set by the auth hook. */
@@ -29,6 +30,8 @@ export interface ApiContext {
   storageUrl: string | ((req: FastifyRequest) => string);
   /** Seals new tokens for SigV4 (absent: tokens cannot sign storage requests). */
   sealKey?: Buffer;
+  /** The live-change hub (absent: what the routes change is not announced on the event stream). */
+  events?: EventHub;
 }
 
 /** The authenticated caller of a route that requires one. */

@@ -11,7 +11,7 @@ import { TaskOutputSchema, UuidResponse } from '../../protocol/tasks.ts';
 import type { JobRecord, Store, TaskRecord } from '../store/types.ts';
 import { callerOf, iso, type ApiContext } from './context.ts';
 import { emptyOk, HttpError, invalid, notFound } from './http-error.ts';
-import { abortTask } from './task-ops.ts';
+import { abortTask, announceTaskChange } from './task-ops.ts';
 import { viewTask } from './tasks.ts';
 
 async function jobTasks(store: Store, accountId: string, jobUuid: string): Promise<TaskRecord[]> {
@@ -98,7 +98,10 @@ export const jobRoutes: FastifyPluginAsync<ApiContext> = (base, ctx) => {
     const { account } = callerOf(req);
     const job = await getJob(account.id, req.params.uuid);
     const now = ctx.clock();
-    for (const t of await jobTasks(ctx.store, account.id, job.uuid)) await abortTask(ctx.store, account.id, t.uuid, now);
+    for (const t of await jobTasks(ctx.store, account.id, job.uuid)) {
+      const task = await abortTask(ctx.store, account.id, t.uuid, now);
+      await announceTaskChange(ctx, task, 'abort', now, (m) => req.log.warn(m));
+    }
     if (job.state === 'Active' || job.state === 'Terminating') await ctx.store.updateJob(account.id, job.uuid, { state: 'Completed', endDate: now });
     return emptyOk(reply);
   });

@@ -3,7 +3,9 @@
 import { parseRanges, RangeSyntaxError } from '../../protocol/ranges.ts';
 import { isFinalState, statesAllowedBefore } from '../../protocol/task-state.ts';
 import { SECRET_CONSTANT_PREFIX, SECRET_MASK, TASK_LIMITS, type Constant, type TaskCreate } from '../../protocol/tasks.ts';
-import { StoreConflictError, type Account, type InstanceState, type NewTask, type Store, type TaskRecord } from '../store/types.ts';
+import { StoreConflictError, SYSTEM, type Account, type InstanceState, type NewTask, type Store, type TaskRecord } from '../store/types.ts';
+import { publishTaskChange } from '../events.ts';
+import type { ApiContext } from './context.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
 import { PROFILES } from './profiles.ts';
 import { bodyOf } from './task-view.ts';
@@ -121,6 +123,25 @@ export async function abortTask(store: Store, accountId: string, uuid: string, n
     const moved = await tx.transitionTask(accountId, uuid, { to: 'Cancelled', from: statesAllowedBefore('Cancelled'), at: now, endDate: now });
     return moved ?? task;
   });
+}
+
+/**
+ * Announces on the event stream what abortTask (`'abort'`) or relaunchTask (`'relaunch'`) just did to a task at `now`:
+ * its new state and its instances' (the loop's feed announces only what the loop itself applies). Nothing when the
+ * call changed nothing (an abort of a finished task) or there is no hub. The change is committed already: a failure
+ * here loses only the announcement (streams also poll), so it goes to `warn`, never to the caller.
+ */
+export async function announceTaskChange(ctx: ApiContext, task: TaskRecord, what: 'abort' | 'relaunch', now: number, warn: (message: string) => void): Promise<void> {
+  const events = ctx.events;
+  if (!events) return;
+  if (what === 'abort' && !(task.state === 'Cancelled' && task.endDate === now)) return;
+  try {
+    const states: InstanceState[] = what === 'abort' ? ['cancelled'] : ['queued'];
+    const changed = (await ctx.store.listInstances(SYSTEM, { taskUuid: task.uuid, states })).filter((i) => what === 'relaunch' || i.endedAt === now);
+    await publishTaskChange(ctx.store, events, task, changed, now);
+  } catch (e) {
+    warn(`${what} of task ${task.uuid} not announced: ${(e as Error).message}`);
+  }
 }
 
 /** Which instances each relaunch takes back to the queue. */

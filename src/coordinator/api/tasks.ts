@@ -28,7 +28,7 @@ import { callerOf, type ApiContext } from './context.ts';
 import { emptyOk, HttpError, notFound } from './http-error.ts';
 import { DEFAULT_QUOTAS } from './meta.ts';
 import { readAllFresh, readAllOutput, prefixedLines, rawText } from './output.ts';
-import { abortTask, buildTask, checkCanCreate, mergeConstants, needsLookups, prepareTask, quotaError, relaunchTask, updateTask, RELAUNCH } from './task-ops.ts';
+import { abortTask, announceTaskChange, buildTask, checkCanCreate, mergeConstants, needsLookups, prepareTask, quotaError, relaunchTask, updateTask, RELAUNCH } from './task-ops.ts';
 import { taskFilterOf, taskOrderOf } from './task-filter.ts';
 import { bodyOf, taskOutput, taskSummary, viewCacheOf } from './task-view.ts';
 import { compileBody, firstError } from './validation.ts';
@@ -208,14 +208,18 @@ export const taskRoutes: FastifyPluginAsync<ApiContext> = (base, ctx) => {
 
   app.post('/tasks/:uuid/abort', { schema: { tags, params: UuidParams, response: { 404: ApiErrorSchema } } }, async (req, reply) => {
     const { account } = callerOf(req);
-    await abortTask(ctx.store, account.id, req.params.uuid, ctx.clock());
+    const now = ctx.clock();
+    const task = await abortTask(ctx.store, account.id, req.params.uuid, now);
+    await announceTaskChange(ctx, task, 'abort', now, (m) => req.log.warn(m));
     return emptyOk(reply);
   });
 
   for (const kind of Object.keys(RELAUNCH) as Array<keyof typeof RELAUNCH>) {
     app.post(`/tasks/:uuid/${kind}`, { schema: { tags, params: UuidParams, response: { 404: ApiErrorSchema, 409: ApiErrorSchema } } }, async (req, reply) => {
       const { account } = callerOf(req);
-      await relaunchTask(ctx.store, account.id, req.params.uuid, kind, ctx.clock());
+      const now = ctx.clock();
+      const task = await relaunchTask(ctx.store, account.id, req.params.uuid, kind, now);
+      await announceTaskChange(ctx, task, 'relaunch', now, (m) => req.log.warn(m));
       return emptyOk(reply);
     });
   }
