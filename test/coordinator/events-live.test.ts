@@ -267,6 +267,34 @@ describe('room.telemetry', () => {
     }
   });
 
+  test('an open stream follows its account: a new room scope applies to the next figures, a revoked token ends it', async () => {
+    const r = await createAccount(platform.store, { email: 'mover@example.com', role: 'resident', scope: { roomIds: ['demo-room-1'] } });
+    const s = await Stream.open(platform.url, r.token);
+    const roomsSeen = (): string[] => s.events.filter((e) => isLiveEvent(e, EVENT_TYPES.roomTelemetry)).map((e) => e.payload.rooms.map((x) => x.roomId).sort().join());
+    try {
+      await platform.fleet!.tick();
+      await marker(r.account.id, 'before-move');
+      await s.untilMarker('before-move');
+      assert.deepEqual([...new Set(roomsSeen())], ['demo-room-1']);
+      // The resident moves to room 2: the stream's next read sees the new scope, and the next figures follow it.
+      await platform.store.updateAccount(r.account.id, { scope: { roomIds: ['demo-room-2'] } });
+      await marker(r.account.id, 'moved');
+      await s.untilMarker('moved');
+      const seenBefore = roomsSeen().length;
+      await platform.fleet!.tick();
+      await marker(r.account.id, 'after-move');
+      await s.untilMarker('after-move');
+      assert.deepEqual([...new Set(roomsSeen().slice(seenBefore))], ['demo-room-2'], JSON.stringify(roomsSeen()));
+      // Its token revoked: the stream ends at its next read, before the event that woke it.
+      const [tok] = await platform.store.listTokens(r.account.id);
+      assert.ok(await platform.store.revokeToken(SYSTEM, tok.id));
+      await marker(r.account.id, 'revoked');
+      await assert.rejects(s.untilMarker('revoked'), /stream ended/);
+    } finally {
+      s.close();
+    }
+  });
+
   test('aggregation and scoping are pure: means over a room’s heaters, sums of power, rooms picked by room and by site', () => {
     const agg = new RoomTelemetryAggregator();
     const places = new Map([

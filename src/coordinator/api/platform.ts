@@ -75,7 +75,7 @@ import {
   type TelemetryHistory,
   type Usage,
 } from '../../protocol/platform.ts';
-import { roomsFor, type EphemeralEvent, type EventHub } from '../events.ts';
+import { roomsFor, type EphemeralEvent, type EventHub, type RoomAudience } from '../events.ts';
 import { SYSTEM, type Account, type NewRegistryRow, type TaskState, type NewStoreEvent, type RegistryKind, type RegistryRow, type Store, type StoreEvent, type TelemetrySample } from '../store/types.ts';
 import { callerOf, iso, type ApiContext } from './context.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
@@ -124,7 +124,10 @@ interface Viewer {
 }
 
 async function viewerOf(store: Store, req: FastifyRequest): Promise<Viewer> {
-  const { account } = callerOf(req);
+  return viewerOfAccount(store, callerOf(req).account);
+}
+
+async function viewerOfAccount(store: Store, account: Account): Promise<Viewer> {
   const operator = account.role === 'operator';
   const hostSites = operator ? [] : await store.listRegistry({ kind: 'site', accountId: account.id });
   return {
@@ -342,7 +345,9 @@ function lastEventIdOf(header: string | string[] | undefined, query: number | un
 /**
  * Serves one SSE stream: replays the caller's events after `afterId` from the store, then follows the hub. The
  * store is the only source: a wake-up from the hub (or a heartbeat) makes the stream read what is new there,
- * so events arrive once each, in id order, whatever path appended them.
+ * so events arrive once each, in id order, whatever path appended them. Each read first checks the caller's token
+ * again: a stream ends once its token is revoked, its account gone or its role changed, and the rooms it is sent
+ * follow the account's scope and hosted sites as they are now (at most a heartbeat late when nothing else happens).
  */
 function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyReply, viewer: Viewer, afterId: number, streams: Set<() => void>): void {
   const owner = viewer.operator ? SYSTEM : viewer.account.id;
@@ -368,6 +373,20 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
     });
   };
 
+  // Room figures: a resident gets its rooms', a site's host its sites' rooms' (operators have telemetry.batch).
+  let audience: RoomAudience = { roomIds: viewer.roomIds, siteIds: viewer.hostSites };
+  const tokenHash = req.caller?.token.hash;
+  /** The caller as the store says now: false when the stream must end. */
+  const stillAllowed = async (): Promise<boolean> => {
+    const found = tokenHash === undefined ? undefined : await opts.store.findTokenByHash(tokenHash);
+    if (!found || found.account.id !== viewer.account.id || found.account.role !== viewer.account.role) return false;
+    if (!viewer.operator) {
+      const now = await viewerOfAccount(opts.store, found.account);
+      audience = { roomIds: now.roomIds, siteIds: now.hostSites };
+    }
+    return true;
+  };
+
   const pump = async (): Promise<void> => {
     if (reading) {
       again = true;
@@ -377,6 +396,10 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
     try {
       do {
         again = false;
+        if (!(await stillAllowed())) {
+          close();
+          return;
+        }
         for (;;) {
           const batch = await opts.store.readEvents(owner, { afterId: lastId, limit: SSE_PAGE });
           for (const e of batch) {
@@ -404,19 +427,15 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
     if (raw.writableLength > EPHEMERAL_BACKLOG_BYTES) return;
     raw.write(ephemeralFrame(e));
   });
-  // Room figures: a resident gets its rooms', a site's host its sites' rooms' (operators have telemetry.batch). The
-  // rooms are those the account could read when the stream opened (a scope change applies from the next stream).
-  const audience = { roomIds: viewer.roomIds, siteIds: viewer.hostSites };
-  const unsubscribeRooms =
-    viewer.operator || (audience.roomIds.size === 0 && audience.siteIds.size === 0)
-      ? () => undefined
-      : opts.events.subscribeRooms((view) => {
-          if (closed || raw.writableLength > EPHEMERAL_BACKLOG_BYTES) return;
-          const rooms = roomsFor(view, audience);
-          if (rooms.length === 0) return;
-          const payload: RoomTelemetryBatch = { rooms };
-          raw.write(ephemeralFrame({ type: EVENT_TYPES.roomTelemetry, accountId: viewer.account.id, payload, at: view.at }));
-        });
+  const unsubscribeRooms = viewer.operator
+    ? () => undefined
+    : opts.events.subscribeRooms((view) => {
+        if (closed || raw.writableLength > EPHEMERAL_BACKLOG_BYTES) return;
+        const rooms = roomsFor(view, audience);
+        if (rooms.length === 0) return;
+        const payload: RoomTelemetryBatch = { rooms };
+        raw.write(ephemeralFrame({ type: EVENT_TYPES.roomTelemetry, accountId: viewer.account.id, payload, at: view.at }));
+      });
   const heartbeat = setInterval(() => {
     if (closed) return;
     raw.write(': heartbeat\n\n');
