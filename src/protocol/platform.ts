@@ -6,10 +6,11 @@ import { Type, type Static, type TSchema } from 'typebox';
 // Constants
 
 /**
- * Grid carbon intensity used when a site gives none, gCO2e/kWh: the French 2019 average of the electricity
- * mix as published by RTE (Bilan électrique 2019).
+ * Grid carbon intensity used when a site gives none, gCO2e/kWh: the 2020 mean of the French series, the figure the
+ * carbon facts and the twin use by default (physics/carbon-csv.ts FR_2020_MEAN_G_PER_KWH; the protocol imports
+ * nothing, so it is written here too and a test keeps the two equal).
  */
-export const DEFAULT_CARBON_G_PER_KWH = 56;
+export const DEFAULT_CARBON_G_PER_KWH = 56.3;
 
 /** The RT2012 climate zones of metropolitan France. */
 export const CLIMATE_ZONE_NAMES = ['H1a', 'H1b', 'H1c', 'H2a', 'H2b', 'H2c', 'H2d', 'H3'] as const;

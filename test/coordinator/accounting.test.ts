@@ -36,6 +36,8 @@ import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { openStore } from '../../src/coordinator/store/index.ts';
 import type { Store } from '../../src/coordinator/store/types.ts';
 import { CarbonFactsSchema } from '../../src/protocol/carbon.ts';
+import { DEFAULT_CARBON_G_PER_KWH } from '../../src/protocol/platform.ts';
+import { DEFAULT_OVERFLOW } from '../../src/coordinator/fleet/loop.ts';
 import { InvalidParameterError, ParseError } from '../../src/physics/errors.ts';
 import { sharedFile, skipUnlessShared } from '../helpers/shared-data.ts';
 import { harness, taskBody, type Harness } from './api-helpers.ts';
@@ -175,6 +177,9 @@ test('carbon csv: any well-formed series parses back to its values (property)', 
 test('carbon sources: constant, step series, and what happens outside the series', () => {
   const k = constantCarbonSource();
   assert.equal(k.intensityAt(0), DEFAULT_GRID_G_PER_KWH);
+  // One default grid intensity everywhere: carbon facts, a site's statements (the protocol's copy), the overflow pool.
+  assert.equal(DEFAULT_CARBON_G_PER_KWH, DEFAULT_GRID_G_PER_KWH);
+  assert.equal(DEFAULT_OVERFLOW.carbonGPerKWh, DEFAULT_GRID_G_PER_KWH);
   assert.equal(meanIntensity(k, 0, 1e12), DEFAULT_GRID_G_PER_KWH);
   const series = parseCarbonCsv(SMALL_CSV);
   const src = seriesCarbonSource(series);

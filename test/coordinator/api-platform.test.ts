@@ -453,7 +453,7 @@ describe('energy, money and carbon', () => {
     for (const month of ['2025-13', '25-01', '2025-1', 'latest']) assert.equal((await st(month)).json().field, 'month', month);
   });
 
-  test('energy: per device and total kWh, owed €, carbon at the site\'s intensity or the 56 g/kWh default', async () => {
+  test('energy: per device and total kWh, owed €, carbon at the site\'s intensity or the 56.3 g/kWh default', async () => {
     const e = (site: string, from: number, to: number, token = w.tokens.operator) =>
       w.req(token, { method: 'GET', url: `${P}/sites/${site}/energy?from=${new Date(from).toISOString()}&to=${new Date(to).toISOString()}` });
     const day = Date.UTC(2025, 0, 15);
@@ -462,8 +462,9 @@ describe('energy, money and carbon', () => {
     assert.deepEqual(s1.devices.map((d: { id: string; kWh: number }) => [d.id, d.kWh]), [['b1', 0], ['h1', 12], ['h2', 0]]);
     assert.equal(s1.devices[1].owedEUR, 2.4);
     assert.equal(s1.carbonGPerKWh, DEFAULT_CARBON_G_PER_KWH);
-    assert.equal(s1.devices[1].carbonKg, (12 * 56) / 1000);
-    assert.equal(s1.totalCarbonKg, 0.672);
+    // 12 kWh × 56.3 g/kWh = 0.6756 kg, to the gram.
+    assert.equal(s1.devices[1].carbonKg, 0.676);
+    assert.equal(s1.totalCarbonKg, 0.676);
     const s2 = (await e('s2', feb, mar, w.tokens.otherHost)).json();
     const kWh = ((28 * 24 - 1) * 250) / 1000;
     assert.deepEqual([s2.totalKWh, s2.totalOwedEUR, s2.totalCarbonKg, s2.carbonGPerKWh], [kWh, Math.round(kWh * 0.25 * 100) / 100, Math.round(kWh * 30) / 1000, 30]);

@@ -13,7 +13,7 @@ import { SYSTEM, type InstanceRecord, type InstanceState, type RegistryRow, type
 import { buildAssignment, DEFAULT_ESTIMATED_DURATION_S, instanceNeeds, type InstanceNeeds } from './assignment.ts';
 import { OVERFLOW_DEVICE, type DeviceLink } from './link.ts';
 import { shouldSuspend } from '../accounting/billing.ts';
-import { setpointAt, type RoomSpec } from '../../protocol/platform.ts';
+import { DEFAULT_CARBON_G_PER_KWH, setpointAt, type RoomSpec } from '../../protocol/platform.ts';
 import { parseTimeSpan } from '../../protocol/timespan.ts';
 import { snapshotOrders, type SnapshotOrder } from '../api/snapshots.ts';
 import { CHECKPOINT_INFO_KEY } from '../api/device-files.ts';
@@ -78,8 +78,8 @@ export interface FleetLoopOptions {
   checkpointTimeoutS?: number;
 }
 
-/** Default overflow pool: a conventional datacenter (PUE 1.5, French grid, price of onDemand). */
-export const DEFAULT_OVERFLOW: OverflowPool = { pue: 1.5, priceEURPerCoreH: 0.05, carbonGPerKWh: 56 };
+/** Default overflow pool: a conventional datacenter (PUE 1.5, the French grid's default intensity, price of onDemand). */
+export const DEFAULT_OVERFLOW: OverflowPool = { pue: 1.5, priceEURPerCoreH: 0.05, carbonGPerKWh: DEFAULT_CARBON_G_PER_KWH };
 
 /** Task states whose queued instances may be dispatched. */
 const DISPATCHABLE: TaskStateName[] = ['Submitted', 'PartiallyDispatched', 'FullyDispatched', 'PartiallyExecuting', 'FullyExecuting'];
