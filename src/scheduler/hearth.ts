@@ -1,6 +1,7 @@
 // hearth's own policy: heat follows each controller's request (boards × frequency level), paid work goes where the
 // heat is wanted for as long as it runs, hot rooms pause rather than kill, and overflow is kept for doomed deadlines.
-import type { Decision, FleetView, InstanceTable, OverflowPool, Policy } from './types.ts';
+import type { Decision, DecisionSink, FleetView, InstanceTable, OverflowPool, Policy } from './types.ts';
+import { ArraySink } from './decisions.ts';
 import { BOARD_FILLER, BOARD_FREE, InstancePhase, SchedulingType } from './types.ts';
 import type { HeaterModel } from '../physics/heater.ts';
 import { derateFactor } from '../physics/heater.ts';
@@ -122,6 +123,8 @@ export class HearthPolicy implements Policy {
   private readonly sites = new SiteIndex();
   private readonly buckets = [new HeaterBuckets(), new HeaterBuckets(), new HeaterBuckets()];
   private readonly totals = [0, 0, 0];
+  /** The sink of a round whose caller gave none (over its array). */
+  private readonly arraySink = new ArraySink();
   /** Round whose surplus pools (boiler sink, room surplus) are built: on their first search only (see buildSurplus). */
   private surplusRound = -1;
 
@@ -208,7 +211,9 @@ export class HearthPolicy implements Policy {
   }
 
   /** One round (see the class comment). */
-  decide(fleet: FleetView, table: InstanceTable, _overflow: OverflowPool, out: Decision[]): void {
+  decide(fleet: FleetView, table: InstanceTable, _overflow: OverflowPool, decisions: Decision[], sink?: DecisionSink): void {
+    // Every decision goes through one sink: the caller's, else one over `decisions`.
+    const out = sink ?? this.arraySink.to(decisions);
     this.grow(table);
     this.round++;
     this.now = fleet.nowS;
@@ -244,7 +249,7 @@ export class HearthPolicy implements Policy {
   }
 
   /** Step 1 over the fleet (a loop of its own: optimised as a whole, not through decide's on-stack replacement). */
-  private scanAll(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+  private scanAll(fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
     // Step 2's pools are filled in the same pass, heater by heater in index order (as a pass of its own would).
     const nc = this.configs.count;
     for (const b of this.buckets) b.reset(nc);
@@ -256,7 +261,7 @@ export class HearthPolicy implements Policy {
   }
 
   /** Step 4 over the fleet. */
-  private finishAll(fleet: FleetView, out: Decision[]): void {
+  private finishAll(fleet: FleetView, out: DecisionSink): void {
     const models = fleet.models;
     if (this.ascending.length < models.length) this.ascending = new Uint8Array(models.length);
     for (let k = 0; k < models.length; k++) this.ascending[k] = ascendingLevels(models[k]) ? 1 : 0;
@@ -266,7 +271,7 @@ export class HearthPolicy implements Policy {
       // to start): then the level stays and the booster is off. The same tests as finishHeater's, without the call.
       if ((flags & F_OK) === 0) continue;
       if ((flags & (F_SAFETY | F_FILLER)) === 0 && this.nComp[h] + this.started[h] === 0 && this.nHeat[h] <= 0) {
-        if (Math.abs(0 - fleet.booster[h]) > 1e-3) out.push({ kind: 'booster', heater: h, fraction: 0 });
+        if (Math.abs(0 - fleet.booster[h]) > 1e-3) out.booster(h, 0);
         continue;
       }
       this.finishHeater(h, fleet, out);
@@ -281,7 +286,7 @@ export class HearthPolicy implements Policy {
 
   // ---- step 1: per heater state, pauses, resumes, safety -------------------------------------------------------
 
-  private scanHeater(h: number, fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+  private scanHeater(h: number, fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
     // Every per-heater field is written once on each path below (zeros where it has nothing to say).
     this.started[h] = 0;
     if (fleet.online[h] === 0) {
@@ -387,19 +392,19 @@ export class HearthPolicy implements Policy {
   }
 
   /** Filler stops on every board of heater h that runs it (those boards take nothing new this round). */
-  private fillerOff(h: number, nb: number, fleet: FleetView, out: Decision[]): void {
+  private fillerOff(h: number, nb: number, fleet: FleetView, out: DecisionSink): void {
     const mb = fleet.maxBoards;
     for (let b = 0; b < nb; b++) {
       const s = h * mb + b;
       if (fleet.boardInstance[s] === BOARD_FILLER) {
-        out.push({ kind: 'filler', heater: h, board: b, on: false });
+        out.filler(h, b, false);
         this.vacated[s] = this.round;
       }
     }
   }
 
   /** Step 1 for a heater near its safety limit: everything pauses; at the evacuation margin paused work leaves. */
-  private scanUnsafe(h: number, flags: number, nb: number, nRun: number, nPau: number, evacuate: boolean, fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+  private scanUnsafe(h: number, flags: number, nb: number, nRun: number, nPau: number, evacuate: boolean, fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
     const mb = fleet.maxBoards;
     const running = this.scratchRun;
     const paused = this.scratchPaused;
@@ -432,7 +437,7 @@ export class HearthPolicy implements Policy {
    * resumes, migration candidates; writes nComp, nPaused and reqLevel. Returns false when the heater is over its cap
    * (nothing new starts there).
    */
-  private scanWork(h: number, m: HeaterModel, nb: number, nRun: number, nPau: number, inc0: number, pI: number, fleet: FleetView, table: InstanceTable, out: Decision[]): boolean {
+  private scanWork(h: number, m: HeaterModel, nb: number, nRun: number, nPau: number, inc0: number, pI: number, fleet: FleetView, table: InstanceTable, out: DecisionSink): boolean {
     const running = this.scratchRun;
     const paused = this.scratchPaused;
     const now = this.now;
@@ -757,7 +762,7 @@ export class HearthPolicy implements Policy {
    * remain (misses bounded by missBudget): placed where a heater can run it fast enough, else kept, and what is due
    * and still unplaced overflows. So a round touches only what turns at risk, is placed or overflows.
    */
-  private placeUrgent(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+  private placeUrgent(fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
     const horizon = this.now + this.periodS;
     while (this.risk.size > 0) {
       const i = this.risk.peekId();
@@ -794,7 +799,7 @@ export class HearthPolicy implements Policy {
   }
 
   /** Places (or, if doomed, overflows) a queued instance at risk; false when it must keep waiting. */
-  private tryUrgent(i: number, fleet: FleetView, table: InstanceTable, out: Decision[]): boolean {
+  private tryUrgent(i: number, fleet: FleetView, table: InstanceTable, out: DecisionSink): boolean {
     const need = this.needRate(i, table);
     if (need > 1) {
       this.overflowQueued(i, out);
@@ -820,7 +825,7 @@ export class HearthPolicy implements Policy {
     this.wait.push(i, this.stamp[i]);
   }
 
-  private placeMigrants(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+  private placeMigrants(fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
     const mb = fleet.maxBoards;
     for (let k = 0; k < this.migrants.length; k++) {
       const i = this.migrants[k];
@@ -833,7 +838,7 @@ export class HearthPolicy implements Policy {
       if (slot >= 0) {
         const h = (slot / mb) | 0;
         // 'migrate' targets a free board: stop filler there first.
-        if (fleet.boardInstance[slot] === BOARD_FILLER) out.push({ kind: 'filler', heater: h, board: slot - h * mb, on: false });
+        if (fleet.boardInstance[slot] === BOARD_FILLER) out.filler(h, slot - h * mb, false);
         out.push({ kind: 'migrate', instance: i, heater: h, board: slot - h * mb });
         this.pausedAtS[i] = NaN;
         if (atRisk) this.reqLevel[h] = Math.max(this.reqLevel[h], this.levelFor(h, fleet.models[fleet.model[h]], need));
@@ -861,7 +866,7 @@ export class HearthPolicy implements Policy {
     }
   }
 
-  private placeQueue(fleet: FleetView, table: InstanceTable, out: Decision[]): void {
+  private placeQueue(fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
     const aside: number[] = [];
     let misses = 0;
     const surplus = this.o.roomSurplus;
@@ -893,26 +898,26 @@ export class HearthPolicy implements Policy {
     for (const i of aside) this.main.push(i, this.stamp[i]);
   }
 
-  private startOn(i: number, slot: number, fleet: FleetView, out: Decision[]): void {
+  private startOn(i: number, slot: number, fleet: FleetView, out: DecisionSink): void {
     const mb = fleet.maxBoards;
     const h = (slot / mb) | 0;
-    out.push({ kind: 'start', instance: i, heater: h, board: slot - h * mb });
+    out.start(i, h, slot - h * mb);
     this.lastStarts.push(i);
     this.dequeued(i);
   }
 
-  private overflowQueued(i: number, out: Decision[]): void {
+  private overflowQueued(i: number, out: DecisionSink): void {
     out.push({ kind: 'overflow', instance: i });
     this.dequeued(i);
   }
 
   // ---- step 4: filler, level, booster ------------------------------------------------------------------------------
 
-  private finishHeater(h: number, fleet: FleetView, out: Decision[]): void {
+  private finishHeater(h: number, fleet: FleetView, out: DecisionSink): void {
     const flags = this.flags[h];
     if ((flags & F_OK) === 0) return;
     if (flags & F_SAFETY) {
-      if (fleet.booster[h] > 0) out.push({ kind: 'booster', heater: h, fraction: 0 });
+      if (fleet.booster[h] > 0) out.booster(h, 0);
       return;
     }
     const mb = fleet.maxBoards;
@@ -934,12 +939,12 @@ export class HearthPolicy implements Policy {
         if (fill > 0) {
           fill--;
           comp++;
-        } else out.push({ kind: 'filler', heater: h, board: b, on: false });
+        } else out.filler(h, b, false);
       }
       for (let b = 0; b < nb && fill > 0; b++) {
         const s = h * mb + b;
         if (slots[s] !== BOARD_FREE || taken[s] === round || vacated[s] === round) continue;
-        out.push({ kind: 'filler', heater: h, board: b, on: true });
+        out.filler(h, b, true);
         fill--;
         comp++;
       }
@@ -980,7 +985,7 @@ export class HearthPolicy implements Policy {
         if (ascending && p >= tgt && reqLevel <= best) break;
       }
       const lvl = Math.max(best, Math.min(reqLevel, capLvl));
-      if (lvl !== fleet.level[h]) out.push({ kind: 'level', heater: h, level: lvl });
+      if (lvl !== fleet.level[h]) out.level(h, lvl);
       // Booster: only what every board computing at the top level cannot give.
       if (m.boosterW > 0 && comp === nb - this.nPaused[h] && lvl === top) {
         const deficit = tgt - this.powerW(h, m, comp, top);
@@ -990,7 +995,7 @@ export class HearthPolicy implements Policy {
         }
       }
     }
-    if (Math.abs(boost - fleet.booster[h]) > 1e-3) out.push({ kind: 'booster', heater: h, fraction: boost });
+    if (Math.abs(boost - fleet.booster[h]) > 1e-3) out.booster(h, boost);
   }
 
   // ---- queue bookkeeping ---------------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ export { QarnotBandsPolicy } from './qarnot-bands.ts';
 export { FirstFitPolicy } from './first-fit.ts';
 export { ElectricPolicy } from './electric.ts';
 export { HearthPolicy, HEARTH_DEFAULTS } from './hearth.ts';
+export { ArraySink, DecisionBuffer } from './decisions.ts';
 export { classOfType } from './indexes.ts';
 
 /** Every policy createPolicy knows, baselines first. */

@@ -145,6 +145,19 @@ export type Decision =
    */
   | { readonly kind: 'resistive'; readonly heater: number; readonly powerW: number };
 
+/**
+ * Where a round's decisions may go instead of an array: the same decisions, in the same order; the four hot kinds
+ * (a heater's level, filler, booster; a start) have a call of their own, so a sink that stores them typed makes no
+ * object per decision (scheduler/decisions.ts: ArraySink over an array, DecisionBuffer in typed columns).
+ */
+export interface DecisionSink {
+  push(d: Decision): void;
+  level(heater: number, level: number): void;
+  filler(heater: number, board: number, on: boolean): void;
+  booster(heater: number, fraction: number): void;
+  start(instance: number, heater: number, board: number): void;
+}
+
 /** The overflow datacenter the scheduler may send work to. */
 export interface OverflowPool {
   readonly pue: number;
@@ -163,6 +176,9 @@ export interface Policy {
   onSubmit(instances: readonly number[], table: InstanceTable): void;
   /** An instance left the policy's care (done, failed, or returned to the queue by a heater loss: phase tells). */
   onChange(instance: number, table: InstanceTable): void;
-  /** One round: append decisions to `out`. Must not mutate the fleet or the table (the caller applies decisions). */
-  decide(fleet: FleetView, table: InstanceTable, overflow: OverflowPool, out: Decision[]): void;
+  /**
+   * One round: append decisions to `out` — or, when the caller gives a `sink`, a policy may write all of them there
+   * instead (in order; the caller reads both). Must not mutate the fleet or the table (the caller applies decisions).
+   */
+  decide(fleet: FleetView, table: InstanceTable, overflow: OverflowPool, out: Decision[], sink?: DecisionSink): void;
 }

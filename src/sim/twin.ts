@@ -29,7 +29,7 @@ import { BOARD_FILLER, BOARD_FREE, InstancePhase, SchedulingType } from '../sche
 import type { Decision, InstanceTable, OverflowPool, Policy } from '../scheduler/types.ts';
 import { buildMpcModel, createRoomController, createTankController } from '../control/index.ts';
 import type { MpcModel } from '../control/index.ts';
-import { allocateFleetView, createInstanceTable, createPolicy } from '../scheduler/index.ts';
+import { allocateFleetView, createInstanceTable, createPolicy, DecisionBuffer } from '../scheduler/index.ts';
 import type { FleetViewBuffer } from '../scheduler/index.ts';
 import { expandScenario, heaterParamsOf, boilerHeaterParamsOf, POLICY_NAMES } from './scenario.ts';
 import type { ControllerKind, ExpandedScenario, PolicyName, Scenario } from './scenario.ts';
@@ -783,6 +783,8 @@ class TwinRun {
   private readonly heap = new CompletionHeap();
   private readonly overflowPool: OverflowPool;
   private readonly out: Decision[] = [];
+  /** Where a policy that takes a sink writes its decisions (typed: no object per decision). */
+  private readonly buffer = new DecisionBuffer();
   private readonly t = newTotals();
 
   // Kernel inputs per group.
@@ -1327,9 +1329,13 @@ class TwinRun {
     const v = this.view;
     v.nowS = now;
     const out = this.out;
+    const buf = this.buffer;
     out.length = 0;
-    this.policy.decide(v, table, this.overflowPool, out);
+    buf.clear();
+    this.policy.decide(v, table, this.overflowPool, out, buf);
+    // A policy writes to one of the two (all its decisions, in order).
     for (let k = 0; k < out.length; k++) this.apply(out[k], now);
+    for (let k = 0, n = buf.length; k < n; k++) this.apply(buf.at(k), now);
     this.setControls();
   }
 
