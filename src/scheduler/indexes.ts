@@ -305,9 +305,11 @@ export class HardwareConfigs {
   private seenMemoryMB = new Float32Array(0);
   private seenGpu = new Uint8Array(0);
   private seenHeaters = -1;
+  private readonly seen = new SeenLayout();
 
   /** Rebuilds from the fleet (online or not: an offline heater may come back); a no-op when its hardware did not change. */
   build(fleet: FleetView): void {
+    if (this.seen.same(fleet)) return;
     if (this.seenHeaters === fleet.heaters && sameHardware(fleet, this.seenCores, this.seenMemoryMB, this.seenGpu)) return;
     this.rebuild(fleet);
     const n = fleet.heaters;
@@ -392,6 +394,24 @@ export class HardwareConfigs {
   }
 }
 
+/**
+ * The view and FleetView.layoutVersion an index was last built or checked against. `same(fleet)`: true when the
+ * producer promised (a version given) and neither the view nor the version changed since — the columns are as they
+ * were, no need to compare them; otherwise it notes this view and version (the caller compares, or rebuilds).
+ */
+class SeenLayout {
+  private view: FleetView | null = null;
+  private version: number | undefined = undefined;
+
+  same(fleet: FleetView): boolean {
+    const v = fleet.layoutVersion;
+    if (v !== undefined && fleet === this.view && v === this.version) return true;
+    this.view = fleet;
+    this.version = v;
+    return false;
+  }
+}
+
 /** Heaters grouped by site (CSR): heaters of site s are `heaters[start[s] .. start[s+1])`, in index order. O(H + S) to build. */
 export class SiteIndex {
   sites = 0;
@@ -400,9 +420,11 @@ export class SiteIndex {
 
   private seenSite = new Int32Array(0);
   private seenHeaters = -1;
+  private readonly seen = new SeenLayout();
 
   /** Rebuilds from fleet.site (negative sites are ignored); a no-op when the sites did not change. */
   build(fleet: FleetView): void {
+    if (this.seen.same(fleet)) return;
     if (this.seenHeaters === fleet.heaters && sameInt32(fleet.site, this.seenSite, fleet.heaters)) return;
     this.rebuild(fleet);
     this.seenHeaters = fleet.heaters;

@@ -88,6 +88,12 @@ export interface FleetView {
   readonly coresPerBoard: Uint16Array;
   readonly memoryMBPerBoard: Float32Array;
   readonly gpu: Uint8Array;
+  /**
+   * Optional promise of the view's producer: the hardware columns (coresPerBoard, memoryMBPerBoard, gpu) and `site`
+   * of this view object change only together with this number. Given, the policies' hardware and site indexes skip
+   * comparing those columns in a round where view and number are the ones they last saw; absent, they compare.
+   */
+  readonly layoutVersion?: number;
   /** 1 when the heater is reachable (live: connected; twin: always unless a fault is injected). */
   readonly online: Uint8Array;
   /** The controller's request for the next period and its band, W (HeatRequest.powerW, minW, maxW). */

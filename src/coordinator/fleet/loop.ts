@@ -382,6 +382,8 @@ export class FleetLoop {
     const maxBoards = Math.max(1, ...devices.map((d) => d.model.boards));
     const view = allocateFleetView(devices.length, maxBoards, devices.map((d) => d.model));
     view.boardInstance.fill(BOARD_FREE);
+    // Hardware and site columns are written below, once for this view (a reload makes a new view).
+    view.layoutVersion = 1;
     const prevView = this.view;
     for (const d of devices) {
       view.kind[d.index] = d.kind;
