@@ -1050,6 +1050,8 @@ class TwinRun {
       this.tankReq.push({ powerW: 0, minW: 0, maxW: 0, forecastW: forecasts.subarray(h * H, (h + 1) * H) });
     });
 
+    // The hardware and site columns are set above, once: the policy's indexes need not compare them each round.
+    this.view.layoutVersion = 1;
     this.ctlInput = {
       nowS: 0,
       periodS: prep.periodS,
@@ -1822,7 +1824,12 @@ class TwinRun {
     let resistiveJ = 0;
     let splitErrJ = 0;
     let standbyJ = 0;
-    for (let r = 0; r < this.nRooms; r++) {
+    // The per-room columns in locals: the loop calls progress() (rarely), after which V8 would load each field again.
+    const { resistiveW, watched: watchedA, nominalW, active, boostAcc, progAcc } = this;
+    const booster = f.booster;
+    const freqLevel = f.freqLevel;
+    const { models, model } = v;
+    for (let r = 0, nRooms = this.nRooms; r < nRooms; r++) {
       const e = heatJ[r];
       const dE = e - lastHeatJ[r];
       lastHeatJ[r] = e;
@@ -1833,27 +1840,27 @@ class TwinRun {
       const askedJ = requestW[r] * el;
       periodAskedJ += askedJ;
       if (dE > askedJ) overshotJ += dE - askedJ;
-      if (this.resistiveW[r] === this.resistiveW[r]) {
+      if (resistiveW[r] === resistiveW[r]) {
         resistiveJ += dE;
         continue;
       }
-      const watched = this.watched[r] === 1;
+      const watched = watchedA[r] === 1;
       // Unwatched heaters never derate: their energy is their nominal power over the period (checked).
-      if (!watched) splitErrJ += Math.abs(dE - this.nominalW[r] * el);
-      if (this.active[r] === 0 && f.booster[r] === 0) {
+      if (!watched) splitErrJ += Math.abs(dE - nominalW[r] * el);
+      if (active[r] === 0 && booster[r] === 0) {
         // Boards off, no booster: stand-by only (filler).
         standbyJ += dE;
         continue;
       }
-      const m = v.models[v.model[r]];
-      let bf = f.booster[r];
+      const m = models[model[r]];
+      let bf = booster[r];
       bf = bf < 0 ? 0 : bf > 1 ? 1 : bf;
-      const boostJ = watched ? this.boostAcc[r] : bf * m.boosterW * el;
+      const boostJ = watched ? boostAcc[r] : bf * m.boosterW * el;
       boosterJ += boostJ;
       const boardsJ = dE - boostJ;
-      const prog = watched ? this.progAcc[r] : m.board.relFreqByLevel[f.freqLevel[r]] * el;
+      const prog = watched ? progAcc[r] : m.board.relFreqByLevel[freqLevel[r]] * el;
       // this.bookBoards(r, m, boardsJ, prog), written out (same operations in the same order).
-      const n = this.active[r];
+      const n = active[r];
       let computeJ = 0;
       if (n > 0) {
         const perBoard = (boardsJ - (m.boards - n) * m.board.offW * el) / n;
