@@ -1706,8 +1706,13 @@ class TwinRun {
     const [X0, X1, X2, X3] = x;
     const nominalW = this.nominalW;
     const mayWatch = this.mayWatch;
-    for (let r = 0; r < this.nHeaters; r++) {
-      if (dirty[r] !== 0 || r >= this.nRooms) {
+    // Columns in locals: the loop calls planHeat and heaterPowerW, after which V8 would reload each field.
+    const { nRooms, groupOf, watched, watchList } = this;
+    const { models, model } = v;
+    const groups = p.groups;
+    const periodS = p.periodS;
+    for (let r = 0, nHeaters = this.nHeaters; r < nHeaters; r++) {
+      if (dirty[r] !== 0 || r >= nRooms) {
         if (dirty[r] === 1) dirty[r] = 0;
         const nb = v.boards[r];
         let n = 0;
@@ -1717,9 +1722,9 @@ class TwinRun {
           else if (s >= 0 && phase[s] === InstancePhase.running) n++;
         }
         this.active[r] = n;
-        const m = v.models[v.model[r]];
-        if (r >= this.nRooms) {
-          const b = r - this.nRooms;
+        const m = models[model[r]];
+        if (r >= nRooms) {
+          const b = r - nRooms;
           const rw = this.resistiveW[r];
           this.boilerOfferW[b] = Number.isNaN(rw) ? heaterPowerW(m, n, v.level[r], 1, 0, -Infinity) : rw;
           continue;
@@ -1745,13 +1750,13 @@ class TwinRun {
       }
       if (mayWatch[r] === 1) {
         // Could the body reach the derating threshold within the period? (Bound on its rise: all power in, no loss.)
-        const g = p.groups[this.groupOf[r]];
+        const g = groups[groupOf[r]];
         const body = X3[r];
         const warm = Math.max(X0[r], X1[r], X2[r]) - body;
-        const rise = ((nominalW[r] + g.bodyCouplingWK * (warm > 0 ? warm : 0)) * p.periodS) / g.bodyCapJK;
-        if (body + rise + 0.5 >= v.models[v.model[r]].derateStartC) {
-          this.watched[r] = 1;
-          this.watchList[this.watchCount++] = r;
+        const rise = ((nominalW[r] + g.bodyCouplingWK * (warm > 0 ? warm : 0)) * periodS) / g.bodyCapJK;
+        if (body + rise + 0.5 >= models[model[r]].derateStartC) {
+          watched[r] = 1;
+          watchList[this.watchCount++] = r;
         }
       }
     }
