@@ -357,7 +357,7 @@ export class HearthPolicy implements Policy {
     let q = nPau;
     if (nRun + nPau > 0) {
       // Work on the heater: pauses, resumes, migrations (writes nComp, nPaused, reqLevel).
-      if (!this.scanWork(h, m, nb, nRun, nPau, inc0, pI, fleet, table, out)) free = 0;
+      if (!this.scanWork(h, m, nb, nRun, nPau, fleet, table, out)) free = 0;
       r = this.nComp[h];
       q = this.nPaused[h];
     } else {
@@ -437,7 +437,11 @@ export class HearthPolicy implements Policy {
    * resumes, migration candidates; writes nComp, nPaused and reqLevel. Returns false when the heater is over its cap
    * (nothing new starts there).
    */
-  private scanWork(h: number, m: HeaterModel, nb: number, nRun: number, nPau: number, inc0: number, pI: number, fleet: FleetView, table: InstanceTable, out: DecisionSink): boolean {
+  private scanWork(h: number, m: HeaterModel, nb: number, nRun: number, nPau: number, fleet: FleetView, table: InstanceTable, out: DecisionSink): boolean {
+    // The board powers again from what the scan stored (the same arithmetic): floating-point arguments of a call V8
+    // does not inline are boxed, two numbers to collect per heater with work, every round.
+    const inc0 = computingBoardW(m.board, 0, this.capDynW[h]);
+    const pI = pausedBoardW(m.board);
     const running = this.scratchRun;
     const paused = this.scratchPaused;
     const now = this.now;
