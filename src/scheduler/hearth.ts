@@ -203,11 +203,15 @@ export class HearthPolicy implements Policy {
     for (const i of instances) this.fresh.push(i);
   }
 
-  /** A requeued instance goes back to the queue (its deadline order kept); ended ones leave nothing behind. */
+  /**
+   * A requeued instance goes back to the queue (its deadline order kept) through the next round's check against the
+   * fleet's hardware, like a new one: one no heater can host (back from a lost overflow attempt) overflows again
+   * instead of waiting for a heater that never comes. Ended ones leave nothing behind.
+   */
   onChange(instance: number, table: InstanceTable): void {
     this.grow(table);
     this.pausedAtS[instance] = NaN;
-    if (table.phase[instance] === InstancePhase.queued) this.enqueue(instance);
+    if (table.phase[instance] === InstancePhase.queued) this.fresh.push(instance);
   }
 
   /** One round (see the class comment). */

@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HearthPolicy } from '../../src/scheduler/hearth.ts';
 import { QarnotBandsPolicy } from '../../src/scheduler/qarnot-bands.ts';
-import { BOARD_FILLER, SchedulingType } from '../../src/scheduler/types.ts';
+import { BOARD_FILLER, InstancePhase, SchedulingType } from '../../src/scheduler/types.ts';
 import { addInstance, decide, fleetOf, MODEL, ofKind, P0, placeRunning, step, tableOf, TOP } from './helpers.ts';
 
 const boardW = (l: number): number => MODEL.board.maxWByLevel[l];
@@ -274,6 +274,10 @@ void test('instances no heater can ever host overflow at once', () => {
   const big = addInstance(t, { memoryMB: 1e6 });
   const p = new HearthPolicy();
   p.onSubmit([big], t);
+  assert.deepEqual(ofKind(decide(p, f, t), 'overflow'), [{ kind: 'overflow', instance: big }]);
+  // Back in the queue (its overflow attempt was lost): it overflows again rather than wait for a heater.
+  t.phase[big] = InstancePhase.queued;
+  p.onChange(big, t);
   assert.deepEqual(ofKind(decide(p, f, t), 'overflow'), [{ kind: 'overflow', instance: big }]);
 });
 
