@@ -10,7 +10,7 @@ import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { prepareTask, abortTask } from '../../src/coordinator/api/task-ops.ts';
 import type { TaskCreate } from '../../src/protocol/tasks.ts';
 import { FleetLoop } from '../../src/coordinator/fleet/loop.ts';
-import type { DeviceLink, Inbox } from '../../src/coordinator/fleet/link.ts';
+import { OVERFLOW_DEVICE, type DeviceLink, type Inbox } from '../../src/coordinator/fleet/link.ts';
 import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
 
 /** A link whose devices are scripted by the test: commands are recorded, reports are pushed by hand. */
@@ -201,6 +201,30 @@ test('fleet loop: dependencies, maxTimeQueueSeconds and the credits gate', async
     await w.tick();
     assert.ok(!w.link.starts().some((a) => a.taskUuid === broke));
     assert.equal(await w.state(broke), 'Submitted');
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: the overflow executor falling silent loses its work like a heater — it goes back to the queue and out again', async () => {
+  const w = await world();
+  try {
+    const dcStarts = (): Array<{ attempt: number }> => w.link.sent.filter((s) => s.deviceId === OVERFLOW_DEVICE && s.command.kind === 'start').map((s) => (s.command as { assignment: { attempt: number } }).assignment);
+    const big = await w.submit({ instanceCount: 1, hardwareConstraints: [{ discriminator: 'MinimumCoreHardwareConstraint', coreCount: 64 }] });
+    // The executor reports every period: its work stays where it is.
+    for (let k = 0; k < 6; k++) {
+      w.link.telemetry(OVERFLOW_DEVICE, w.now.ms, 20);
+      await w.tick();
+    }
+    assert.deepEqual(dcStarts().map((a) => a.attempt), [1]);
+    assert.equal((await w.store.getInstance(SYSTEM, big, 0))?.state, 'overflow');
+    // Then it falls silent past the offline delay (three periods): the attempt is lost, the instance requeued and, no
+    // heater being able to host it, sent to the overflow datacenter again.
+    for (let k = 0; k < 6; k++) await w.tick();
+    assert.deepEqual(dcStarts().map((a) => a.attempt), [1, 2]);
+    const row = await w.store.getInstance(SYSTEM, big, 0);
+    assert.equal(row?.state, 'overflow');
+    assert.equal(row?.attempt, 2);
   } finally {
     await w.close();
   }

@@ -214,6 +214,12 @@ export class FleetLoop {
   private readonly adopted = new Map<number, number>();
   /** Per device: when it was first heard from by this process, ms. */
   private readonly firstSeenMs = new Map<string, number>();
+  /**
+   * The overflow datacenter's executor (OVERFLOW_DEVICE) is no heater, but its work is lost with it like a heater's:
+   * when it last reported, and whether it was reporting at the previous tick (see handleLostDevices).
+   */
+  private overflowSeenMs = -Infinity;
+  private overflowWasOnline = false;
   /** Attempts a device still reports although they are no longer current, already told to stop. */
   private readonly staleKills = new Set<string>();
   private readonly checkpointGraceS: number;
@@ -448,6 +454,21 @@ export class FleetLoop {
         }
       }
     }
+    // The overflow datacenter's executor: once it has reported, its silence loses its work too (an executor that never
+    // reported — none runs, or the local executor — leaves overflow work where it is).
+    const dcOnline = nowMs - this.overflowSeenMs <= this.offlineMs;
+    const dcFell = this.overflowWasOnline && !dcOnline;
+    this.overflowWasOnline = dcOnline;
+    if (dcFell) {
+      this.hooks.onWarning?.(`the overflow datacenter's executor is offline: its instances go back to the queue`);
+      for (const rows of this.live.values()) {
+        for (const i of [...rows]) {
+          const e = this.entries[i];
+          if (e.deviceId !== OVERFLOW_DEVICE || t.phase[i] !== InstancePhase.overflow) continue;
+          if (await this.loseInstance(i, OVERFLOW_DEVICE, nowMs, touched)) ended++;
+        }
+      }
+    }
     return ended;
   }
 
@@ -587,6 +608,7 @@ export class FleetLoop {
     const inbox = this.link.drain();
     const samples: Array<{ deviceId: string; time: number; data: Record<string, unknown> }> = [];
     for (const r of inbox.reports) {
+      if (r.deviceId === OVERFLOW_DEVICE) this.overflowSeenMs = nowMs;
       const d = this.byId.get(r.deviceId);
       if (d) {
         if (d.controller && d.last) d.controller.delivered(r.powerW);
@@ -608,6 +630,7 @@ export class FleetLoop {
     for (const id of inbox.offline ?? []) {
       const d = this.byId.get(id);
       if (d) d.lastSeenMs = -Infinity;
+      if (id === OVERFLOW_DEVICE) this.overflowSeenMs = -Infinity;
     }
     let finished = 0;
     for (const rep of inbox.instances) {
