@@ -45,10 +45,13 @@ export class FirstFitPolicy implements Policy {
     for (const i of instances) this.fresh.push(i);
   }
 
-  /** A requeued instance goes to the back of its queue. */
+  /**
+   * A requeued instance goes to the back of its queue, through the next round's hardware check like a new one (one
+   * no heater can host, back from a lost overflow attempt, overflows again).
+   */
   onChange(instance: number, table: InstanceTable): void {
     this.grow(table);
-    if (table.phase[instance] === InstancePhase.queued) this.enqueue(instance, table);
+    if (table.phase[instance] === InstancePhase.queued) this.fresh.push(instance);
   }
 
   /** One round (see the class comment). */

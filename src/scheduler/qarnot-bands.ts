@@ -123,11 +123,14 @@ export class QarnotBandsPolicy implements Policy {
     for (const i of instances) this.fresh.push(i);
   }
 
-  /** Ended instances leave their task's running count; requeued ones go to the back of their task's queue. */
+  /**
+   * Ended instances leave their task's running count; requeued ones go to the back of their task's queue, through the
+   * next round's hardware check like new ones (one no heater can host, back from a lost overflow attempt, overflows).
+   */
   onChange(instance: number, table: InstanceTable): void {
     this.grow(table);
     this.uncount(instance);
-    if (table.phase[instance] === InstancePhase.queued) this.enqueue(instance);
+    if (table.phase[instance] === InstancePhase.queued) this.fresh.push(instance);
   }
 
   /** One round of the band rules (see the class comment). */

@@ -6,7 +6,7 @@ import { FirstFitPolicy } from '../../src/scheduler/first-fit.ts';
 import { ElectricPolicy } from '../../src/scheduler/electric.ts';
 import { createPolicy, POLICY_NAMES } from '../../src/scheduler/index.ts';
 import { InvalidParameterError } from '../../src/physics/errors.ts';
-import { SchedulingType } from '../../src/scheduler/types.ts';
+import { InstancePhase, SchedulingType } from '../../src/scheduler/types.ts';
 import { addInstance, decide, fleetOf, MODEL, ofKind, placeRunning, step, tableOf, TOP } from './helpers.ts';
 
 void test('first-fit: the first free board that fits, in heater order, at the top level; no filler', () => {
@@ -38,6 +38,21 @@ void test('first-fit: the first free board that fits, in heater order, at the to
       [2, TOP],
     ],
   );
+});
+
+void test('first-fit and qarnot-bands: an instance no heater can host overflows when new and again when requeued', () => {
+  for (const name of ['first-fit', 'qarnot-bands'] as const) {
+    const f = fleetOf(1, { diffK: 3 });
+    const t = tableOf();
+    const big = addInstance(t, { memoryMB: 1e6 });
+    const p = createPolicy(name);
+    p.onSubmit([big], t);
+    assert.deepEqual(ofKind(decide(p, f, t), 'overflow'), [{ kind: 'overflow', instance: big }], name);
+    // Its overflow attempt lost: back in the queue, it overflows again rather than wait for a heater.
+    t.phase[big] = InstancePhase.queued;
+    p.onChange(big, t);
+    assert.deepEqual(ofKind(decide(p, f, t), 'overflow'), [{ kind: 'overflow', instance: big }], `${name}, requeued`);
+  }
 });
 
 void test('first-fit: the thermostat kills everything on a heater below −1 K or at the safety limit, and starts nothing there', () => {
