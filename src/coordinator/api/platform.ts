@@ -376,11 +376,18 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
   // Room figures: a resident gets its rooms', a site's host its sites' rooms' (operators have telemetry.batch).
   let audience: RoomAudience = { roomIds: viewer.roomIds, siteIds: viewer.hostSites };
   const tokenHash = req.caller?.token.hash;
+  // The rooms are worked out again when the account's scope changed (seen at each read: the token lookup is cached)
+  // and at each heartbeat (the sites it hosts live in the registry).
+  let scopeSeen = JSON.stringify(viewer.account.scope);
+  let sitesDue = false;
   /** The caller as the store says now: false when the stream must end. */
   const stillAllowed = async (): Promise<boolean> => {
     const found = tokenHash === undefined ? undefined : await opts.store.findTokenByHash(tokenHash);
     if (!found || found.account.id !== viewer.account.id || found.account.role !== viewer.account.role) return false;
-    if (!viewer.operator) {
+    const scope = JSON.stringify(found.account.scope);
+    if (!viewer.operator && (sitesDue || scope !== scopeSeen)) {
+      scopeSeen = scope;
+      sitesDue = false;
       const now = await viewerOfAccount(opts.store, found.account);
       audience = { roomIds: now.roomIds, siteIds: now.hostSites };
     }
@@ -439,6 +446,7 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
   const heartbeat = setInterval(() => {
     if (closed) return;
     raw.write(': heartbeat\n\n');
+    sitesDue = true;
     void pump(); // also catches events appended without the hub
   }, opts.events.heartbeatMs);
   heartbeat.unref();
