@@ -374,7 +374,7 @@ async function appendAll(store: Store, events: readonly NewStoreEvent[]): Promis
 }
 
 /**
- * Publishes what an API call did to a task at once (abort, relaunch): its `task.state` when `state` is given, and an
+ * Publishes what an API call did to a task at once (abort, relaunch): its `task.state` when `task` is given, and an
  * `instance.state` event for each of `instances` (the loop's feed publishes only what the loop applies). One
  * transaction; live streams are told after it commits.
  */

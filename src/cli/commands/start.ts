@@ -58,24 +58,25 @@ export async function spawnAgents(p: Platform, dataDir: string): Promise<ChildPr
   const { enrolDevice } = await import('../../coordinator/bus/enrol.ts');
   const rooms = new Map((await p.store.listRegistry({ kind: 'room' })).map((r) => [r.id, (r.spec ?? {}) as { archetype?: string; areaM2?: number }]));
   const devices = [...(await p.store.listRegistry({ kind: 'heater' })), ...(await p.store.listRegistry({ kind: 'boiler' }))];
+  // One `hearth agent` child: enrolled (its secret in its environment), on the bus, exiting with this process.
+  const agent = async (id: string, extra: string[]): Promise<ChildProcess> => {
+    const { secret } = await enrolDevice(p.store, id);
+    const args = [HEARTH_BIN, 'agent', '--coordinator', p.url, '--mqtt', broker.url, '--device-id', id, ...extra, '--work', join(dataDir, 'agents'), '--exit-with-parent'];
+    return spawn(process.execPath, args, { env: { ...process.env, HEARTH_DEVICE_SECRET: secret }, stdio: ['ignore', 'inherit', 'inherit'] });
+  };
   const children: ChildProcess[] = [];
   for (const d of devices) {
-    const { secret } = await enrolDevice(p.store, d.id);
     const spec = (d.spec ?? {}) as { boards?: number; coresPerBoard?: number; volumeL?: number; setpointC?: number; safetyC?: number };
     const room = d.parentId ? rooms.get(d.parentId) : undefined;
     const twin = d.kind === 'boiler' ? `tank-${spec.volumeL ?? 300}` : `${room?.archetype ?? 'dwelling-1974-1982'}:${room?.areaM2 ?? 20}`;
-    const args = [HEARTH_BIN, 'agent', '--coordinator', p.url, '--mqtt', broker.url, '--device-id', d.id, '--room-twin', twin, '--work', join(dataDir, 'agents'), '--exit-with-parent'];
-    if (spec.boards) args.push('--boards', String(spec.boards));
-    if (spec.coresPerBoard) args.push('--cores', String(spec.coresPerBoard));
+    const extra = ['--room-twin', twin];
+    if (spec.boards) extra.push('--boards', String(spec.boards));
+    if (spec.coresPerBoard) extra.push('--cores', String(spec.coresPerBoard));
     // A boiler's limits are the water's (55 °C target, 70 °C safety by default), not a room's.
-    if (d.kind === 'boiler') args.push('--setpoint', String(spec.setpointC ?? 55), '--safety', String(spec.safetyC ?? 70));
-    const child = spawn(process.execPath, args, { env: { ...process.env, HEARTH_DEVICE_SECRET: secret }, stdio: ['ignore', 'inherit', 'inherit'] });
-    children.push(child);
+    if (d.kind === 'boiler') extra.push('--setpoint', String(spec.setpointC ?? 55), '--safety', String(spec.safetyC ?? 70));
+    children.push(await agent(d.id, extra));
   }
-  const { secret } = await enrolDevice(p.store, OVERFLOW_DEVICE);
-  const args = [HEARTH_BIN, 'agent', '--coordinator', p.url, '--mqtt', broker.url, '--device-id', OVERFLOW_DEVICE, '--boards', String(OVERFLOW_AGENT_BOARDS), '--cores', String(OVERFLOW_AGENT_CORES)];
-  args.push('--work', join(dataDir, 'agents'), '--exit-with-parent');
-  children.push(spawn(process.execPath, args, { env: { ...process.env, HEARTH_DEVICE_SECRET: secret }, stdio: ['ignore', 'inherit', 'inherit'] }));
+  children.push(await agent(OVERFLOW_DEVICE, ['--boards', String(OVERFLOW_AGENT_BOARDS), '--cores', String(OVERFLOW_AGENT_CORES)]));
   return children;
 }
 
