@@ -1110,7 +1110,12 @@ export class HearthPolicy implements Policy {
     const dl = table.deadlineS[i];
     if (!(dl < Infinity)) return 0;
     const left = dl - this.now;
-    return left > 0 ? this.deadlineWorkS(i, table) / left : Infinity;
+    if (!(left > 0)) return Infinity;
+    // deadlineWorkS(i, table), written out: the scan asks this of every running instance each round, and a call V8
+    // does not inline there returns its number boxed (a heap object to collect).
+    const est = table.estWorkS[i];
+    const rem = est > 0 ? Math.max(est - table.doneS[i], this.o.overrunShare * est) : UNKNOWN_WORK_S;
+    return (rem * (1 + this.o.estimateMargin)) / left;
   }
 
   /** Seconds to spare at the top level before the deadline (Infinity without one). */
