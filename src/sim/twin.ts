@@ -283,6 +283,11 @@ export interface PreparedTwin {
   readonly models: readonly HeaterModel[];
   readonly maxBoards: number;
   readonly arrivals: readonly InstanceArrival[];
+  /**
+   * The same arrivals as instance-table rows (row k = arrivals[k]; what does not change once admitted): the run copies
+   * rows from these columns in order instead of reading 600,000 scattered objects.
+   */
+  readonly arrivalRows: InstanceTable;
   /** Grid intensity per hour, gCO2e/kWh; electricity price per hour, €/kWh. */
   readonly carbonGPerKWh: Float64Array;
   readonly priceEURPerKWh: Float64Array;
@@ -566,6 +571,24 @@ export function prepareTwin(scenario0: Scenario, options: TwinOptions = {}): Pre
     if (w.kind === 'swf') swfTexts[w.file] = fileText(options.files, w.file, `workloads[${i}].file`);
   });
   const arrivals = generateArrivals(scenario.workloads, { days, startDayOfWeek: cal.startDayOfWeek, seed: scenario.seed }, swfTexts);
+  const arrivalRows = createInstanceTable(arrivals.length);
+  arrivals.forEach((a, i) => {
+    arrivalRows.taskId[i] = a.taskId;
+    arrivalRows.instanceIndex[i] = a.instanceIndex;
+    arrivalRows.type[i] = TYPE_CODE[a.type];
+    arrivalRows.priority[i] = a.priority;
+    arrivalRows.cores[i] = a.cores;
+    arrivalRows.memoryMB[i] = a.memoryMB;
+    arrivalRows.gpu[i] = a.gpu ? 1 : 0;
+    arrivalRows.submittedS[i] = a.submittedS;
+    arrivalRows.deadlineS[i] = a.deadlineS ?? Infinity;
+    arrivalRows.workS[i] = a.workS;
+    arrivalRows.estWorkS[i] = a.estWorkS;
+    arrivalRows.checkpointable[i] = a.checkpointable ? 1 : 0;
+    arrivalRows.dataSite[i] = a.dataSite;
+    arrivalRows.dataMB[i] = a.dataMB;
+  });
+  arrivalRows.count = arrivals.length;
   const carbonSrc: CarbonSource =
     scenario.carbon.kind === 'constant' ? constantCarbon(scenario.carbon.gPerKWh) : { kind: 'series', series: parseCarbonCsv(fileText(options.files, scenario.carbon.file, 'carbon.file'), scenario.carbon.file) };
   const carbonGPerKWh = new Float64Array(hours);
@@ -594,6 +617,7 @@ export function prepareTwin(scenario0: Scenario, options: TwinOptions = {}): Pre
     models,
     maxBoards,
     arrivals,
+    arrivalRows,
     carbonGPerKWh,
     priceEURPerKWh,
     overflow,
@@ -844,6 +868,14 @@ class TwinRun {
    * the controls, active boards and nominal power it had (the same inputs give the same figures).
    */
   private readonly dirty: Uint8Array;
+  /**
+   * Per board slot of a room's heater, set with `active` when setControls works the heater out again: 1 when the slot
+   * runs paid work (and its instance's work and type then), 0 otherwise. closePeriod reads these in heater order
+   * instead of the instance table's phase, work and type at scattered rows (only the progress itself is per instance).
+   */
+  private readonly slotRunning: Uint8Array;
+  private readonly slotWorkS: Float64Array;
+  private readonly slotType: Uint8Array;
   /** Rooms that compute or boost (not resistive): those whose body might reach derating within a period. */
   private readonly mayWatch: Uint8Array;
   private readonly roomCtl: RoomController[] = [];
@@ -976,6 +1008,9 @@ class TwinRun {
     this.acctJ = new Float64Array(this.nHeaters);
     this.active = new Uint8Array(this.nHeaters);
     this.dirty = new Uint8Array(this.nHeaters).fill(1);
+    this.slotRunning = new Uint8Array(nRooms * this.maxB);
+    this.slotWorkS = new Float64Array(nRooms * this.maxB);
+    this.slotType = new Uint8Array(nRooms * this.maxB);
     this.mayWatch = new Uint8Array(nRooms);
 
     // Static fleet view, initial states, controllers.
@@ -1319,11 +1354,11 @@ class TwinRun {
       this.complete(this.heap.pop(), time, false);
     }
     // Arrivals.
-    const arr = p.arrivals;
-    if (this.nextArrival < arr.length && arr[this.nextArrival].submittedS <= now) {
+    const arr = p.arrivalRows;
+    if (this.nextArrival < arr.count && arr.submittedS[this.nextArrival] <= now) {
       const fresh: number[] = [];
-      while (this.nextArrival < arr.length && arr[this.nextArrival].submittedS <= now) {
-        fresh.push(this.admit(arr[this.nextArrival++]));
+      while (this.nextArrival < arr.count && arr.submittedS[this.nextArrival] <= now) {
+        fresh.push(this.admit(this.nextArrival++));
       }
       this.policy.onSubmit(fresh, table);
     }
@@ -1341,25 +1376,26 @@ class TwinRun {
     this.setControls();
   }
 
-  /** Appends an arrival to the instance table (phase queued); returns its index. */
-  private admit(a: InstanceArrival): number {
+  /** Appends arrival k (row k of the prepared arrival rows) to the instance table (phase queued); returns its index. */
+  private admit(k: number): number {
+    const a = this.p.arrivalRows;
     const t = this.table;
     const i = t.count++;
-    t.taskId[i] = a.taskId;
-    t.instanceIndex[i] = a.instanceIndex;
-    t.type[i] = TYPE_CODE[a.type];
-    t.priority[i] = a.priority;
-    t.cores[i] = a.cores;
-    t.memoryMB[i] = a.memoryMB;
-    t.gpu[i] = a.gpu ? 1 : 0;
-    t.submittedS[i] = a.submittedS;
-    t.deadlineS[i] = a.deadlineS ?? Infinity;
-    t.workS[i] = a.workS;
-    t.estWorkS[i] = a.estWorkS;
+    t.taskId[i] = a.taskId[k];
+    t.instanceIndex[i] = a.instanceIndex[k];
+    t.type[i] = a.type[k];
+    t.priority[i] = a.priority[k];
+    t.cores[i] = a.cores[k];
+    t.memoryMB[i] = a.memoryMB[k];
+    t.gpu[i] = a.gpu[k];
+    t.submittedS[i] = a.submittedS[k];
+    t.deadlineS[i] = a.deadlineS[k];
+    t.workS[i] = a.workS[k];
+    t.estWorkS[i] = a.estWorkS[k];
     t.doneS[i] = 0;
-    t.checkpointable[i] = a.checkpointable ? 1 : 0;
-    t.dataSite[i] = a.dataSite;
-    t.dataMB[i] = a.dataMB;
+    t.checkpointable[i] = a.checkpointable[k];
+    t.dataSite[i] = a.dataSite[k];
+    t.dataMB[i] = a.dataMB[k];
     t.phase[i] = InstancePhase.queued;
     t.heater[i] = -1;
     t.board[i] = -1;
@@ -1707,7 +1743,8 @@ class TwinRun {
     const nominalW = this.nominalW;
     const mayWatch = this.mayWatch;
     // Columns in locals: the loop calls planHeat and heaterPowerW, after which V8 would reload each field.
-    const { nRooms, groupOf, watched, watchList } = this;
+    const { nRooms, groupOf, watched, watchList, slotRunning, slotWorkS, slotType } = this;
+    const { workS, type } = this.table;
     const { models, model } = v;
     const groups = p.groups;
     const periodS = p.periodS;
@@ -1715,11 +1752,22 @@ class TwinRun {
       if (dirty[r] !== 0 || r >= nRooms) {
         if (dirty[r] === 1) dirty[r] = 0;
         const nb = v.boards[r];
+        const room = r < nRooms;
         let n = 0;
         for (let b = 0; b < nb; b++) {
-          const s = slots[r * maxB + b];
+          const k = r * maxB + b;
+          const s = slots[k];
+          let running = 0;
           if (s === BOARD_FILLER) n++;
-          else if (s >= 0 && phase[s] === InstancePhase.running) n++;
+          else if (s >= 0 && phase[s] === InstancePhase.running) {
+            n++;
+            running = 1;
+            if (room) {
+              slotWorkS[k] = workS[s];
+              slotType[k] = type[s];
+            }
+          }
+          if (room) slotRunning[k] = running;
         }
         this.active[r] = n;
         const m = models[model[r]];
@@ -1820,9 +1868,9 @@ class TwinRun {
     const isPi = this.isPi;
     const deliveredW = this.piBank.lastDeliveredW;
     const slots = v.boardInstance;
-    const phase = this.table.phase;
     const maxB = this.maxB;
-    const { workS, doneS, type } = this.table;
+    const doneS = this.table.doneS;
+    const { slotRunning, slotWorkS, slotType } = this;
     const byTypeJ = tt.computeByTypeJ;
     let overshotJ = 0;
     let boosterJ = 0;
@@ -1870,13 +1918,15 @@ class TwinRun {
       if (n > 0) {
         const perBoard = (boardsJ - (m.boards - n) * m.board.offW * el) / n;
         for (let b = 0, base = r * maxB; b < m.boards; b++) {
-          const s = slots[base + b];
+          const k = base + b;
+          const s = slots[k];
           if (s === BOARD_FILLER) tt.fillerBoardS += el;
-          else if (s >= 0 && phase[s] === InstancePhase.running) {
-            // progress(s, r, b, prog, perBoard) for an instance that does not complete, written out.
-            if (workS[s] - doneS[s] > prog) {
+          else if (slotRunning[k] === 1) {
+            // progress(s, r, b, prog, perBoard) for an instance that does not complete, written out (its phase, work
+            // and type from setControls' slot copies).
+            if (slotWorkS[k] - doneS[s] > prog) {
               doneS[s] += prog;
-              byTypeJ[type[s]] += perBoard;
+              byTypeJ[slotType[k]] += perBoard;
               computeJ += perBoard;
             } else computeJ += this.progress(s, r, b, prog, perBoard);
           }
