@@ -208,7 +208,7 @@ export async function benchTwin(o: TwinBenchOptions): Promise<TwinBenchResult> {
     steps: prep.steps,
     stepS: prep.dtS,
     decisionPeriodS: prep.periodS,
-    instances: prep.arrivals.length,
+    instances: prep.arrivalRows.count,
     twinHeaterStepsPerSec: hs / twinS,
     kernelHeaterStepsPerSec: hs / kernelS,
     twinOverKernel: kernelS / twinS,

@@ -34,7 +34,7 @@ import type { FleetViewBuffer } from '../scheduler/index.ts';
 import { expandScenario, heaterParamsOf, boilerHeaterParamsOf, POLICY_NAMES } from './scenario.ts';
 import type { ControllerKind, ExpandedScenario, PolicyName, Scenario } from './scenario.ts';
 import { generateArrivals, SCHEDULING_TYPES } from './workloads.ts';
-import type { InstanceArrival, SchedulingTypeName } from './workloads.ts';
+import type { SchedulingTypeName } from './workloads.ts';
 import type { PolicySeries, PolicySummary } from './report.ts';
 import { carbonAt, constantCarbon, parseCarbonCsv } from './carbon.ts';
 import type { CarbonSource } from './carbon.ts';
@@ -282,10 +282,10 @@ export interface PreparedTwin {
   readonly boilers: readonly PreparedBoiler[];
   readonly models: readonly HeaterModel[];
   readonly maxBoards: number;
-  readonly arrivals: readonly InstanceArrival[];
   /**
-   * The same arrivals as instance-table rows (row k = arrivals[k]; what does not change once admitted): the run copies
-   * rows from these columns in order instead of reading 600,000 scattered objects.
+   * The workload's instance arrivals in submission order, as instance-table rows (count of them; the columns an
+   * instance keeps once admitted): the run copies rows in order instead of reading 600,000 scattered objects, and
+   * the objects they came from are not kept alive through every run (the old generation's marking walks each).
    */
   readonly arrivalRows: InstanceTable;
   /** Grid intensity per hour, gCO2e/kWh; electricity price per hour, €/kWh. */
@@ -616,7 +616,6 @@ export function prepareTwin(scenario0: Scenario, options: TwinOptions = {}): Pre
     boilers,
     models,
     maxBoards,
-    arrivals,
     arrivalRows,
     carbonGPerKWh,
     priceEURPerKWh,
@@ -959,7 +958,7 @@ class TwinRun {
     this.kernel = nRooms > 0 ? new RoomKernel(prep.archetypes, groups, this.fleet) : undefined;
     this.view = allocateFleetView(this.nHeaters, this.maxB, prep.models);
     this.view.periodS = prep.periodS;
-    this.table = createInstanceTable(Math.max(1024, prep.arrivals.length));
+    this.table = createInstanceTable(Math.max(1024, prep.arrivalRows.count));
 
     const G = prep.groups.length;
     this.shared = prep.groups.map((g) => new Float64Array(prep.archetypes[g.archetype].model.nu));
