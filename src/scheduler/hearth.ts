@@ -180,21 +180,11 @@ export class HearthPolicy implements Policy {
       throw new InvalidParameterError(`${K}roomSurplus`, `must be 'urgent', 'high', 'deadline' or 'all', got '${String(o.roomSurplus)}'`);
     }
     this.o = o;
-    const rank = (t: number): number => (t === SchedulingType.flex ? 1 : 0);
-    this.main = new StampedHeap((a, b) => {
-      const t = this.table as InstanceTable;
-      const ra = rank(t.type[a]);
-      const rb = rank(t.type[b]);
-      if (ra !== rb) return ra < rb;
-      const da = t.deadlineS[a];
-      const db = t.deadlineS[b];
-      if (da !== db) return da < db;
-      if (t.priority[a] !== t.priority[b]) return t.priority[a] > t.priority[b];
-      if (t.submittedS[a] !== t.submittedS[b]) return t.submittedS[a] < t.submittedS[b];
-      return a < b;
-    });
-    this.risk = new StampedHeap((a, b) => (this.riskKey[a] !== this.riskKey[b] ? this.riskKey[a] < this.riskKey[b] : a < b));
-    this.wait = new StampedHeap((a, b) => (this.waitKey[a] !== this.waitKey[b] ? this.waitKey[a] < this.waitKey[b] : a < b));
+    // Orders (see pushMain, enqueue, toWait): main by class (high first), deadline, priority (higher first), submission;
+    // risk by riskKey, wait by waitKey; each then by instance index.
+    this.main = new StampedHeap();
+    this.risk = new StampedHeap();
+    this.wait = new StampedHeap();
   }
 
   /** New instances: checked against the fleet's hardware at the next round, then queued. */
@@ -803,7 +793,7 @@ export class HearthPolicy implements Policy {
         misses++;
       }
     }
-    for (const i of aside) this.wait.push(i, this.stamp[i]);
+    for (const i of aside) this.wait.push(i, this.stamp[i], this.waitKey[i]);
   }
 
   /** Places (or, if doomed, overflows) a queued instance at risk; false when it must keep waiting. */
@@ -830,7 +820,7 @@ export class HearthPolicy implements Policy {
   /** Puts an instance at risk in the wait heap, keyed by the last time it can wait (see cannotWait), s. */
   private toWait(i: number, table: InstanceTable): void {
     this.waitKey[i] = table.deadlineS[i] - this.deadlineWorkS(i, table) * (1 + this.o.deadlineMargin) - this.periodS;
-    this.wait.push(i, this.stamp[i]);
+    this.wait.push(i, this.stamp[i], this.waitKey[i]);
   }
 
   private placeMigrants(fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
@@ -903,7 +893,7 @@ export class HearthPolicy implements Policy {
       }
       this.startOn(i, slot, fleet, out);
     }
-    for (const i of aside) this.main.push(i, this.stamp[i]);
+    for (const i of aside) this.pushMain(i, this.stamp[i], false);
   }
 
   private startOn(i: number, slot: number, fleet: FleetView, out: DecisionSink): void {
@@ -1056,16 +1046,26 @@ export class HearthPolicy implements Policy {
     this.queued++;
     if (t.deadlineS[i] < Infinity) this.queuedDeadline++;
     const st = ++this.stamp[i];
-    if (bulk) this.main.append(i, st);
-    else this.main.push(i, st);
+    this.pushMain(i, st, bulk);
     const dl = t.deadlineS[i];
     if (dl < Infinity) {
       const est = t.estWorkS[i];
       const rem = (restart ? (est > 0 ? est : UNKNOWN_WORK_S) : this.remainingS(i, t)) * (1 + this.o.estimateMargin);
       this.riskKey[i] = dl - rem / this.o.riskRate;
-      if (bulk) this.risk.append(i, st);
-      else this.risk.push(i, st);
+      if (bulk) this.risk.append(i, st, this.riskKey[i]);
+      else this.risk.push(i, st, this.riskKey[i]);
     }
+  }
+
+  /**
+   * Adds instance i to the main queue (appended without ordering when `bulk`): high class first (onDemand and
+   * reserved before flex), then earliest deadline, highest priority, earliest submission.
+   */
+  private pushMain(i: number, st: number, bulk: boolean): void {
+    const t = this.table as InstanceTable;
+    const rank = t.type[i] === SchedulingType.flex ? 1 : 0;
+    if (bulk) this.main.append(i, st, rank, t.deadlineS[i], -t.priority[i], t.submittedS[i]);
+    else this.main.push(i, st, rank, t.deadlineS[i], -t.priority[i], t.submittedS[i]);
   }
 
   private dequeued(i: number): void {

@@ -10,50 +10,71 @@ export function classOfType(type: number): SchedClassCode {
   return type === SchedulingType.flex ? SchedClass.low : SchedClass.high;
 }
 
-/** Returns `a` if it holds at least `n` elements, else a copy grown to max(n, 1.5·length) filled with `fill`. */
+/**
+ * Returns `a` if it holds at least `n` elements, else a copy grown to max(n, 1.5·length), its new elements `fill` (a
+ * new array is zeros already: a fill of 0 is skipped, which matters for the policies' large per-instance columns).
+ */
 export function growInt32(a: Int32Array<ArrayBuffer>, n: number, fill = 0): Int32Array<ArrayBuffer> {
   if (a.length >= n) return a;
-  const b = new Int32Array(Math.max(n, Math.ceil(a.length * 1.5), 16)).fill(fill);
+  const b = new Int32Array(Math.max(n, Math.ceil(a.length * 1.5), 16));
   b.set(a);
+  if (fill !== 0) b.fill(fill, a.length);
   return b;
 }
 
 /** Same as growInt32 for bytes. */
 export function growUint8(a: Uint8Array<ArrayBuffer>, n: number, fill = 0): Uint8Array<ArrayBuffer> {
   if (a.length >= n) return a;
-  const b = new Uint8Array(Math.max(n, Math.ceil(a.length * 1.5), 16)).fill(fill);
+  const b = new Uint8Array(Math.max(n, Math.ceil(a.length * 1.5), 16));
   b.set(a);
+  if (fill !== 0) b.fill(fill, a.length);
   return b;
 }
 
 /** Same as growInt32 for doubles. */
 export function growFloat64(a: Float64Array<ArrayBuffer>, n: number, fill = 0): Float64Array<ArrayBuffer> {
   if (a.length >= n) return a;
-  const b = new Float64Array(Math.max(n, Math.ceil(a.length * 1.5), 16)).fill(fill);
+  const b = new Float64Array(Math.max(n, Math.ceil(a.length * 1.5), 16));
   b.set(a);
+  if (fill !== 0) b.fill(fill, a.length);
   return b;
 }
 
 /**
- * Binary min-heap of (id, stamp) pairs ordered by `less(idA, idB)`. The stamp lets a policy invalidate entries
- * lazily (an instance re-enqueued gets a new stamp; older entries are dropped when they surface). push/pop:
- * O(log n); `heapify` after bulk `append`: O(n).
+ * Binary min-heap of (id, stamp) entries, each with up to four numeric keys taken when it is added: ordered by the
+ * keys in turn (a key decides when the two differ: `a < b`), then by id. The stamp lets a policy invalidate entries
+ * lazily (an instance re-enqueued gets a new stamp; older entries are dropped when they surface). Keys live in the
+ * heap's own arrays: a comparison reads no instance column (rows scattered over megabytes), and an entry keeps the
+ * keys it was ordered by even when its instance is enqueued again with others. push/pop: O(log n); `heapify` after
+ * bulk `append`: O(n).
  */
 export class StampedHeap {
   ids = new Int32Array(1024);
   stamps = new Int32Array(1024);
+  private k0 = new Float64Array(1024);
+  private k1 = new Float64Array(1024);
+  private k2 = new Float64Array(1024);
+  private k3 = new Float64Array(1024);
   size = 0;
-  constructor(private readonly less: (a: number, b: number) => boolean) {}
 
   /** Adds an entry at the end without restoring heap order (call heapify before the next pop). */
-  append(id: number, stamp: number): void {
-    if (this.size === this.ids.length) {
-      this.ids = growInt32(this.ids, this.size * 2);
-      this.stamps = growInt32(this.stamps, this.size * 2);
+  append(id: number, stamp: number, key0: number, key1 = 0, key2 = 0, key3 = 0): void {
+    const n = this.size;
+    if (n === this.ids.length) {
+      this.ids = growInt32(this.ids, n * 2);
+      this.stamps = growInt32(this.stamps, n * 2);
+      this.k0 = growFloat64(this.k0, n * 2);
+      this.k1 = growFloat64(this.k1, n * 2);
+      this.k2 = growFloat64(this.k2, n * 2);
+      this.k3 = growFloat64(this.k3, n * 2);
     }
-    this.ids[this.size] = id;
-    this.stamps[this.size] = stamp;
-    this.size++;
+    this.ids[n] = id;
+    this.stamps[n] = stamp;
+    this.k0[n] = key0;
+    this.k1[n] = key1;
+    this.k2[n] = key2;
+    this.k3[n] = key3;
+    this.size = n + 1;
   }
 
   /** Restores heap order over all entries, O(n). */
@@ -62,8 +83,8 @@ export class StampedHeap {
   }
 
   /** Adds an entry, O(log n). */
-  push(id: number, stamp: number): void {
-    this.append(id, stamp);
+  push(id: number, stamp: number, key0: number, key1 = 0, key2 = 0, key3 = 0): void {
+    this.append(id, stamp, key0, key1, key2, key3);
     this.up(this.size - 1);
   }
 
@@ -81,8 +102,7 @@ export class StampedHeap {
   pop(): void {
     const n = --this.size;
     if (n > 0) {
-      this.ids[0] = this.ids[n];
-      this.stamps[0] = this.stamps[n];
+      this.move(n, 0);
       this.down(0);
     }
   }
@@ -92,8 +112,7 @@ export class StampedHeap {
     let w = 0;
     for (let r = 0; r < this.size; r++) {
       if (keep(this.ids[r], this.stamps[r])) {
-        this.ids[w] = this.ids[r];
-        this.stamps[w] = this.stamps[r];
+        this.move(r, w);
         w++;
       }
     }
@@ -101,39 +120,68 @@ export class StampedHeap {
     this.heapify();
   }
 
+  /** Entry `from` copied to position `to`. */
+  private move(from: number, to: number): void {
+    this.ids[to] = this.ids[from];
+    this.stamps[to] = this.stamps[from];
+    this.k0[to] = this.k0[from];
+    this.k1[to] = this.k1[from];
+    this.k2[to] = this.k2[from];
+    this.k3[to] = this.k3[from];
+  }
+
+  // up and down move a hole instead of swapping, the moving entry held in locals; "x before entry j" is written out
+  // in both (keys in turn, then the id): a helper taking the keys as arguments would box them when not inlined.
+
   private up(i: number): void {
-    const ids = this.ids;
-    const st = this.stamps;
+    const { ids, stamps, k0, k1, k2, k3 } = this;
     const id = ids[i];
-    const s = st[i];
+    const st = stamps[i];
+    const a = k0[i];
+    const b = k1[i];
+    const c = k2[i];
+    const d = k3[i];
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!this.less(id, ids[p])) break;
-      ids[i] = ids[p];
-      st[i] = st[p];
+      const first = a !== k0[p] ? a < k0[p] : b !== k1[p] ? b < k1[p] : c !== k2[p] ? c < k2[p] : d !== k3[p] ? d < k3[p] : id < ids[p];
+      if (!first) break;
+      this.move(p, i);
       i = p;
     }
     ids[i] = id;
-    st[i] = s;
+    stamps[i] = st;
+    k0[i] = a;
+    k1[i] = b;
+    k2[i] = c;
+    k3[i] = d;
   }
 
   private down(i: number): void {
-    const ids = this.ids;
-    const st = this.stamps;
+    const { ids, stamps, k0, k1, k2, k3 } = this;
     const n = this.size;
     const id = ids[i];
-    const s = st[i];
+    const st = stamps[i];
+    const a = k0[i];
+    const b = k1[i];
+    const c = k2[i];
+    const d = k3[i];
     for (;;) {
-      let c = 2 * i + 1;
-      if (c >= n) break;
-      if (c + 1 < n && this.less(ids[c + 1], ids[c])) c++;
-      if (!this.less(ids[c], id)) break;
-      ids[i] = ids[c];
-      st[i] = st[c];
-      i = c;
+      let j = 2 * i + 1;
+      if (j >= n) break;
+      const r = j + 1;
+      if (r < n && (k0[r] !== k0[j] ? k0[r] < k0[j] : k1[r] !== k1[j] ? k1[r] < k1[j] : k2[r] !== k2[j] ? k2[r] < k2[j] : k3[r] !== k3[j] ? k3[r] < k3[j] : ids[r] < ids[j])) j = r;
+      // Stop unless child j comes before the moving entry.
+      const childFirst = k0[j] !== a ? k0[j] < a : k1[j] !== b ? k1[j] < b : k2[j] !== c ? k2[j] < c : k3[j] !== d ? k3[j] < d : ids[j] < id;
+      if (!childFirst) break;
+      this.move(j, i);
+      i = j;
     }
     ids[i] = id;
-    st[i] = s;
+    stamps[i] = st;
+    k0[i] = a;
+    k1[i] = b;
+    k2[i] = c;
+    k3[i] = d;
   }
 }
 
