@@ -9,6 +9,7 @@ import { s3Plugin } from './s3/plugin.ts';
 import { openStore } from './store/index.ts';
 import type { RegistryRow, Store } from './store/types.ts';
 import { FleetLoop, type FleetLoopHooks } from './fleet/loop.ts';
+import { checkLoopOptions } from './fleet/loop-options.ts';
 import { EventHub, InstanceStateFeed, RoomTelemetryAggregator, roomTelemetryView, withInstanceFeed, type HeaterPlace } from './events.ts';
 import type { CarbonSource } from './accounting/carbon.ts';
 import { EVENT_TYPES, type LiveSample, type TelemetryBatch } from '../protocol/platform.ts';
@@ -76,6 +77,9 @@ export interface FleetOptions {
   periodS?: number;
   /** Shortest silence that makes a device offline (its work requeued), s: see FleetLoopOptions. Default 30. */
   offlineAfterS?: number;
+  /** A checkpointing stop's grace between SIGTERM and SIGKILL, s; how long a checkpoint is awaited, s: see FleetLoopOptions. */
+  checkpointGraceS?: number;
+  checkpointTimeoutS?: number;
   /** Seed the demo site when the store has none. Default true. */
   demo?: boolean;
   /** Rooms of the demo site (1–6). Default 6. */
@@ -195,6 +199,8 @@ async function startFleet(
   warn: (m: string) => void,
 ): Promise<{ loop: FleetLoop; link: DeviceLink; executor?: LocalExecutor; broker?: DeviceBroker; homeAssistant?: HomeAssistantBridge; tick: () => Promise<void>; stop: () => Promise<void> }> {
   const periodS = o.periodS ?? 5;
+  // Settings checked before a broker or an executor starts (the loop checks them again).
+  checkLoopOptions({ periodS, offlineAfterS: o.offlineAfterS, checkpointGraceS: o.checkpointGraceS, checkpointTimeoutS: o.checkpointTimeoutS });
   if (o.demo !== false) await seedDemoSite(store, { rooms: o.demoRooms });
   let executor: LocalExecutor | undefined;
   let broker: DeviceBroker | undefined;
@@ -307,6 +313,8 @@ async function startFleet(
     policy: o.policy,
     periodS,
     offlineAfterS: o.offlineAfterS,
+    checkpointGraceS: o.checkpointGraceS,
+    checkpointTimeoutS: o.checkpointTimeoutS,
     requeueInFlightAtStart: executor !== undefined,
     hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks, onTelemetry },
   });

@@ -19,6 +19,7 @@ import { HttpFiles } from '../../src/agent/http-files.ts';
 import { packCheckpoint, unpackCheckpoint } from '../../src/agent/checkpoint.ts';
 import { until } from '../helpers/until.ts';
 import { OVERFLOW_DEVICE } from '../../src/coordinator/fleet/link.ts';
+import { InvalidParameterError } from '../../src/physics/errors.ts';
 
 const OPERATOR = 'hth_migrate_test_operator_token_0123456789';
 const A = 'demo-heater-1';
@@ -69,7 +70,8 @@ async function withPlatform(name: string, body: (p: { platform: Platform; dir: s
     port: 0,
     dataDir: dir,
     env: { HEARTH_BOOTSTRAP_TOKEN: OPERATOR },
-    fleet: { bus: { port: 0 }, periodS: 0.3, demoRooms: 2, policy: 'first-fit', hooks: { onWarning: (m) => warnings.push(m) } },
+    // A grace shorter than the default (the counter saves at once on SIGTERM) and a timeout given (hearth start's flags).
+    fleet: { bus: { port: 0 }, periodS: 0.3, demoRooms: 2, policy: 'first-fit', checkpointGraceS: 4, checkpointTimeoutS: 300, hooks: { onWarning: (m) => warnings.push(m) } },
   });
   const agents: Running[] = [];
   try {
@@ -160,6 +162,7 @@ async function resultText(platform: Platform, uuid: string): Promise<string> {
 
 test('migrate: a checkpointable instance moved from heater A resumes on heater B from the count it had reached', { timeout: 150_000 }, async () => {
   await withPlatform('migrate', async (p) => {
+    assert.deepEqual(p.platform.fleet!.loop.settings, { policy: 'first-fit', periodS: 0.3, offlineAfterS: 30, checkpointGraceS: 4, checkpointTimeoutS: 300 });
     const { uuid, token, submittedMs } = await runAndMove(p, 'mover@example.com');
     const final = await finalView(p.platform, uuid, token);
     assert.equal(final.state, 'Success', JSON.stringify(final.errors));
@@ -232,6 +235,18 @@ function archive(files: Array<{ path: string; data: string; mode?: number; size?
   const header = Buffer.from(JSON.stringify({ files: files.map((f) => ({ path: f.path, size: f.size ?? Buffer.byteLength(f.data), mode: f.mode ?? 0o644 })) }));
   return Buffer.concat([Buffer.from(`HEARTH-CHECKPOINT 1\n${header.length}\n`), header, ...files.map((f) => Buffer.from(f.data))]);
 }
+
+test('startPlatform refuses loop settings out of range before it starts anything', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hearth-settings-'));
+  try {
+    await assert.rejects(
+      startPlatform({ port: 0, dataDir: dir, env: { HEARTH_BOOTSTRAP_TOKEN: OPERATOR }, fleet: { bus: { port: 0 }, checkpointGraceS: 30, checkpointTimeoutS: 20 } }),
+      (e: unknown) => e instanceof InvalidParameterError && e.field === 'checkpointTimeoutS',
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('checkpoint archives: round trip of changed files with their modes; unpacking never leaves the working directory', async () => {
   const root = mkdtempSync(join(tmpdir(), 'hearth-ckpt-'));

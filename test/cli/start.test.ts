@@ -5,18 +5,44 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { carbonSourceFromFile, startOptionsFromFlags } from '../../src/cli/commands/start.ts';
+import { carbonSourceFromFile, startOptionsFromFlags, type StartFlags } from '../../src/cli/commands/start.ts';
 import { InvalidParameterError, ParseError } from '../../src/physics/errors.ts';
 import { sharedFile, skipUnlessShared } from '../helpers/shared-data.ts';
 
 test('hearth start flags: defaults, HEARTH_DB, and bad values named', () => {
   const o = startOptionsFromFlags({ port: '8080', host: '127.0.0.1', data: './data' }, {});
-  assert.deepEqual(o, { port: 8080, host: '127.0.0.1', dataDir: './data', db: undefined, logger: false });
+  assert.deepEqual({ ...o, loop: undefined }, { port: 8080, host: '127.0.0.1', dataDir: './data', db: undefined, logger: false, loop: undefined });
   assert.equal(startOptionsFromFlags({ port: '0', host: '::1', data: 'd' }, { HEARTH_DB: 'postgres://x/y' }).db, 'postgres://x/y');
   assert.equal(startOptionsFromFlags({ port: '1', host: 'h', data: 'd', db: 'sqlite:a.db' }, { HEARTH_DB: 'postgres://x/y' }).db, 'sqlite:a.db');
   for (const [k, v, flag] of [['port', '65536', '--port'], ['port', 'http', '--port'], ['host', ' ', '--host'], ['data', '', '--data']] as const) {
     assert.throws(() => startOptionsFromFlags({ port: '8080', host: 'h', data: 'd', [k]: v }, {}), (e: unknown) => e instanceof InvalidParameterError && e.message.includes(flag), `${k}=${v}`);
   }
+});
+
+test('hearth start loop flags: policy, period, offline delay and checkpoint grace and timeout reach the loop; bad values named', () => {
+  const base = { port: '8080', host: 'h', data: 'd' };
+  assert.deepEqual(startOptionsFromFlags(base, {}).loop, { policy: undefined, periodS: undefined, offlineAfterS: undefined, checkpointGraceS: undefined, checkpointTimeoutS: undefined });
+  const o = startOptionsFromFlags({ ...base, policy: 'first-fit', period: '2.5', offlineAfter: '45', checkpointGrace: '3', checkpointTimeout: '120' }, {});
+  assert.deepEqual(o.loop, { policy: 'first-fit', periodS: 2.5, offlineAfterS: 45, checkpointGraceS: 3, checkpointTimeoutS: 120 });
+  const bad: Array<[Partial<StartFlags>, string]> = [
+    [{ policy: 'fastest' }, '--policy'],
+    [{ period: '0' }, '--period'],
+    [{ period: 'soon' }, '--period'],
+    [{ period: '' }, '--period'],
+    [{ offlineAfter: '-1' }, '--offline-after'],
+    [{ checkpointGrace: '3601' }, '--checkpoint-grace'],
+    // The timeout must leave the grace time to run out first: here 20 s against the default 10 s grace is fine, 5 s is not.
+    [{ checkpointTimeout: '5' }, '--checkpoint-timeout'],
+    [{ checkpointGrace: '60', checkpointTimeout: '30' }, '--checkpoint-timeout'],
+  ];
+  for (const [flags, name] of bad) {
+    assert.throws(
+      () => startOptionsFromFlags({ ...base, ...flags }, {}),
+      (e: unknown) => e instanceof InvalidParameterError && e.field === name && e.message.startsWith(`${name}: `),
+      JSON.stringify(flags),
+    );
+  }
+  assert.equal(startOptionsFromFlags({ ...base, checkpointTimeout: '20' }, {}).loop.checkpointTimeoutS, 20);
 });
 
 test('hearth start --carbon-csv: a series file gives hourly intensities; a bad row names its line', () => {

@@ -9,7 +9,8 @@ import { SYSTEM, type Store } from '../../src/coordinator/store/types.ts';
 import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { prepareTask, abortTask } from '../../src/coordinator/api/task-ops.ts';
 import type { TaskCreate } from '../../src/protocol/tasks.ts';
-import { FleetLoop } from '../../src/coordinator/fleet/loop.ts';
+import { FleetLoop, type FleetLoopOptions } from '../../src/coordinator/fleet/loop.ts';
+import { InvalidParameterError } from '../../src/physics/errors.ts';
 import { OVERFLOW_DEVICE, type DeviceLink, type Inbox } from '../../src/coordinator/fleet/link.ts';
 import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
 
@@ -54,7 +55,7 @@ interface World {
   close(): Promise<void>;
 }
 
-async function world(credits = 100): Promise<World> {
+async function world(credits = 100, options: Partial<FleetLoopOptions> = {}): Promise<World> {
   const store = await openStore('sqlite::memory:');
   const { account } = await createAccount(store, { email: 'c@example.com', credits });
   await store.upsertRegistry({ id: 'site', kind: 'site', name: 'site', spec: { climateZone: 'H2c', tariffEURPerKWh: 0.2 } });
@@ -62,7 +63,7 @@ async function world(credits = 100): Promise<World> {
   await store.upsertRegistry({ id: 'h1', kind: 'heater', siteId: 'site', parentId: 'room', name: 'h1', spec: { boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 495 } });
   const link = new ScriptedLink();
   const now = { ms: Date.UTC(2026, 0, 12, 8) };
-  const loop = new FleetLoop({ store, link, periodS: 60 });
+  const loop = new FleetLoop({ store, link, periodS: 60, ...options });
   const w: World = {
     store,
     link,
@@ -291,6 +292,59 @@ test('fleet loop: a heater that falls silent loses its work to the queue, and an
     assert.equal(inst?.attempt, 2);
     assert.equal(inst?.heaterId, 'h2');
     assert.equal((await w.store.getTask(SYSTEM, uuid))?.retryCount, 0, 'a lost heater is not the task\'s fault');
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: settings out of range are refused, named', async () => {
+  const store = await openStore('sqlite::memory:');
+  try {
+    const link = new ScriptedLink();
+    const bad: Array<[Partial<FleetLoopOptions>, string]> = [
+      [{ periodS: 0 }, 'periodS'],
+      [{ periodS: NaN }, 'periodS'],
+      [{ offlineAfterS: -5 }, 'offlineAfterS'],
+      [{ offlineAfterPeriods: 0.5 }, 'offlineAfterPeriods'],
+      [{ maxInfrastructureLosses: 1.5 }, 'maxInfrastructureLosses'],
+      [{ checkpointGraceS: -1 }, 'checkpointGraceS'],
+      [{ checkpointGraceS: 20, checkpointTimeoutS: 15 }, 'checkpointTimeoutS'],
+    ];
+    for (const [o, field] of bad) {
+      assert.throws(() => new FleetLoop({ store, link, ...o }), (e: unknown) => e instanceof InvalidParameterError && e.field === field, JSON.stringify(o));
+    }
+  } finally {
+    await store.close();
+  }
+});
+
+test('fleet loop: a move stops a checkpointable instance with the configured grace; the next attempt waits the configured timeout for it, then the checkpoint is given up', async () => {
+  const warnings: string[] = [];
+  const w = await world(100, { checkpointGraceS: 3, checkpointTimeoutS: 40, hooks: { onWarning: (m) => warnings.push(m) } });
+  try {
+    await w.store.upsertRegistry({ id: 'room2', kind: 'room', siteId: 'site', parentId: undefined, name: 'room2', spec: { archetype: 'dwelling-1974-1982', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 } });
+    await w.store.upsertRegistry({ id: 'h2', kind: 'heater', siteId: 'site', parentId: 'room2', name: 'h2', spec: { boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 495 } });
+    const uuid = await w.submit({ instanceCount: 1, checkpoint: 'snapshot' });
+    await w.tick();
+    const [a] = w.link.starts();
+    assert.equal(w.link.sent.find((x) => x.command.kind === 'start')?.deviceId, 'h1');
+    w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution' });
+    await w.tick();
+    // Heater 2 reports, and the instance is ordered there.
+    w.link.telemetry('h2', w.now.ms, 16);
+    w.loop.orderMove({ taskUuid: uuid, instanceId: a.instanceId, deviceId: 'h2', board: 0 });
+    await w.tick();
+    const kill = w.link.sent.find((x) => x.command.kind === 'kill');
+    assert.equal(kill?.deviceId, 'h1');
+    assert.deepEqual(kill?.command.kind === 'kill' ? kill.command.checkpoint : undefined, { graceS: 3 });
+    const moved = w.link.starts().find((x) => x.attempt === 2);
+    assert.deepEqual(moved?.restore, { attempt: 1, waitS: 40 + 30 }, 'the new attempt waits the timeout (and a margin) for the checkpoint');
+    // Heater 1 never sends its checkpoint: past 40 s it is given up (heater 1 still reports: not an offline loss).
+    await w.tick();
+    assert.ok(
+      warnings.some((m) => m.includes('not received within 40 s')),
+      warnings.join('\n'),
+    );
   } finally {
     await w.close();
   }

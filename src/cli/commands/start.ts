@@ -2,6 +2,8 @@
 // and S3 storage endpoint on one port, SQLite in the data directory (or PostgreSQL with --db), no configuration.
 import type { Command } from 'commander';
 import { InvalidParameterError } from '../../physics/errors.ts';
+import { POLICY_NAMES, type PolicyName } from '../../scheduler/index.ts';
+import { checkLoopOptions } from '../../coordinator/fleet/loop-options.ts';
 // The coordinator is loaded when the command runs, not when the CLI starts (every `hearth …` would pay for it).
 import type { Platform } from '../../coordinator/server.ts';
 import { readFileSync } from 'node:fs';
@@ -20,6 +22,20 @@ export interface StartFlags {
   carbonCsv?: string;
   local?: boolean;
   mqttPort?: string;
+  policy?: string;
+  period?: string;
+  offlineAfter?: string;
+  checkpointGrace?: string;
+  checkpointTimeout?: string;
+}
+
+/** The live loop's settings given by `hearth start`'s flags (absent: the platform's defaults). */
+export interface StartLoopFlags {
+  policy?: PolicyName;
+  periodS?: number;
+  offlineAfterS?: number;
+  checkpointGraceS?: number;
+  checkpointTimeoutS?: number;
 }
 
 /** The demo customer `hearth start` prints a token for. */
@@ -92,13 +108,44 @@ export function carbonSourceFromFile(path: string): CarbonSource {
 }
 
 /** Parses the flags of `hearth start`. @throws InvalidParameterError naming the flag */
-export function startOptionsFromFlags(f: StartFlags, env: Record<string, string | undefined> = process.env): { port: number; host: string; dataDir: string; db?: string; logger: boolean } {
+export function startOptionsFromFlags(
+  f: StartFlags,
+  env: Record<string, string | undefined> = process.env,
+): { port: number; host: string; dataDir: string; db?: string; logger: boolean; loop: StartLoopFlags } {
   const port = Number(f.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new InvalidParameterError('--port', `must be an integer in 0..65535, got ${f.port}`);
   if (f.host.trim() === '') throw new InvalidParameterError('--host', 'must not be empty');
   if (f.data.trim() === '') throw new InvalidParameterError('--data', 'must not be empty');
   const db = f.db ?? (env.HEARTH_DB?.trim() || undefined);
-  return { port, host: f.host, dataDir: f.data, db, logger: f.logs === true };
+  return { port, host: f.host, dataDir: f.data, db, logger: f.logs === true, loop: loopFromFlags(f) };
+}
+
+/** The live loop's flags, each checked like the loop checks its options but named by its flag. */
+function loopFromFlags(f: StartFlags): StartLoopFlags {
+  const seconds = (flag: string, v: string | undefined): number | undefined => {
+    if (v === undefined) return undefined;
+    const n = v.trim() === '' ? NaN : Number(v);
+    if (!Number.isFinite(n)) throw new InvalidParameterError(flag, `must be a number of seconds, got '${v}'`);
+    return n;
+  };
+  if (f.policy !== undefined && !(POLICY_NAMES as readonly string[]).includes(f.policy)) {
+    throw new InvalidParameterError('--policy', `unknown policy '${f.policy}' (known: ${POLICY_NAMES.join(', ')})`);
+  }
+  const loop: StartLoopFlags = {
+    policy: f.policy as PolicyName | undefined,
+    periodS: seconds('--period', f.period),
+    offlineAfterS: seconds('--offline-after', f.offlineAfter),
+    checkpointGraceS: seconds('--checkpoint-grace', f.checkpointGrace),
+    checkpointTimeoutS: seconds('--checkpoint-timeout', f.checkpointTimeout),
+  };
+  const flagOf: Record<string, string> = { periodS: '--period', offlineAfterS: '--offline-after', checkpointGraceS: '--checkpoint-grace', checkpointTimeoutS: '--checkpoint-timeout' };
+  try {
+    checkLoopOptions(loop);
+  } catch (e) {
+    if (e instanceof InvalidParameterError && flagOf[e.field] !== undefined) throw new InvalidParameterError(flagOf[e.field], e.message.slice(e.field.length + 2));
+    throw e;
+  }
+  return loop;
 }
 
 /** What `hearth start` prints once the platform listens. */
@@ -136,6 +183,11 @@ export function registerStart(program: Command): void {
     .option('--local', 'run the demo heaters in this process (the local executor) instead of as agent processes over MQTT')
     .option('--mqtt-port <n>', 'port of the embedded MQTT broker (a free one if it is taken)', '1883')
     .option('--carbon-csv <file>', 'grid carbon intensity series for carbon facts (CSV: time,gCO2e/kWh); default a constant 56.3')
+    .option('--policy <name>', `the live loop's scheduling policy (${POLICY_NAMES.join(', ')}); default hearth`)
+    .option('--period <s>', 'seconds between scheduling rounds; default 5')
+    .option('--offline-after <s>', 'shortest silence that makes a device offline and requeues its work, s; default 30')
+    .option('--checkpoint-grace <s>', 'a checkpointing stop: seconds between SIGTERM and SIGKILL; default 10')
+    .option('--checkpoint-timeout <s>', 'seconds a checkpoint is awaited before its instance restarts from zero; default grace + 330')
     .action(async (flags: StartFlags) => {
       const o = startOptionsFromFlags(flags);
       const carbonSource = flags.carbonCsv ? carbonSourceFromFile(flags.carbonCsv) : undefined;
@@ -145,7 +197,15 @@ export function registerStart(program: Command): void {
       const { startPlatform, STORAGE_PREFIX } = await import('../../coordinator/server.ts');
       const { localExecutor } = await import('../local-fleet.ts');
       const start = (port: number): Promise<Platform> =>
-        startPlatform({ port: o.port, host: o.host, dataDir: o.dataDir, db: o.db, logger: o.logger, carbonSource, fleet: agents ? { bus: { port, host: o.host } } : { executor: localExecutor } });
+        startPlatform({
+          port: o.port,
+          host: o.host,
+          dataDir: o.dataDir,
+          db: o.db,
+          logger: o.logger,
+          carbonSource,
+          fleet: { ...(agents ? { bus: { port, host: o.host } } : { executor: localExecutor }), ...o.loop },
+        });
       let platform: Platform;
       try {
         platform = await start(mqttPort);

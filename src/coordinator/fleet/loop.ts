@@ -17,6 +17,7 @@ import { DEFAULT_CARBON_G_PER_KWH, setpointAt, type RoomSpec } from '../../proto
 import { parseTimeSpan } from '../../protocol/timespan.ts';
 import { snapshotOrders, type SnapshotOrder } from '../api/snapshots.ts';
 import { CHECKPOINT_INFO_KEY } from '../api/device-files.ts';
+import { checkLoopOptions, DEFAULT_CHECKPOINT_GRACE_S } from './loop-options.ts';
 
 /** What the loop tells the rest of the platform (billing, the event stream, metrics). */
 export interface FleetLoopHooks {
@@ -227,7 +228,9 @@ export class FleetLoop {
   /** Moves ordered by {@link orderMove}, applied at the next tick. */
   private readonly moves: MoveOrder[] = [];
 
+  /** Throws InvalidParameterError (the option's name as field) on a setting out of range; nothing starts then. */
   constructor(o: FleetLoopOptions) {
+    checkLoopOptions(o);
     this.store = o.store;
     this.link = o.link;
     this.policyName = o.policy ?? 'hearth';
@@ -238,8 +241,13 @@ export class FleetLoop {
     this.hooks = o.hooks ?? {};
     this.overflow = o.overflow ?? DEFAULT_OVERFLOW;
     this.requeueAtStart = o.requeueInFlightAtStart !== false;
-    this.checkpointGraceS = o.checkpointGraceS ?? 10;
+    this.checkpointGraceS = o.checkpointGraceS ?? DEFAULT_CHECKPOINT_GRACE_S;
     this.checkpointTimeoutMs = (o.checkpointTimeoutS ?? this.checkpointGraceS + 330) * 1000;
+  }
+
+  /** The settings the loop runs with (defaults filled in), seconds. */
+  get settings(): { policy: PolicyName; periodS: number; offlineAfterS: number; checkpointGraceS: number; checkpointTimeoutS: number } {
+    return { policy: this.policyName, periodS: this.periodS, offlineAfterS: this.offlineMs / 1000, checkpointGraceS: this.checkpointGraceS, checkpointTimeoutS: this.checkpointTimeoutMs / 1000 };
   }
 
   /**
