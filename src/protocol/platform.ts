@@ -431,9 +431,9 @@ export const UsageSchema = Type.Object({
   energyWh: Type.Number(),
   /** Execution time × clock frequency, GHz·s. */
   ghzSeconds: Type.Number(),
-  /** Execution time × cores of the board, h. */
+  /** CPU core-hours: execTimeSec / 3600 (a process busy on 4 cores for an hour counts 4). */
   coreHours: Type.Number(),
-  /** Execution time, s. */
+  /** Execution time: CPU time of the instances' processes, summed over the cores they used, s. */
   execTimeSec: Type.Number(),
 });
 export type Usage = Static<typeof UsageSchema>;

@@ -477,7 +477,7 @@ describe('energy, money and carbon', () => {
     assert.equal(cur.devices[1].kWh, (731 - 503) * 0.5);
   });
 
-  test('usage: the caller\'s attempts only, energy and GHz·s summed, core-hours from the board\'s cores', async () => {
+  test('usage: the caller\'s attempts only, energy, GHz·s and CPU time summed, CPU core-hours = CPU seconds / 3600', async () => {
     const a = w.ids.customer;
     const t = await w.store.createTask({ accountId: a, name: 'render', profile: 'docker-batch', body: {}, instanceIds: [0, 1] });
     const other = await w.store.createTask({ accountId: w.ids.otherHost, name: 'x', profile: 'docker-batch', body: {}, instanceIds: [0] });
@@ -488,10 +488,10 @@ describe('energy, money and carbon', () => {
     await w.store.applyInstanceEvent({ taskUuid: other.uuid, instanceId: 0, attempt: 1, sequence: 0, set: { state: 'success', heaterId: 'h1' }, add: { energyWh: 1000 } });
 
     const all = (await w.req(w.tokens.customer, { method: 'GET', url: `${P}/accounts/me/usage` })).json();
-    // h1: 4 cores × 1 h; b1: 8 cores × 0.25 h; unknown device: 1 core × 0.1 h.
-    assert.deepEqual(all, { accountId: a, from: null, to: null, attempts: 3, energyWh: 45, ghzSeconds: 7300, coreHours: 4 + 2 + 0.1, execTimeSec: 4860 });
+    // CPU seconds are core-seconds already, whatever the board's cores: 3600 + 900 + 360 s = 1.35 core-hours.
+    assert.deepEqual(all, { accountId: a, from: null, to: null, attempts: 3, energyWh: 45, ghzSeconds: 7300, coreHours: 4860 / 3600, execTimeSec: 4860 });
     const feb = (await w.req(w.tokens.customer, { method: 'GET', url: `${P}/accounts/me/usage?from=2025-02-01T00:00:00Z&to=2025-03-01T00:00:00Z` })).json();
-    assert.deepEqual([feb.attempts, feb.energyWh, feb.coreHours, feb.from], [2, 40, 6, '2025-02-01T00:00:00.000Z']);
+    assert.deepEqual([feb.attempts, feb.energyWh, feb.coreHours, feb.from], [2, 40, 4500 / 3600, '2025-02-01T00:00:00.000Z']);
     assert.equal((await w.req(w.tokens.resident, { method: 'GET', url: `${P}/accounts/me/usage` })).json().attempts, 0);
   });
 });

@@ -1115,7 +1115,7 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
     {
       schema: {
         tags,
-        summary: '(ext) The caller\'s compute: energy, GHz·s and core-hours of its instance attempts ended (or, running, started) in [from, to)',
+        summary: '(ext) The caller\'s compute: energy, GHz·s and CPU core-hours of its instance attempts ended (or, running, started) in [from, to)',
         querystring: RangeQuerySchema,
         response: { 200: UsageSchema, ...errors },
       },
@@ -1128,16 +1128,14 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
       const groups = await store.summarizeAttempts(account.id, { from, to });
       const out: Usage = { accountId: account.id, from: from === undefined ? null : iso(from), to: to === undefined ? null : iso(to), attempts: 0, energyWh: 0, ghzSeconds: 0, coreHours: 0, execTimeSec: 0 };
       for (const g of groups) {
-        const device = g.heaterId === null ? undefined : await store.getRegistry(g.heaterId);
-        const cores = (device?.spec as { coresPerBoard?: unknown } | null | undefined)?.coresPerBoard;
-        // A board runs one instance at a time, with all its cores; an attempt on no known device counts one core.
-        const coresPerAttempt = typeof cores === 'number' && Number.isInteger(cores) && cores > 0 ? cores : 1;
         out.attempts += g.attempts;
         out.energyWh += g.energyWh;
         out.ghzSeconds += g.ghzSeconds;
         out.execTimeSec += g.execTimeSec;
-        out.coreHours += (g.execTimeSec * coresPerAttempt) / 3600;
       }
+      // Execution time is the CPU time of the instances' processes, counted on every core they used: already
+      // core-seconds (multiplying it by the board's cores counted a 4-core hour as 16).
+      out.coreHours = out.execTimeSec / 3600;
       return out;
     },
   );

@@ -67,7 +67,7 @@ export function Customer(): JSX.Element {
           <span className="kpi-value">{tasks.length}</span>
         </div>
         <div className="kpi">
-          <span className="kpi-label">Core-hours used</span>
+          <span className="kpi-label">CPU core-hours used</span>
           <span className="kpi-value">{fmt(usage?.coreHours, 3)}</span>
         </div>
         <div className="kpi">
