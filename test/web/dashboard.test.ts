@@ -144,6 +144,26 @@ describe('dashboard in chromium', { skip }, () => {
     await page.context().close();
   });
 
+  test('operator: the building page shows each room\'s latest temperature from its history before (or without) the live stream', async () => {
+    // The loop has been reporting for a while: wait for a stored sample of each demo room's heater.
+    await until(async () => {
+      const hs = (await api(OPERATOR, '/hearth/v1/heaters')) as Array<{ id: string }>;
+      for (const h of hs) {
+        const t = await api(OPERATOR, `/hearth/v1/heaters/${h.id}/telemetry?bucket=900`);
+        if (!(t.buckets?.length > 0)) return undefined;
+      }
+      return hs.length === 2 ? true : undefined;
+    }, 'telemetry history of both heaters');
+    const page = await newPage();
+    // No live stream at all: what the page shows comes from the history it loads.
+    await page.route('**/hearth/v1/events**', (r) => r.abort());
+    await signIn(page, platform.url, OPERATOR);
+    await page.goto(platform.url + '/sites/demo-site');
+    await page.waitForFunction(`document.querySelectorAll('[data-testid="room-row"]').length === 2`);
+    await page.waitForFunction(`[...document.querySelectorAll('[data-testid="room-now"]')].every((e) => /^-?[0-9]+(\\.[0-9])? °C$/.test(e.textContent))`);
+    await page.context().close();
+  });
+
   test('operator: a device panel shows what runs on it (task, instance, board, progress) and follows the task off it; the chart plots the heat asked', async () => {
     const renderer = (await api(OPERATOR, '/hearth/v1/accounts', { method: 'POST', body: { email: 'placed@example.com', credits: 20 } })).token as string;
     const { uuid } = await api(renderer, '/tasks', { method: 'POST', body: { name: 'frame render on a radiator', profile: 'docker-batch', instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: 'sleep 60' }] } });

@@ -19,6 +19,12 @@ function seriesOf(h: TelemetryHistory): Series {
   return { t: b.map((x) => Date.parse(x.time) / 1000), air: b.map((x) => x.mean.airC ?? null), set: b.map((x) => x.mean.setpointC ?? null) };
 }
 
+/** The last non-null value of a series, or null. */
+function lastValue(v: readonly (number | null)[]): number | null {
+  for (let k = v.length - 1; k >= 0; k--) if (v[k] !== null) return v[k];
+  return null;
+}
+
 /** Comfort over a series: share of buckets no more than 1 K below setpoint, mean deficit, worst deficit, K. */
 function comfortOf(s: Series): { okShare: number | null; meanC: number | null; worstC: number | null } {
   const d: number[] = [];
@@ -74,6 +80,15 @@ export function Building(props: { siteId: string }): JSX.Element {
       );
       setHistory(m);
       setLoadedAt(Date.now());
+      // Until the live stream's first figures arrive (one loop period), a room shows its latest bucket's air.
+      setNow((cur) => {
+        const next = new Map(cur);
+        for (const h of mine) {
+          const air = h.roomId === null || next.has(h.roomId) ? null : lastValue(m.get(h.id)?.air ?? []);
+          if (air !== null && h.roomId !== null) next.set(h.roomId, { airC: air });
+        }
+        return next;
+      });
     })().catch((e: unknown) => {
       if (!ac.signal.aborted) setError(String((e as Error).message));
     });
