@@ -438,6 +438,34 @@ export const UsageSchema = Type.Object({
 });
 export type Usage = Static<typeof UsageSchema>;
 
+/**
+ * `POST /hearth/v1/sims` (operators): run the twin on one of the scenarios the coordinator ships (GET /sims/scenarios)
+ * into `<dataDir>/sims/<name>` — every policy of the scenario unless `policies` names some, over its own days unless
+ * `days` says, with its seed unless `seed` does. One run at a time.
+ */
+export const SimStartSchema = Type.Object(
+  {
+    scenario: Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' }),
+    /** The run's folder name (one path segment); default `<scenario>-<UTC date and time>`. */
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$' })),
+    days: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 366 })),
+    policies: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 8 })),
+    seed: Type.Optional(Type.Integer({ minimum: 0, maximum: 2147483647 })),
+  },
+  { additionalProperties: false },
+);
+export type SimStart = Static<typeof SimStartSchema>;
+
+/** A scenario the coordinator ships, as `GET /hearth/v1/sims/scenarios` lists it. */
+export interface SimScenario {
+  /** What `POST /sims` takes as `scenario` (the file's name without `.json`). */
+  id: string;
+  name: string;
+  startDate: string | null;
+  days: number | null;
+  policies: string[];
+}
+
 /** A month, `YYYY-MM` (UTC). */
 export const Month = Type.String({ pattern: '^[0-9]{4}-(0[1-9]|1[0-2])$' });
 export const StatementParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }), month: Month });

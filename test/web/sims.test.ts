@@ -147,6 +147,36 @@ describe('twin runs under <dataDir>/sims', () => {
     await page.context().close();
   });
 
+  test('in chromium: the operator runs the twin from the page on a shipped scenario and opens the result when it is done', { skip, timeout: 240_000 }, async () => {
+    ensureBuilt();
+    browser ??= await launch();
+    const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+    await signIn(page, platform.url, OPERATOR);
+    await page.getByRole('link', { name: 'Twin' }).click();
+    await page.getByTestId('sim-start-form').waitFor();
+    await page.getByTestId('sim-scenario').selectOption('gironde-summer');
+    await page.getByTestId('sim-days').fill('0.25');
+    // Every policy of the scenario is ticked at first: keep electric only.
+    for (const p of ['hearth', 'qarnot-bands', 'first-fit']) {
+      const box = page.getByTestId(`sim-policy-${p}`);
+      if ((await box.count()) > 0 && (await box.isChecked())) await box.uncheck();
+    }
+    await page.getByTestId('sim-start').click();
+    await page.getByTestId('sim-start-message').waitFor();
+    const started = /^Started (\S+)$/.exec(await page.getByTestId('sim-start-message').innerText());
+    assert.ok(started, await page.getByTestId('sim-start-message').innerText());
+    const name = started[1];
+    // The list shows it, and follows it to done (re-read while it runs), without a reload of the page.
+    await page.locator(`[data-testid="sim-run"][data-run="${name}"]`).waitFor();
+    await page.waitForFunction(`document.querySelector('[data-testid="sim-run"][data-run="${name}"]')?.dataset.state === 'done'`, undefined, { timeout: 180_000 });
+    await page.locator(`[data-testid="sim-run"][data-run="${name}"] [data-testid="sim-open"]`).click();
+    await page.getByTestId('twin-table').waitFor();
+    assert.deepEqual(await page.getByTestId('twin-table').locator('thead th').allTextContents(), ['Metric', 'electric']);
+    assert.match(await page.getByTestId('twin-scenario').innerText(), /gironde-summer/);
+    await screenshot(page, 'twin-run-from-page');
+    await page.context().close();
+  });
+
   test('in chromium: a customer is not offered the twin page and the list is refused', { skip }, async () => {
     browser ??= await launch();
     const page = await (await browser.newContext()).newPage();

@@ -4,11 +4,19 @@
 // the sims folder is ever read, and symbolic links are not followed. The report (self-contained HTML with inline
 // scripts) is served under a Content-Security-Policy sandbox without same-origin: its scripts run in an opaque
 // origin that reaches no API and no token.
-import { lstat, readdir, readFile } from 'node:fs/promises';
-import { join, resolve, sep } from 'node:path';
+// An operator may also start a run from the API (POST /sims, the dashboard's twin page): the coordinator runs the
+// real `hearth sim` as a child process (one at a time, one thread) on a scenario it ships, into <dataDir>/sims/NAME,
+// with a run.json there saying what runs and how it ended; the list shows such runs while they run and when they
+// failed or were interrupted (the coordinator stopped under them).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { lstat, mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { callerOf, type ApiContext } from './context.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
+import { SimStartSchema, type SimScenario, type SimStart } from '../../protocol/platform.ts';
+import { POLICY_NAMES } from '../../scheduler/index.ts';
 
 export interface SimRouteOptions extends ApiContext {
   /** The folder holding one sub-folder per run (`<dataDir>/sims`); it may not exist yet. */
@@ -24,10 +32,38 @@ export interface SimRun {
   rooms: number | null;
   boilers: number | null;
   policies: string[];
-  /** When summary.json was written (ISO-8601). */
+  /** When summary.json was written, or (a run without one yet) when the run started (ISO-8601). */
   writtenAt: string;
   report: boolean;
+  /**
+   * done: summary.json is there; running: started from the API and running now; failed: it ended without a summary
+   * (`error` says why); interrupted: the coordinator stopped while it ran.
+   */
+  state: 'done' | 'running' | 'failed' | 'interrupted';
+  error: string | null;
 }
+
+/** What a run started from the API keeps in its folder (run.json). */
+interface RunFile {
+  state: 'running' | 'done' | 'failed';
+  scenario: string;
+  startDate: string | null;
+  days: number | null;
+  policies: string[];
+  seed: number | null;
+  startedAt: string;
+  endedAt: string | null;
+  error: string | null;
+}
+
+/** The repository's root (bin/hearth.mjs, scenarios/): three folders above this file. */
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+/** The scenarios the coordinator ships (scenarios/*.json), runnable from the API. */
+export const SCENARIOS_DIR = join(ROOT, 'scenarios');
+/** The last characters of a failed run's stderr kept as its error. */
+const ERROR_TAIL = 2000;
+/** How long closing the coordinator waits for a run it stops, ms. */
+const STOP_WAIT_MS = 5000;
 
 /** A run's name: one path segment, no dot-only names. */
 export const SIM_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
@@ -95,13 +131,148 @@ async function runOf(simsDir: string, name: string): Promise<SimRun | undefined>
     policies: Object.keys(s.policies),
     writtenAt: new Date(file.mtimeMs).toISOString(),
     report,
+    state: 'done',
+    error: null,
   };
+}
+
+/** A run's run.json, or undefined (none, unreadable, not one). */
+async function runFileOf(dir: string): Promise<RunFile | undefined> {
+  const file = await regularFile(join(dir, 'run.json'), 64 * 1024);
+  if (!file) return undefined;
+  try {
+    const r = JSON.parse(file.body.toString('utf8')) as RunFile;
+    return r && typeof r === 'object' && typeof r.state === 'string' && typeof r.startedAt === 'string' ? r : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A run started from the API that has no summary yet (running, failed or interrupted), as listed. */
+function pendingRunOf(name: string, r: RunFile, running: boolean): SimRun {
+  return {
+    name,
+    scenario: r.scenario,
+    startDate: typeof r.startDate === 'string' ? r.startDate : null,
+    days: r.days,
+    rooms: null,
+    boilers: null,
+    policies: r.policies,
+    writtenAt: r.startedAt,
+    report: false,
+    state: running ? 'running' : r.state === 'failed' ? 'failed' : 'interrupted',
+    error: running ? null : (r.error ?? (r.state === 'running' ? 'the coordinator stopped while it ran' : null)),
+  };
+}
+
+/** Writes run.json whole (a temporary file renamed over it). */
+async function writeRunFile(dir: string, r: RunFile): Promise<void> {
+  const tmp = join(dir, 'run.json.tmp');
+  await writeFile(tmp, JSON.stringify(r, null, 2));
+  await rename(tmp, join(dir, 'run.json'));
+}
+
+/** The scenarios shipped in scenarios/ (file name without .json → what it says of itself). */
+async function shippedScenarios(): Promise<SimScenario[]> {
+  let names: string[];
+  try {
+    names = (await readdir(SCENARIOS_DIR)).filter((n) => n.endsWith('.json')).sort();
+  } catch {
+    return [];
+  }
+  const out: SimScenario[] = [];
+  for (const n of names) {
+    const file = await regularFile(join(SCENARIOS_DIR, n), MAX_SUMMARY_BYTES);
+    if (!file) continue;
+    try {
+      const s = JSON.parse(file.body.toString('utf8')) as Record<string, unknown>;
+      const policies = Array.isArray(s.policies) ? s.policies.filter((p): p is string => typeof p === 'string') : [...POLICY_NAMES];
+      out.push({ id: n.slice(0, -'.json'.length), name: str(s.name) ?? n, startDate: str(s.startDate), days: num(s.days), policies });
+    } catch {
+      // Not JSON: not offered.
+    }
+  }
+  return out;
 }
 
 const tags = ['twin'];
 
 export const simRoutes: FastifyPluginAsync<SimRouteOptions> = (app, opts) => {
   const simsDir = resolve(opts.simsDir);
+  /** Runs started here and still running: name → child process (and the promise of its end). */
+  const active = new Map<string, { child: ChildProcess; ended: Promise<void> }>();
+  app.addHook('onClose', async () => {
+    for (const { child } of active.values()) child.kill('SIGTERM');
+    await Promise.race([Promise.all([...active.values()].map((a) => a.ended)), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
+  });
+
+  app.get('/sims/scenarios', { schema: { tags, summary: '(ext) The scenarios this coordinator ships, runnable with POST /sims (operator)' } }, async (req): Promise<SimScenario[]> => {
+    operatorOnly(req);
+    return shippedScenarios();
+  });
+
+  app.post<{ Body: SimStart }>(
+    '/sims',
+    { schema: { tags, summary: '(ext) Runs the twin on a shipped scenario into <dataDir>/sims/NAME (operator; one run at a time): 202 with the run as listed', body: SimStartSchema } },
+    async (req, reply) => {
+      operatorOnly(req);
+      const b = req.body;
+      const scenario = (await shippedScenarios()).find((x) => x.id === b.scenario);
+      if (!scenario) throw invalid('scenario', `no shipped scenario '${b.scenario}' (GET /hearth/v1/sims/scenarios lists them)`);
+      const unknown = (b.policies ?? []).find((p) => !(POLICY_NAMES as readonly string[]).includes(p));
+      if (unknown !== undefined) throw invalid('policies', `unknown policy '${unknown}' (known: ${POLICY_NAMES.join(', ')})`);
+      if (b.policies && new Set(b.policies).size !== b.policies.length) throw invalid('policies', 'a policy is named twice');
+      const name = b.name ?? `${scenario.id}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
+      if (!SIM_NAME.test(name) || name.includes('..')) throw invalid('name', 'a run name is letters, digits, ".", "_" and "-" (one path segment)');
+      if (active.size > 0) throw new HttpError('CONFLICT', `a twin run is running already: ${[...active.keys()][0]}`);
+      const dir = resolve(simsDir, name);
+      if (!dir.startsWith(simsDir + sep)) throw invalid('name', 'a run name is one path segment');
+      await mkdir(simsDir, { recursive: true });
+      // The folder is the run's claim on the name: an existing one (another run, anything) is refused.
+      try {
+        await mkdir(dir);
+      } catch {
+        throw new HttpError('CONFLICT', `a run named '${name}' exists already`, 'name');
+      }
+      const run: RunFile = {
+        state: 'running',
+        scenario: scenario.id,
+        startDate: scenario.startDate,
+        days: b.days ?? scenario.days,
+        policies: b.policies ?? scenario.policies,
+        seed: b.seed ?? null,
+        startedAt: new Date().toISOString(),
+        endedAt: null,
+        error: null,
+      };
+      await writeRunFile(dir, run);
+      const args = [join(ROOT, 'bin', 'hearth.mjs'), 'sim', join(SCENARIOS_DIR, `${scenario.id}.json`), '--out', dir, '--threads', '1'];
+      if (b.days !== undefined) args.push('--days', String(b.days));
+      if (b.policies) args.push('--policies', b.policies.join(','));
+      if (b.seed !== undefined) args.push('--seed', String(b.seed));
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr?.setEncoding('utf8');
+      child.stderr?.on('data', (d: string) => {
+        stderr = (stderr + d).slice(-ERROR_TAIL);
+      });
+      const ended = new Promise<void>((done) => {
+        const finish = (error: string | null): void => {
+          const ok = error === null;
+          void writeRunFile(dir, { ...run, state: ok ? 'done' : 'failed', endedAt: new Date().toISOString(), error })
+            .catch((e: unknown) => req.log.warn({ err: e }, `sim run ${name}: run.json not written`))
+            .finally(() => {
+              active.delete(name);
+              done();
+            });
+        };
+        child.once('error', (e) => finish(`could not start hearth sim: ${e.message}`));
+        child.once('exit', (code, signal) => finish(code === 0 ? null : stderr.trim() || (signal ? `stopped by ${signal}` : `exit code ${String(code)}`)));
+      });
+      active.set(name, { child, ended });
+      return reply.code(202).send(pendingRunOf(name, run, true));
+    },
+  );
 
   app.get('/sims', { schema: { tags, summary: '(ext) The twin\'s runs under <dataDir>/sims, newest first (operator)' } }, async (req): Promise<SimRun[]> => {
     operatorOnly(req);
@@ -111,7 +282,17 @@ export const simRoutes: FastifyPluginAsync<SimRouteOptions> = (app, opts) => {
     } catch {
       return [];
     }
-    const runs = await Promise.all(entries.filter((e) => e.isDirectory() && SIM_NAME.test(e.name) && !e.name.includes('..')).map((e) => runOf(simsDir, e.name)));
+    const runs = await Promise.all(
+      entries
+        .filter((e) => e.isDirectory() && SIM_NAME.test(e.name) && !e.name.includes('..'))
+        .map(async (e) => {
+          const done = await runOf(simsDir, e.name);
+          if (done && !active.has(e.name)) return done;
+          // No summary yet (or one being written while the run ends): a run started here says how it goes.
+          const r = await runFileOf(join(simsDir, e.name));
+          return r ? pendingRunOf(e.name, r, active.has(e.name)) : done;
+        }),
+    );
     return runs.filter((r): r is SimRun => r !== undefined).sort((a, b) => b.writtenAt.localeCompare(a.writtenAt) || a.name.localeCompare(b.name));
   });
 

@@ -2,9 +2,11 @@
 // or opens a summary.json from the disk (file input), and compares its policies side by side, metric by metric,
 // marking the best value of each row where "better" is known (lower for costs and misses, higher for reuse). A
 // run's full report (self-contained HTML with inline scripts) is shown in an iframe sandboxed without same-origin:
-// its scripts run in an opaque origin, away from the dashboard's token and the API.
-import { useEffect, useState, type JSX } from 'react';
-import { call, fmt, get } from '../api.ts';
+// its scripts run in an opaque origin, away from the dashboard's token and the API. A form starts a run on one of
+// the scenarios the coordinator ships (POST /hearth/v1/sims); the list follows it until it is done.
+import { useCallback, useEffect, useState, type JSX } from 'react';
+import { ApiError, call, fmt, get } from '../api.ts';
+import type { SimScenario } from '../../protocol/platform.ts';
 
 /** A run as GET /hearth/v1/sims lists it. */
 interface SimRun {
@@ -15,6 +17,94 @@ interface SimRun {
   policies: string[];
   writtenAt: string;
   report: boolean;
+  state: 'done' | 'running' | 'failed' | 'interrupted';
+  error: string | null;
+}
+
+/** How often the list is read again while a run is running, ms. */
+const RUNNING_POLL_MS = 2000;
+
+/** The form that starts a run on a shipped scenario; `onStarted` once the coordinator took it. */
+function StartRun(props: { onStarted: () => void }): JSX.Element | null {
+  const [scenarios, setScenarios] = useState<SimScenario[] | null>(null);
+  const [id, setId] = useState('');
+  const [days, setDays] = useState('');
+  const [chosen, setChosen] = useState<string[]>([]);
+  const [message, setMessage] = useState('');
+  const [busy, setBusy] = useState(false);
+  useEffect(() => {
+    const ac = new AbortController();
+    get<SimScenario[]>('/hearth/v1/sims/scenarios', ac.signal).then(
+      (list) => {
+        setScenarios(list);
+        if (list.length > 0) {
+          setId(list[0].id);
+          setChosen(list[0].policies);
+        }
+      },
+      () => setScenarios([]),
+    );
+    return () => ac.abort();
+  }, []);
+  if (!scenarios || scenarios.length === 0) return null;
+  const scenario = scenarios.find((x) => x.id === id);
+  return (
+    <form
+      className="submit"
+      data-testid="sim-start-form"
+      onSubmit={(e) => {
+        e.preventDefault();
+        setBusy(true);
+        setMessage('');
+        const body = { scenario: id, policies: chosen, ...(days.trim() === '' ? {} : { days: Number(days) }) };
+        call<SimRun>('POST', '/hearth/v1/sims', body)
+          .then((r) => {
+            setMessage(`Started ${r.name}`);
+            props.onStarted();
+          })
+          .catch((err: unknown) => setMessage(err instanceof ApiError ? `${err.message}${err.field ? ` (${err.field})` : ''}` : String(err)))
+          .finally(() => setBusy(false));
+      }}
+    >
+      <h2>Run the twin</h2>
+      <label>
+        Scenario{' '}
+        <select
+          value={id}
+          data-testid="sim-scenario"
+          onChange={(e) => {
+            setId(e.target.value);
+            setChosen(scenarios.find((x) => x.id === e.target.value)?.policies ?? []);
+          }}
+        >
+          {scenarios.map((x) => (
+            <option key={x.id} value={x.id}>
+              {x.name}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Days{' '}
+        <input type="number" min={0.25} max={366} step="any" placeholder={scenario?.days === null || scenario === undefined ? '' : String(scenario.days)} value={days} onChange={(e) => setDays(e.target.value)} data-testid="sim-days" />
+      </label>
+      <fieldset className="policies">
+        {(scenario?.policies ?? []).map((p) => (
+          <label key={p}>
+            <input type="checkbox" checked={chosen.includes(p)} onChange={(e) => setChosen(e.target.checked ? [...chosen, p] : chosen.filter((x) => x !== p))} data-testid={`sim-policy-${p}`} /> {p}
+          </label>
+        ))}
+      </fieldset>
+      <button type="submit" disabled={busy || chosen.length === 0} data-testid="sim-start">
+        Run
+      </button>
+      {message && (
+        <p className="note" data-testid="sim-start-message">
+          {message}
+        </p>
+      )}
+    </form>
+  );
 }
 
 interface Summary {
@@ -55,13 +145,22 @@ export function Twin(): JSX.Element {
   const policies = summary ? Object.keys(summary.policies) : [];
   const flat = policies.map((p) => flatten(summary?.policies[p]));
   const metrics = [...new Set(flat.flatMap((m) => [...m.keys()]))];
+  const [reads, setReads] = useState(0);
+  const reload = useCallback(() => setReads((n) => n + 1), []);
   useEffect(() => {
     const ac = new AbortController();
     get<SimRun[]>('/hearth/v1/sims', ac.signal).then(setRuns, (e: unknown) => {
       if (!ac.signal.aborted) setError(String((e as Error).message));
     });
     return () => ac.abort();
-  }, []);
+  }, [reads]);
+  // While a run is running, the list is read again every few seconds (it says when the run is done).
+  const running = runs?.some((r) => r.state === 'running') ?? false;
+  useEffect(() => {
+    if (!running) return;
+    const t = setTimeout(reload, RUNNING_POLL_MS);
+    return () => clearTimeout(t);
+  }, [running, runs, reload]);
   const openRun = (name: string): void => {
     setError('');
     setReport(null);
@@ -77,12 +176,13 @@ export function Twin(): JSX.Element {
   return (
     <div className="twin" data-testid="twin">
       <h1>Twin: compare policies</h1>
+      <StartRun onStarted={reload} />
       <h2>Runs on this coordinator</h2>
       {runs === null ? (
         <p className="muted">Loading the runs…</p>
       ) : runs.length === 0 ? (
         <p className="muted" data-testid="sim-none">
-          No run yet: <code>hearth sim SCENARIO.json --out DATA_DIR/sims/NAME</code> writes one where this page finds it.
+          No run yet: run one above, or <code>hearth sim SCENARIO.json --out DATA_DIR/sims/NAME</code> writes one where this page finds it.
         </p>
       ) : (
         <table className="compare" data-testid="sim-runs">
@@ -92,29 +192,40 @@ export function Twin(): JSX.Element {
               <th>Scenario</th>
               <th>Days</th>
               <th>Policies</th>
+              <th>State</th>
               <th>Written</th>
             </tr>
           </thead>
           <tbody>
             {runs.map((r) => (
-              <tr key={r.name} data-testid="sim-run" className={r.name === open ? 'selected' : undefined}>
+              <tr key={r.name} data-testid="sim-run" data-run={r.name} data-state={r.state} className={r.name === open ? 'selected' : undefined}>
                 <td>
-                  <button type="button" className="link" onClick={() => openRun(r.name)} data-testid="sim-open">
-                    {r.name}
-                  </button>
+                  {r.state === 'done' ? (
+                    <button type="button" className="link" onClick={() => openRun(r.name)} data-testid="sim-open">
+                      {r.name}
+                    </button>
+                  ) : (
+                    r.name
+                  )}
                 </td>
                 <td>{r.scenario ?? '—'}</td>
                 <td>
-                  {fmt(r.days, 0)} from {r.startDate ?? '?'}
+                  {fmt(r.days, r.days !== null && r.days % 1 !== 0 ? 2 : 0)} from {r.startDate ?? '?'}
                 </td>
                 <td>{r.policies.join(', ')}</td>
+                <td data-testid="sim-state" title={r.error ?? undefined}>
+                  {r.state === 'running' ? 'running…' : r.state}
+                  {r.error ? `: ${r.error.split('\n').slice(-1)[0]}` : ''}
+                </td>
                 <td>{new Date(r.writtenAt).toLocaleString()}</td>
               </tr>
             ))}
           </tbody>
         </table>
       )}
-      <p className="muted">Or open a summary.json written by `hearth sim SCENARIO.json` from your disk:</p>
+      <p className="muted">
+        Or open a summary.json written by <code>hearth sim SCENARIO.json</code> from your disk:
+      </p>
       <input
         type="file"
         accept="application/json,.json"
