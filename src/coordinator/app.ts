@@ -227,7 +227,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
       await api.register(carbonRoutes, { ...ctx, carbon: options.carbon, prefix });
       await api.register(snapshotRoutes, { ...ctx, prefix });
     }
-    await api.register(accountRoutes, { ...ctx, prefix: '/hearth/v1' });
+    await api.register(accountRoutes, { ...ctx, events: options.events, prefix: '/hearth/v1' });
     await api.register(integrationRoutes, { ...ctx, events: options.events, prefix: '/hearth/v1' });
     if (options.blobDir) await api.register(deviceFileRoutes, { ...ctx, blobDir: options.blobDir, prefix: '/hearth/v1/device' });
     const simsDir = options.simsDir ?? (options.blobDir ? join(dirname(options.blobDir), 'sims') : undefined);

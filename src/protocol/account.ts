@@ -61,9 +61,26 @@ export const AccountCreateSchema = Type.Object({
   email: Type.String({ format: 'email', maxLength: 320 }),
   /** Starting credits, euros. */
   credits: Type.Optional(Type.Number({ minimum: 0, maximum: 1e12 })),
-  role: Type.Optional(Type.Union([Type.Literal('customer'), Type.Literal('operator')])),
+  role: Type.Optional(Type.Union([Type.Literal('customer'), Type.Literal('operator'), Type.Literal('resident')])),
+  /** A resident's rooms (what they see and may set); residents only. */
+  roomIds: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 256 })),
 });
 export type AccountCreate = Static<typeof AccountCreateSchema>;
+
+/** (ext) `PUT /hearth/v1/accounts/{id}/rooms` body (operator only): a resident's rooms from now on. */
+export const AccountRoomsSchema = Type.Object({
+  roomIds: Type.Array(Type.String({ minLength: 1, maxLength: 128 }), { maxItems: 256 }),
+});
+export type AccountRooms = Static<typeof AccountRoomsSchema>;
+
+/** (ext) answer: the resident's rooms now, and the Home Assistant logins they issued that reached other rooms (revoked). */
+export const AccountRoomsOutputSchema = Type.Object({
+  id: Type.String(),
+  email: Type.String(),
+  roomIds: Type.Array(Type.String()),
+  revokedLogins: Type.Array(Type.String()),
+});
+export type AccountRoomsOutput = Static<typeof AccountRoomsOutputSchema>;
 
 /** (ext) answer: the new account and its token, shown this once. */
 export const AccountCreatedSchema = Type.Object({
@@ -72,5 +89,7 @@ export const AccountCreatedSchema = Type.Object({
   role: Type.String(),
   credits: Type.Number(),
   token: Type.String(),
+  /** A resident's rooms. */
+  roomIds: Type.Optional(Type.Array(Type.String())),
 });
 export type AccountCreated = Static<typeof AccountCreatedSchema>;

@@ -1,6 +1,6 @@
 // hearth's own platform API under /hearth/v1: sites, rooms, heaters, boilers, boards, setpoints and schedules,
 // telemetry history, the fleet summary, site energy (kWh, € owed to the host, carbon), usage, and accounts.
-import type { AccountCreate, AccountCreated } from '../protocol/account.ts';
+import type { AccountCreate, AccountCreated, AccountRoomsOutput } from '../protocol/account.ts';
 import type {
   Boards,
   Boiler,
@@ -124,5 +124,9 @@ export class Platform {
   /** Creates an account (operators); the token in the answer is shown this once. Never retried. */
   createAccount(body: AccountCreate): Promise<AccountCreated> {
     return this.http.json({ method: 'POST', path: `${P}/accounts`, json: body });
+  }
+  /** A resident's rooms from now on (operators); the Home Assistant logins they issued for other rooms are revoked. */
+  setResidentRooms(accountId: string, roomIds: string[]): Promise<AccountRoomsOutput> {
+    return this.http.json({ method: 'PUT', path: `${P}/accounts/${seg(accountId)}/rooms`, json: { roomIds } });
   }
 }
