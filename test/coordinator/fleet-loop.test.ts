@@ -349,3 +349,30 @@ test('fleet loop: a move stops a checkpointable instance with the configured gra
     await w.close();
   }
 });
+
+test('fleet loop: a device that appears or comes back gets its setpoint and power settings again (sent before it listened, they were lost)', async () => {
+  const w = await world();
+  try {
+    const setpoints = (): number[] => w.link.sent.flatMap((s) => (s.deviceId === 'h1' && s.command.kind === 'setpoint' ? [s.command.setpointC] : []));
+    const powers = (): number => w.link.sent.filter((s) => s.deviceId === 'h1' && s.command.kind === 'power').length;
+    // Before h1 ever reports: the loop sends its settings once (nobody may be listening yet).
+    await w.loop.tick(w.now.ms);
+    assert.deepEqual(setpoints(), [20]);
+    const powerBefore = powers();
+    // It reports: it is online now, and gets them again; later ticks send nothing new while nothing changes.
+    await w.tick();
+    assert.deepEqual(setpoints(), [20, 20]);
+    assert.equal(powers(), powerBefore + 1);
+    await w.tick();
+    await w.tick();
+    assert.deepEqual(setpoints(), [20, 20]);
+    // Silent past the offline delay, then back: once more.
+    w.now.ms += 10 * 60_000;
+    await w.loop.tick(w.now.ms);
+    assert.deepEqual(setpoints(), [20, 20]);
+    await w.tick();
+    assert.deepEqual(setpoints(), [20, 20, 20]);
+  } finally {
+    await w.close();
+  }
+});

@@ -451,6 +451,12 @@ export class FleetLoop {
     for (const d of this.devices) {
       const online = d.last !== null && nowMs - d.lastSeenMs <= this.offlineMs;
       const fell = d.wasOnline && !online;
+      // A device that appears (or comes back) gets its power settings and setpoint again this tick: what was sent
+      // while it was away (or before it first subscribed) never reached it, and they are sent only when they change.
+      if (online && !d.wasOnline) {
+        d.sentPower = '';
+        d.sentSetpoint = NaN;
+      }
       d.wasOnline = online;
       if (!fell) continue;
       this.hooks.onWarning?.(`device ${d.row.id} is offline: its instances go back to the queue`);
