@@ -7,13 +7,12 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { AccountCreatedSchema, AccountCreateSchema, AccountRoomsOutputSchema, AccountRoomsSchema } from '../../protocol/account.ts';
 import { ApiErrorSchema } from '../../protocol/errors.ts';
-import { isRoomId } from '../../protocol/mqtt.ts';
 import { EVENT_TYPES } from '../../protocol/platform.ts';
 import { createAccount } from '../auth/tokens.ts';
 import { listHomeAssistantLogins, revokeHomeAssistant } from '../bus/enrol.ts';
 import type { Store } from '../store/types.ts';
 import type { EventHub } from '../events.ts';
-import { callerOf, type ApiContext } from './context.ts';
+import { callerOf, requireRooms, type ApiContext } from './context.ts';
 import { HttpError, invalid } from './http-error.ts';
 
 export interface AccountRouteOptions extends ApiContext {
@@ -21,15 +20,11 @@ export interface AccountRouteOptions extends ApiContext {
   events?: EventHub;
 }
 
-/** Rooms checked: each a room of the registry (usable in MQTT topics), none twice; 400 naming `field[i]` otherwise. */
+/** A resident's rooms checked: none named twice, each a room of the registry; 400 naming `field[i]` otherwise. */
 async function checkRooms(store: Store, roomIds: readonly string[], field: string): Promise<void> {
-  const seen = new Set<string>();
-  for (const [i, id] of roomIds.entries()) {
-    if (seen.has(id)) throw invalid(`${field}[${i}]`, `room ${JSON.stringify(id)} is named twice`);
-    seen.add(id);
-    const row = isRoomId(id) ? await store.getRegistry(id) : undefined;
-    if (row?.kind !== 'room') throw invalid(`${field}[${i}]`, `no room ${JSON.stringify(id)}`);
-  }
+  const twice = roomIds.findIndex((id, i) => roomIds.indexOf(id) !== i);
+  if (twice >= 0) throw invalid(`${field}[${twice}]`, `room ${JSON.stringify(roomIds[twice])} is named twice`);
+  await requireRooms(store, roomIds, field);
 }
 
 /** Account routes (mounted under /hearth/v1). */

@@ -2,7 +2,8 @@
 import type { FastifyRequest } from 'fastify';
 import type { Account, ApiToken, Store } from '../store/types.ts';
 import type { EventHub } from '../events.ts';
-import { HttpError } from './http-error.ts';
+import { HttpError, invalid } from './http-error.ts';
+import { isRoomId } from '../../protocol/mqtt.ts';
 
 /** The caller of a request, set by the auth hook. */
 export interface Caller {
@@ -45,4 +46,12 @@ export function iso(ms: number): string;
 export function iso(ms: number | null): string | null;
 export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** Each id a room of the registry (and usable in MQTT topics); 400 naming `field[i]` for the first that is not. */
+export async function requireRooms(store: Store, roomIds: readonly string[], field: string): Promise<void> {
+  for (const [i, id] of roomIds.entries()) {
+    const row = isRoomId(id) ? await store.getRegistry(id) : undefined;
+    if (row?.kind !== 'room') throw invalid(`${field}[${i}]`, `no room ${JSON.stringify(id)}`);
+  }
 }

@@ -10,7 +10,7 @@ import { HA_DISCOVERY_PREFIX, HaCredentialsSchema, HaIssueSchema, HaLoginSchema,
 import { EVENT_TYPES } from '../../protocol/platform.ts';
 import { enrolHomeAssistant, getHomeAssistantLogin, listHomeAssistantLogins, revokeHomeAssistant, type HaLoginRecord } from '../bus/enrol.ts';
 import type { EventHub } from '../events.ts';
-import { callerOf, iso, type ApiContext } from './context.ts';
+import { callerOf, iso, requireRooms, type ApiContext } from './context.ts';
 import { HttpError, invalid } from './http-error.ts';
 
 export interface IntegrationOptions extends ApiContext {
@@ -48,10 +48,7 @@ export const integrationRoutes: FastifyPluginAsync<IntegrationOptions> = (base, 
           if (roomIds.length === 0) throw invalid('siteId', `site ${JSON.stringify(body.siteId)} has no rooms`);
         } else {
           roomIds = body.roomIds!;
-          for (const [i, id] of roomIds.entries()) {
-            const row = isRoomId(id) ? await ctx.store.getRegistry(id) : undefined;
-            if (row?.kind !== 'room') throw invalid(`roomIds[${i}]`, `no room ${JSON.stringify(id)}`);
-          }
+          await requireRooms(ctx.store, roomIds, 'roomIds');
         }
       } else if (account.role === 'resident') {
         const own = Array.isArray(account.scope.roomIds) ? account.scope.roomIds : [];
