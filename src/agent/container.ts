@@ -357,14 +357,18 @@ function parseTimes(text: string): number | null {
 /**
  * The container's init: runs the command (`/bin/sh -c "$1"`) in the background so that a SIGTERM (terminate(), a
  * `stop`) reaches the wrapper at once and is passed to every other process of the container (`kill -1`: all but
- * itself; as pid 1 without a handler it would ignore it), waits for it, writes `times` (CPU of its waited-for
- * descendants) to the metadata directory and exits with the command's status. Its own stderr (a shell's
+ * itself; as pid 1 without a handler it would ignore it), waits for it (until it is gone, then once more for its
+ * status: see below), writes `times` (CPU of its waited-for descendants) to the metadata directory and exits with the
+ * command's status. Its own stderr (a shell's
  * "Killed") goes to /dev/null; the command's is the real one (fd 4).
  */
 const WRAPPER =
   'exec 4>&2 2>/dev/null; trap "kill -TERM -1" TERM; ' +
   '/bin/sh -c "$1" 2>&4 4>&- & c=$!; ' +
   'while :; do wait $c; s=$?; kill -0 $c || break; done; ' +
+  // A wait the TERM interrupted says 143; when the command ended (and the shell reaped it) before `kill -0` looked,
+  // its own status is still to be collected: one more wait gives it (127 when the last wait already did).
+  'wait $c; w=$?; [ $w -eq 127 ] || s=$w; ' +
   `times >${META_IN_CONTAINER}/times; exit $s`;
 
 function checkLimit(name: string, v: number | undefined): void {
