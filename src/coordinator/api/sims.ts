@@ -81,14 +81,17 @@ function operatorOnly(req: FastifyRequest): void {
   if (callerOf(req).account.role !== 'operator') throw new HttpError('FORBIDDEN', 'only an operator may see the twin\'s runs');
 }
 
-/**
- * The run's folder: 400 for a name that is not one path segment of the allowed characters, 404 when it is not a
- * real folder (a symbolic link is not followed).
- */
-async function runDir(simsDir: string, name: string): Promise<string> {
+/** Where a run of this name lives under simsDir: 400 for a name that is not one path segment of the allowed characters. */
+function runPath(simsDir: string, name: string): string {
   if (!SIM_NAME.test(name) || name.includes('..')) throw invalid('name', 'a run name is letters, digits, ".", "_" and "-" (one path segment)');
   const dir = resolve(simsDir, name);
   if (!dir.startsWith(simsDir + sep)) throw invalid('name', 'a run name is one path segment');
+  return dir;
+}
+
+/** The run's folder (runPath): 404 when it is not a real folder (a symbolic link is not followed). */
+async function runDir(simsDir: string, name: string): Promise<string> {
+  const dir = runPath(simsDir, name);
   const isDir = await lstat(dir).then((st) => st.isDirectory(), () => false);
   if (!isDir) throw notFound(`sim run ${JSON.stringify(name)}`);
   return dir;
@@ -223,10 +226,8 @@ export const simRoutes: FastifyPluginAsync<SimRouteOptions> = (app, opts) => {
       if (unknown !== undefined) throw invalid('policies', `unknown policy '${unknown}' (known: ${POLICY_NAMES.join(', ')})`);
       if (b.policies && new Set(b.policies).size !== b.policies.length) throw invalid('policies', 'a policy is named twice');
       const name = b.name ?? `${scenario.id}-${new Date().toISOString().slice(0, 19).replace(/[-:]/g, '').replace('T', '-')}`;
-      if (!SIM_NAME.test(name) || name.includes('..')) throw invalid('name', 'a run name is letters, digits, ".", "_" and "-" (one path segment)');
+      const dir = runPath(simsDir, name);
       if (active.size > 0) throw new HttpError('CONFLICT', `a twin run is running already: ${[...active.keys()][0]}`);
-      const dir = resolve(simsDir, name);
-      if (!dir.startsWith(simsDir + sep)) throw invalid('name', 'a run name is one path segment');
       await mkdir(simsDir, { recursive: true });
       // The folder is the run's claim on the name: an existing one (another run, anything) is refused.
       try {

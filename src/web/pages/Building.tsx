@@ -217,7 +217,7 @@ export function Building(props: { siteId: string }): JSX.Element {
       {boilers.map((b) => {
         const spec = b.spec as BoilerSpec;
         const s = history.get(b.id);
-        const last = s ? [...s.air].reverse().find((x) => x !== null) : undefined;
+        const last = lastValue(s?.air ?? []);
         return (
           <div key={b.id} className="boiler" data-testid="boiler">
             <p>
