@@ -283,9 +283,10 @@ export interface PreparedTwin {
   readonly models: readonly HeaterModel[];
   readonly maxBoards: number;
   /**
-   * The workload's instance arrivals in submission order, as instance-table rows (count of them; the columns an
-   * instance keeps once admitted): the run copies rows in order instead of reading 600,000 scattered objects, and
-   * the objects they came from are not kept alive through every run (the old generation's marking walks each).
+   * The workload's instance arrivals in submission order, as instance-table rows (count of them; the columns of an
+   * instance's spec): a run's table shares these columns (see runTable) instead of reading 600,000 scattered
+   * objects, and the objects they came from are not kept alive through every run (the old generation's marking walks
+   * each). Never written after preparation: runs of several policies on one preparation read the same arrays.
    */
   readonly arrivalRows: InstanceTable;
   /** Grid intensity per hour, gCO2e/kWh; electricity price per hour, €/kWh. */
@@ -878,7 +879,8 @@ class TwinRun {
   /** Rooms that compute or boost (not resistive): those whose body might reach derating within a period. */
   private readonly mayWatch: Uint8Array;
   private readonly roomCtl: RoomController[] = [];
-  private readonly roomReq: HeatRequest[] = [];
+  /** Per room, the request its controller writes (null for PI rooms: the bank writes the view's columns). */
+  private readonly roomReq: (HeatRequest | null)[] = [];
   /** Per room, the controller's requestShared (PI, hysteresis), or null: the room asks through request(). */
   private readonly roomShared: (SharedRoomController | null)[] = [];
   /** Per group, the controllers' quasi-steady need, shared by the group's rooms and recomputed once per hour. */
@@ -958,7 +960,7 @@ class TwinRun {
     this.kernel = nRooms > 0 ? new RoomKernel(prep.archetypes, groups, this.fleet) : undefined;
     this.view = allocateFleetView(this.nHeaters, this.maxB, prep.models);
     this.view.periodS = prep.periodS;
-    this.table = createInstanceTable(Math.max(1024, prep.arrivalRows.count));
+    this.table = runTable(prep.arrivalRows);
 
     const G = prep.groups.length;
     this.shared = prep.groups.map((g) => new Float64Array(prep.archetypes[g.archetype].model.nu));
@@ -1037,13 +1039,14 @@ class TwinRun {
         this.roomCtl.push(
           deps.createRoomController(kind, { model: prep.archetypes[g.archetype].model, uaWK: g.uaWK, heater: g.heater, limits: g.limits, periodS: prep.periodS, horizonH: H }),
         );
-        this.roomReq.push({ powerW: 0, minW: 0, maxW: 0, forecastW: forecasts.subarray(r * H, (r + 1) * H) });
         const c = this.roomCtl[r];
         this.roomShared.push(c instanceof PiController || c instanceof HysteresisController ? c : null);
         if (c instanceof PiController) {
           this.piBank.adopt(r, c);
           this.isPi[r] = 1;
         }
+        // A forecast view per room costs a typed-array object: only rooms whose controller writes one get it.
+        this.roomReq.push(c instanceof PiController ? null : { powerW: 0, minW: 0, maxW: 0, forecastW: forecasts.subarray(r * H, (r + 1) * H) });
       }
       this.groupNeed.push(new SharedHeatNeed());
     });
@@ -1375,26 +1378,15 @@ class TwinRun {
     this.setControls();
   }
 
-  /** Appends arrival k (row k of the prepared arrival rows) to the instance table (phase queued); returns its index. */
+  /**
+   * Admits arrival k, the next one in order (the table's row k: see runTable), phase queued; returns its index. Its
+   * spec columns are the arrival's already; the columns a run changes start here.
+   */
   private admit(k: number): number {
-    const a = this.p.arrivalRows;
     const t = this.table;
     const i = t.count++;
-    t.taskId[i] = a.taskId[k];
-    t.instanceIndex[i] = a.instanceIndex[k];
-    t.type[i] = a.type[k];
-    t.priority[i] = a.priority[k];
-    t.cores[i] = a.cores[k];
-    t.memoryMB[i] = a.memoryMB[k];
-    t.gpu[i] = a.gpu[k];
-    t.submittedS[i] = a.submittedS[k];
-    t.deadlineS[i] = a.deadlineS[k];
-    t.workS[i] = a.workS[k];
-    t.estWorkS[i] = a.estWorkS[k];
+    if (i !== k) throw new Error(`admit: arrival ${k} out of order (table has ${i})`);
     t.doneS[i] = 0;
-    t.checkpointable[i] = a.checkpointable[k];
-    t.dataSite[i] = a.dataSite[k];
-    t.dataMB[i] = a.dataMB[k];
     t.phase[i] = InstancePhase.queued;
     t.heater[i] = -1;
     t.board[i] = -1;
@@ -1467,7 +1459,8 @@ class TwinRun {
           continue;
         }
         const sc = sharedCtl[r];
-        const req = sc !== null ? sc.requestShared(inp, reqs[r], shared) : ctl[r].request(inp, reqs[r]);
+        const own = reqs[r] as HeatRequest;
+        const req = sc !== null ? sc.requestShared(inp, own, shared) : ctl[r].request(inp, own);
         requestW[r] = req.powerW;
         minW[r] = req.minW;
         maxW[r] = req.maxW;
@@ -2298,6 +2291,42 @@ class TwinRun {
       outdoorC: s.outdoorC,
     };
   }
+}
+
+/**
+ * A run's instance table over the prepared arrivals. Row i is arrival i (the run admits arrivals in order and nothing
+ * else adds rows), so the columns of an instance's spec (task, type, priority, sizes, submission, deadline, work,
+ * estimate, checkpointable, data) are the arrival rows' own arrays, shared and never written: neither copied per
+ * instance nor allocated again per run (600,000 rows: 37 MB a run touched for the first time). The columns a run
+ * changes (progress, phase, place, start and end, attempts) are its own; admit sets them. Rows from `count` on are
+ * arrivals still to come.
+ */
+function runTable(a: InstanceTable): InstanceTable {
+  const n = a.taskId.length;
+  return {
+    count: 0,
+    taskId: a.taskId,
+    instanceIndex: a.instanceIndex,
+    type: a.type,
+    priority: a.priority,
+    cores: a.cores,
+    memoryMB: a.memoryMB,
+    gpu: a.gpu,
+    submittedS: a.submittedS,
+    deadlineS: a.deadlineS,
+    workS: a.workS,
+    estWorkS: a.estWorkS,
+    checkpointable: a.checkpointable,
+    dataSite: a.dataSite,
+    dataMB: a.dataMB,
+    doneS: new Float64Array(n),
+    phase: new Uint8Array(n),
+    heater: new Int32Array(n),
+    board: new Int16Array(n),
+    startedS: new Float64Array(n),
+    endedS: new Float64Array(n),
+    attempts: new Uint16Array(n),
+  };
 }
 
 /**
