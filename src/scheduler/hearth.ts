@@ -153,7 +153,7 @@ export class HearthPolicy implements Policy {
   private periodS = 60;
   private migrants: number[] = [];
   private migrantCode: number[] = [];
-  /** Per-heater scratch of scanHeater (typed, sized to maxBoards: no allocation per heater). */
+  /** Per-heater scratch of the scan (typed, sized to maxBoards: no allocation per heater). */
   private scratchWaiting = new Int32Array(0);
   private killedToRequeue: number[] = [];
   private scratchRun = new Int32Array(0);
@@ -242,16 +242,135 @@ export class HearthPolicy implements Policy {
     this.requeueKilled(table);
   }
 
-  /** Step 1 over the fleet (a loop of its own: optimised as a whole, not through decide's on-stack replacement). */
+  /**
+   * Step 1 over the fleet, and step 2's pools filled in the same pass, heater by heater in index order (as a pass of
+   * its own would). The policy's hottest loop (every heater, every round): the scan of a heater is written out here
+   * with every column in a local (a call per heater, and the fields of `this` loaded again after each call, were a
+   * third of its cost); the rarer cases (offline, near safety, work on the boards, over the cap) call out.
+   */
   private scanAll(fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
-    // Step 2's pools are filled in the same pass, heater by heater in index order (as a pass of its own would).
     const nc = this.configs.count;
     for (const b of this.buckets) b.reset(nc);
     this.totals.fill(0);
+    const { started, flags: flagsA, nPaused, heat: heatA, extra: extraA, nComp, nHeat: nHeatA, reqLevel, capDynW, baseW, capW, tgtW, pausedAtS } = this;
+    const { online, models, model, boards, bodyC, airC, safetyC, kind, maxW: maxWA, requestW, minW: minWA, wantHeatH } = fleet;
+    const slots = fleet.boardInstance;
+    const phase = table.phase;
+    const running = this.scratchRun;
+    const paused = this.scratchPaused;
+    const heatPool = this.buckets[POOL_HEAT];
+    const configOf = this.configs.configOf;
+    const mb = fleet.maxBoards;
+    const now = this.now;
+    const { safetyMarginK, evacuateMarginK, startToleranceBoards } = this.o;
+    let totHeat = 0;
+    let totSink = 0;
+    let totRoom = 0;
     for (let h = 0, n = fleet.heaters; h < n; h++) {
-      this.scanHeater(h, fleet, table, out);
-      if (this.heat[h] > 0 || this.extra[h] > 0) this.poolHeater(h, fleet);
+      // Every per-heater field is written once on each path below (zeros where it has nothing to say).
+      started[h] = 0;
+      if (online[h] === 0) {
+        flagsA[h] = 0;
+        nPaused[h] = 0;
+        this.zeroSlots(h);
+        continue;
+      }
+      const m = models[model[h]];
+      const bm = m.board;
+      const nb = minBoards(boards[h], mb, m.boards);
+      // derateFactor(m, bodyC), inlined.
+      const d = (m.capC - bodyC[h]) * m.invDerateSpanK;
+      const capDyn = bm.dynTopW * (d > 1 ? 1 : d > 0 ? d : 0);
+      capDynW[h] = capDyn;
+      const base = nb * bm.offW;
+      baseW[h] = base;
+      const inc0 = computingBoardW(bm, 0, capDyn);
+      const pI = pausedBoardW(bm);
+      const air = airC[h];
+      const safety = safetyC[h];
+      const safe = !(air >= safety - safetyMarginK);
+      const flags = F_OK | (kind[h] === 1 ? F_BOILER : 0);
+      const maxW = maxWA[h];
+      const cap = safe ? (maxW > 0 ? maxW : 0) : 0;
+      const reqW = requestW[h];
+      const minW = minWA[h];
+      const req = reqW > 0 ? reqW : 0;
+      const lo = minW > 0 ? minW : 0;
+      const tgt = Math.min(Math.max(req, lo), cap);
+      capW[h] = cap;
+      tgtW[h] = tgt;
+
+      // Inventory of the boards.
+      let nRun = 0;
+      let nPau = 0;
+      let free = 0;
+      let inv = 0;
+      for (let b = 0, s = h * mb; b < nb; b++, s++) {
+        const v = slots[s];
+        if (v >= 0) {
+          const ph = phase[v];
+          if (ph === InstancePhase.running) running[nRun++] = v;
+          else if (ph === InstancePhase.paused) {
+            if (Number.isNaN(pausedAtS[v])) pausedAtS[v] = now;
+            paused[nPau++] = v;
+          }
+        } else if (v === BOARD_FILLER) {
+          free++;
+          inv |= F_FILLER;
+        } else if (v === BOARD_FREE) {
+          free++;
+          inv |= F_FREE;
+        }
+      }
+
+      if (!safe) {
+        this.zeroSlots(h);
+        this.scanUnsafe(h, flags, nb, nRun, nPau, air >= safety - evacuateMarginK, fleet, table, out);
+        continue;
+      }
+      const fl = flags | inv;
+      flagsA[h] = fl;
+      let r = nRun;
+      let q = nPau;
+      if (nRun + nPau > 0) {
+        // Work on the heater: pauses, resumes, migrations (writes nComp, nPaused, reqLevel).
+        if (!this.scanWork(h, m, nb, nRun, nPau, fleet, table, out)) free = 0;
+        r = nComp[h];
+        q = nPaused[h];
+      } else {
+        nComp[h] = 0;
+        nPaused[h] = 0;
+        reqLevel[h] = 0;
+        if (base + r * inc0 + q * pI > cap + 1e-9) {
+          // Over the cap with no work: filler stops, nothing new starts.
+          this.fillerOff(h, nb, fleet, out);
+          free = 0;
+        }
+      }
+      const heatLimit = Math.min(cap, tgt + startToleranceBoards * inc0);
+      const nHeat = boardsWithin(heatLimit - base - q * pI, inc0, nb - q);
+      // The same call when the heat limit is the cap (one division saved).
+      const nCap = heatLimit === cap ? nHeat : boardsWithin(cap - base - q * pI, inc0, nb - q);
+      // finishHeater's filler budget: none when the target asks no heat.
+      nHeatA[h] = tgt > 0 ? nHeat : 0;
+      const heat = clampInt(nHeat - r, 0, free);
+      heatA[h] = heat;
+      const ex = clampInt(nCap - r, 0, free) - heat;
+      const extra = ex < 0 ? 0 : ex;
+      extraA[h] = extra;
+      // Step 2: the heater's spare slots into the pools (see step 2 below).
+      if (heat > 0) {
+        heatPool.add(configOf[h], heatBucket(wantHeatH[h]), h);
+        totHeat += heat;
+      }
+      if (extra > 0) {
+        if (fl & F_BOILER) totSink += extra;
+        else totRoom += extra;
+      }
     }
+    this.totals[POOL_HEAT] = totHeat;
+    this.totals[POOL_SINK] = totSink;
+    this.totals[POOL_ROOM] = totRoom;
   }
 
   /** Step 4 over the fleet. */
@@ -279,102 +398,6 @@ export class HearthPolicy implements Policy {
   }
 
   // ---- step 1: per heater state, pauses, resumes, safety -------------------------------------------------------
-
-  private scanHeater(h: number, fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
-    // Every per-heater field is written once on each path below (zeros where it has nothing to say).
-    this.started[h] = 0;
-    if (fleet.online[h] === 0) {
-      this.flags[h] = 0;
-      this.nPaused[h] = 0;
-      this.zeroSlots(h);
-      return;
-    }
-    const m = fleet.models[fleet.model[h]];
-    const bm = m.board;
-    const mb = fleet.maxBoards;
-    const nb = minBoards(fleet.boards[h], mb, m.boards);
-    // derateFactor(m, bodyC), inlined.
-    const d = (m.capC - fleet.bodyC[h]) * m.invDerateSpanK;
-    const capDyn = bm.dynTopW * (d > 1 ? 1 : d > 0 ? d : 0);
-    this.capDynW[h] = capDyn;
-    const base = nb * bm.offW;
-    this.baseW[h] = base;
-    const inc0 = computingBoardW(bm, 0, capDyn);
-    const pI = pausedBoardW(bm);
-    const air = fleet.airC[h];
-    const safety = fleet.safetyC[h];
-    const safe = !(air >= safety - this.o.safetyMarginK);
-    const flags = F_OK | (fleet.kind[h] === 1 ? F_BOILER : 0);
-    const maxW = fleet.maxW[h];
-    const cap = safe ? (maxW > 0 ? maxW : 0) : 0;
-    const reqW = fleet.requestW[h];
-    const minW = fleet.minW[h];
-    const req = reqW > 0 ? reqW : 0;
-    const lo = minW > 0 ? minW : 0;
-    const tgt = Math.min(Math.max(req, lo), cap);
-    this.capW[h] = cap;
-    this.tgtW[h] = tgt;
-
-    // Inventory of the boards.
-    const running = this.scratchRun;
-    const paused = this.scratchPaused;
-    const slots = fleet.boardInstance;
-    let nRun = 0;
-    let nPau = 0;
-    let free = 0;
-    let inv = 0;
-    for (let b = 0, s = h * mb; b < nb; b++, s++) {
-      const v = slots[s];
-      if (v >= 0) {
-        const ph = table.phase[v];
-        if (ph === InstancePhase.running) running[nRun++] = v;
-        else if (ph === InstancePhase.paused) {
-          if (Number.isNaN(this.pausedAtS[v])) this.pausedAtS[v] = this.now;
-          paused[nPau++] = v;
-        }
-      } else if (v === BOARD_FILLER) {
-        free++;
-        inv |= F_FILLER;
-      } else if (v === BOARD_FREE) {
-        free++;
-        inv |= F_FREE;
-      }
-    }
-
-    if (!safe) {
-      this.zeroSlots(h);
-      this.scanUnsafe(h, flags, nb, nRun, nPau, air >= safety - this.o.evacuateMarginK, fleet, table, out);
-      return;
-    }
-    this.flags[h] = flags | inv;
-    let r = nRun;
-    let q = nPau;
-    if (nRun + nPau > 0) {
-      // Work on the heater: pauses, resumes, migrations (writes nComp, nPaused, reqLevel).
-      if (!this.scanWork(h, m, nb, nRun, nPau, fleet, table, out)) free = 0;
-      r = this.nComp[h];
-      q = this.nPaused[h];
-    } else {
-      this.nComp[h] = 0;
-      this.nPaused[h] = 0;
-      this.reqLevel[h] = 0;
-      if (base + r * inc0 + q * pI > cap + 1e-9) {
-        // Over the cap with no work: filler stops, nothing new starts.
-        this.fillerOff(h, nb, fleet, out);
-        free = 0;
-      }
-    }
-    const heatLimit = Math.min(cap, tgt + this.o.startToleranceBoards * inc0);
-    const nHeat = boardsWithin(heatLimit - base - q * pI, inc0, nb - q);
-    // The same call when the heat limit is the cap (one division saved).
-    const nCap = heatLimit === cap ? nHeat : boardsWithin(cap - base - q * pI, inc0, nb - q);
-    // finishHeater's filler budget: none when the target asks no heat.
-    this.nHeat[h] = tgt > 0 ? nHeat : 0;
-    const heat = clampInt(nHeat - r, 0, free);
-    this.heat[h] = heat;
-    const extra = clampInt(nCap - r, 0, free) - heat;
-    this.extra[h] = extra < 0 ? 0 : extra;
-  }
 
   /** No slots, nothing computing, no level asked on heater h (offline or near safety). */
   private zeroSlots(h: number): void {
@@ -570,19 +593,11 @@ export class HearthPolicy implements Policy {
 
   // ---- step 2: pools of spare slots ------------------------------------------------------------------------------
 
-  /**
-   * Heater h's spare slots into the pools, by its heat-duration bucket: heat-led slots into their buckets at once (every
-   * round searches them); boiler-sink and room-surplus slots only into their totals. Most heaters have surplus slots
-   * (rooms up to maxW) and few rounds search those pools (deadline or onDemand work that found no heat-led slot:
-   * about one round in eight in the bench), so their buckets are built on a round's first search (buildSurplus).
-   */
-  private poolHeater(h: number, fleet: FleetView): void {
-    if (this.heat[h] > 0) {
-      this.buckets[POOL_HEAT].add(this.configs.configOf[h], heatBucket(fleet.wantHeatH[h]), h);
-      this.totals[POOL_HEAT] += this.heat[h];
-    }
-    if (this.extra[h] > 0) this.totals[this.flags[h] & F_BOILER ? POOL_SINK : POOL_ROOM] += this.extra[h];
-  }
+  // Heater h's spare slots go into the pools in scanAll, by its heat-duration bucket: heat-led slots into their
+  // buckets at once (every round searches them); boiler-sink and room-surplus slots only into their totals. Most
+  // heaters have surplus slots (rooms up to maxW) and few rounds search those pools (deadline or onDemand work that
+  // found no heat-led slot: about one round in eight in the bench), so their buckets are built on a round's first
+  // search (buildSurplus).
 
   /**
    * The boiler-sink and room-surplus buckets of this round, heater by heater in index order (the order scanAll would
@@ -920,10 +935,10 @@ export class HearthPolicy implements Policy {
     }
     const mb = fleet.maxBoards;
     let comp = this.nComp[h] + this.started[h];
-    // nHeat is 0 when the target asks no heat (scanHeater).
+    // nHeat is 0 when the target asks no heat (scanAll).
     let fill = Math.max(0, this.nHeat[h] - comp);
     // Most heaters have no filler board and no filler to start: their board loops would do nothing (the inventory
-    // flags are scanHeater's, and the policy never writes boardInstance).
+    // flags are scanAll's, and the policy never writes boardInstance).
     if ((flags & F_FILLER) !== 0 || (fill > 0 && (flags & F_FREE) !== 0)) {
       const nb = minBoards(fleet.boards[h], mb, fleet.models[fleet.model[h]].boards);
       const taken = this.taken;
