@@ -37,6 +37,19 @@ const MIG_STUCK = 0;
 const MIG_SAFETY = 1;
 const MIG_EVACUATE = 2;
 const MIG_RISK = 3;
+/** Offsets of a heater's powers in HearthPolicy.hw. */
+const HW_CAP = 0;
+const HW_TGT = 1;
+const HW_BASE = 2;
+const HW_CAPDYN = 3;
+/** Offsets of a model's numbers in HearthPolicy.modelConst. */
+const MC_STRIDE = 8;
+const MC_CAP_C = 0;
+const MC_INV_SPAN_K = 1;
+const MC_DYN_TOP_W = 2;
+const MC_DYN0_W = 3;
+const MC_IDLE_W = 4;
+const MC_OFF_W = 5;
 /** Heater flags. */
 const F_OK = 1;
 const F_SAFETY = 2;
@@ -130,10 +143,12 @@ export class HearthPolicy implements Policy {
 
   // Per heater (sized to the fleet).
   private flags = new Uint8Array(0);
-  private capW = new Float64Array(0);
-  private tgtW = new Float64Array(0);
-  private baseW = new Float64Array(0);
-  private capDynW = new Float64Array(0);
+  /**
+   * Per heater, four powers side by side (W; index 4h + HW_*): the cap, the target, the stand-by floor of its boards
+   * and the dynamic power a board may add under derating. One array: the scan writes them together, readers use them
+   * together.
+   */
+  private hw = new Float64Array(0);
   // Board counts (≤ boards[h] ≤ 255: FleetView.boards is a Uint8Array): 16 bits, half the memory traffic of 32.
   private heat = new Int16Array(0);
   private extra = new Int16Array(0);
@@ -145,6 +160,9 @@ export class HearthPolicy implements Policy {
   // Per board slot.
   private taken = new Int32Array(0);
   private vacated = new Int32Array(0);
+  /** Per model: the scan's numbers (MC_* offsets) and boards. */
+  private modelConst = new Float64Array(0);
+  private modelBoards = new Int32Array(0);
   /** Per model: 1 when its boards' dynamic power never falls from one level to the next (finishHeater's early exit). */
   private ascending = new Uint8Array(0);
 
@@ -252,7 +270,7 @@ export class HearthPolicy implements Policy {
     const nc = this.configs.count;
     for (const b of this.buckets) b.reset(nc);
     this.totals.fill(0);
-    const { started, flags: flagsA, nPaused, heat: heatA, extra: extraA, nComp, nHeat: nHeatA, reqLevel, capDynW, baseW, capW, tgtW, pausedAtS } = this;
+    const { started, flags: flagsA, nPaused, heat: heatA, extra: extraA, nComp, nHeat: nHeatA, reqLevel, hw, pausedAtS } = this;
     const { online, models, model, boards, bodyC, airC, safetyC, kind, maxW: maxWA, requestW, minW: minWA, wantHeatH } = fleet;
     const slots = fleet.boardInstance;
     const phase = table.phase;
@@ -266,6 +284,10 @@ export class HearthPolicy implements Policy {
     let totHeat = 0;
     let totSink = 0;
     let totRoom = 0;
+    // Each model's numbers the scan needs, in a float64 column (and its boards in an int32 one): loaded per heater from
+    // a few hot cache lines instead of through the model object, its board and its levels (dependent loads).
+    const mc = this.modelNumbers(models);
+    const mBoardsA = this.modelBoards;
     for (let h = 0, n = fleet.heaters; h < n; h++) {
       // Every per-heater field is written once on each path below (zeros where it has nothing to say).
       started[h] = 0;
@@ -275,17 +297,23 @@ export class HearthPolicy implements Policy {
         this.zeroSlots(h);
         continue;
       }
-      const m = models[model[h]];
-      const bm = m.board;
-      const nb = minBoards(boards[h], mb, m.boards);
+      const mi = model[h];
+      const mo = mi * MC_STRIDE;
+      const capC = mc[mo + MC_CAP_C];
+      const invSpanK = mc[mo + MC_INV_SPAN_K];
+      const dynTopW = mc[mo + MC_DYN_TOP_W];
+      const dyn0W = mc[mo + MC_DYN0_W];
+      const idleW = mc[mo + MC_IDLE_W];
+      const offW = mc[mo + MC_OFF_W];
+      const mBoards = mBoardsA[mi];
+      const nb = minBoards(boards[h], mb, mBoards);
       // derateFactor(m, bodyC), inlined.
-      const d = (m.capC - bodyC[h]) * m.invDerateSpanK;
-      const capDyn = bm.dynTopW * (d > 1 ? 1 : d > 0 ? d : 0);
-      capDynW[h] = capDyn;
-      const base = nb * bm.offW;
-      baseW[h] = base;
-      const inc0 = computingBoardW(bm, 0, capDyn);
-      const pI = pausedBoardW(bm);
+      const d = (capC - bodyC[h]) * invSpanK;
+      const capDyn = dynTopW * (d > 1 ? 1 : d > 0 ? d : 0);
+      const base = nb * offW;
+      // computingBoardW(m.board, 0, capDyn) and pausedBoardW(m.board), inlined.
+      const inc0 = idleW + Math.min(dyn0W, capDyn) - offW;
+      const pI = idleW - offW;
       const air = airC[h];
       const safety = safetyC[h];
       const safe = !(air >= safety - safetyMarginK);
@@ -297,8 +325,11 @@ export class HearthPolicy implements Policy {
       const req = reqW > 0 ? reqW : 0;
       const lo = minW > 0 ? minW : 0;
       const tgt = Math.min(Math.max(req, lo), cap);
-      capW[h] = cap;
-      tgtW[h] = tgt;
+      const o4 = 4 * h;
+      hw[o4 + HW_CAP] = cap;
+      hw[o4 + HW_TGT] = tgt;
+      hw[o4 + HW_BASE] = base;
+      hw[o4 + HW_CAPDYN] = capDyn;
 
       // Inventory of the boards.
       let nRun = 0;
@@ -334,7 +365,7 @@ export class HearthPolicy implements Policy {
       let q = nPau;
       if (nRun + nPau > 0) {
         // Work on the heater: pauses, resumes, migrations (writes nComp, nPaused, reqLevel).
-        if (!this.scanWork(h, m, nb, nRun, nPau, fleet, table, out)) free = 0;
+        if (!this.scanWork(h, models[mi], nb, nRun, nPau, fleet, table, out)) free = 0;
         r = nComp[h];
         q = nPaused[h];
       } else {
@@ -371,6 +402,27 @@ export class HearthPolicy implements Policy {
     this.totals[POOL_HEAT] = totHeat;
     this.totals[POOL_SINK] = totSink;
     this.totals[POOL_ROOM] = totRoom;
+  }
+
+  /** The scan's per-model numbers (see scanAll), rebuilt each round (the view's models may change between rounds). */
+  private modelNumbers(models: readonly HeaterModel[]): Float64Array {
+    if (this.modelConst.length < models.length * MC_STRIDE) {
+      this.modelConst = new Float64Array(models.length * MC_STRIDE);
+      this.modelBoards = new Int32Array(models.length);
+    }
+    const mc = this.modelConst;
+    for (let k = 0; k < models.length; k++) {
+      const m = models[k];
+      const o = k * MC_STRIDE;
+      mc[o + MC_CAP_C] = m.capC;
+      mc[o + MC_INV_SPAN_K] = m.invDerateSpanK;
+      mc[o + MC_DYN_TOP_W] = m.board.dynTopW;
+      mc[o + MC_DYN0_W] = m.board.dynWByLevel[0];
+      mc[o + MC_IDLE_W] = m.board.idleW;
+      mc[o + MC_OFF_W] = m.board.offW;
+      this.modelBoards[k] = m.boards;
+    }
+    return mc;
   }
 
   /** Step 4 over the fleet. */
@@ -457,14 +509,14 @@ export class HearthPolicy implements Policy {
   private scanWork(h: number, m: HeaterModel, nb: number, nRun: number, nPau: number, fleet: FleetView, table: InstanceTable, out: DecisionSink): boolean {
     // The board powers again from what the scan stored (the same arithmetic): floating-point arguments of a call V8
     // does not inline are boxed, two numbers to collect per heater with work, every round.
-    const inc0 = computingBoardW(m.board, 0, this.capDynW[h]);
+    const inc0 = computingBoardW(m.board, 0, this.hw[4 * h + HW_CAPDYN]);
     const pI = pausedBoardW(m.board);
     const running = this.scratchRun;
     const paused = this.scratchPaused;
     const now = this.now;
-    const cap = this.capW[h];
-    const tgt = this.tgtW[h];
-    const base = this.baseW[h];
+    const cap = this.hw[4 * h + HW_CAP];
+    const tgt = this.hw[4 * h + HW_TGT];
+    const base = this.hw[4 * h + HW_BASE];
     let r = nRun;
     let q = nPau;
     let reqLevel = 0;
@@ -736,7 +788,7 @@ export class HearthPolicy implements Policy {
    */
   private rateAt(h: number, m: HeaterModel, lvl: number): number {
     const dyn = m.board.dynWByLevel[lvl];
-    const cap = this.capDynW[h];
+    const cap = this.hw[4 * h + HW_CAPDYN];
     return m.board.relFreqByLevel[lvl] * (dyn > cap ? (dyn > 0 ? cap / dyn : 1) : 1);
   }
 
@@ -759,12 +811,12 @@ export class HearthPolicy implements Policy {
   /** Whether heater h, with one more board computing, stays within its cap at level `lvl`. */
   private boardFits(h: number, lvl: number, fleet: FleetView): boolean {
     const n = this.nComp[h] + this.started[h] + 1;
-    return this.powerW(h, fleet.models[fleet.model[h]], n, lvl) <= this.capW[h] + 1e-9;
+    return this.powerW(h, fleet.models[fleet.model[h]], n, lvl) <= this.hw[4 * h + HW_CAP] + 1e-9;
   }
 
   private powerW(h: number, m: HeaterModel, n: number, lvl: number): number {
     const bm = m.board;
-    return this.baseW[h] + n * computingBoardW(bm, lvl, this.capDynW[h]) + this.nPaused[h] * pausedBoardW(bm);
+    return this.hw[4 * h + HW_BASE] + n * computingBoardW(bm, lvl, this.hw[4 * h + HW_CAPDYN]) + this.nPaused[h] * pausedBoardW(bm);
   }
 
   // ---- step 3: work at risk, migrations, the queue ---------------------------------------------------------------
@@ -968,18 +1020,18 @@ export class HearthPolicy implements Policy {
       const m = fleet.models[fleet.model[h]];
       const nb = minBoards(fleet.boards[h], mb, m.boards);
       const top = m.board.levels - 1;
-      const cap = this.capW[h];
+      const cap = this.hw[4 * h + HW_CAP];
       // A boiler's tank takes heat up to its cap (maxW: headroom and the exchanger) at no comfort cost, and what the
       // boards do not give the tank its resistive top-up gives later: paid work there runs as fast as the cap allows.
       const sinkPaid = (flags & F_BOILER) !== 0 && this.nComp[h] + this.started[h] > 0;
-      const tgt = sinkPaid ? cap : this.tgtW[h];
+      const tgt = sinkPaid ? cap : this.hw[4 * h + HW_TGT];
       let best = 0;
       let bestErr = Infinity;
       let capLvl = 0;
       // this.powerW(h, m, comp, l), its terms hoisted out of the loop (same arithmetic, same order).
       const bm = m.board;
-      const baseW = this.baseW[h];
-      const capDyn = this.capDynW[h];
+      const baseW = this.hw[4 * h + HW_BASE];
+      const capDyn = this.hw[4 * h + HW_CAPDYN];
       const pausedW = this.nPaused[h] * pausedBoardW(bm);
       const reqLevel = this.reqLevel[h];
       const ascending = this.ascending[fleet.model[h]] === 1;
@@ -1027,10 +1079,7 @@ export class HearthPolicy implements Policy {
     const H = fleet.heaters;
     if (this.flags.length < H) {
       this.flags = new Uint8Array(H);
-      this.capW = new Float64Array(H);
-      this.tgtW = new Float64Array(H);
-      this.baseW = new Float64Array(H);
-      this.capDynW = new Float64Array(H);
+      this.hw = new Float64Array(4 * H);
       this.heat = new Int16Array(H);
       this.extra = new Int16Array(H);
       this.nComp = new Int16Array(H);
