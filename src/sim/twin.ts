@@ -893,6 +893,10 @@ class TwinRun {
   private readonly isPi: Uint8Array;
   /** Per group, 1 when every room of it has a PI thermostat (the bank steps the group in one call), and its outputs. */
   private readonly groupAllPi: Uint8Array;
+  /** Every room runs a PI thermostat (closePeriod then skips the per-room flag). */
+  private readonly allPi: boolean;
+  /** Rooms whose heater runs as a resistive heater (a 'resistive' decision is never taken back). */
+  private resistiveRooms = 0;
   private readonly piOut: PiGroupOutputs;
   private readonly tankCtl: TankController[] = [];
   private readonly tankReq: HeatRequest[] = [];
@@ -1051,6 +1055,7 @@ class TwinRun {
       this.groupNeed.push(new SharedHeatNeed());
     });
     this.groupAllPi = Uint8Array.from(prep.groups, (g) => (this.isPi.subarray(g.start, g.start + g.count).every((x) => x === 1) ? 1 : 0));
+    this.allPi = this.isPi.every((x) => x === 1);
     this.piOut = { powerW: v.requestW, minW: v.minW, maxW: v.maxW, wantHeatH: v.wantHeatH };
     this.x0 = this.fleet.x.map((a) => Float64Array.from(a));
     this.fleet.utilisation.fill(1);
@@ -1698,6 +1703,7 @@ class TwinRun {
           if (s >= 0) this.fail(d, `heater ${h} still holds instance ${s}`);
           if (s === BOARD_FILLER) slots[h * this.maxB + b] = BOARD_FREE;
         }
+        if (h < this.nRooms && Number.isNaN(this.resistiveW[h])) this.resistiveRooms++;
         this.resistiveW[h] = Math.min(d.powerW, maxW);
         this.dirty[h] = 2;
         return;
@@ -1871,6 +1877,10 @@ class TwinRun {
     let standbyJ = 0;
     // The per-room columns in locals: the loop calls progress() (rarely), after which V8 would load each field again.
     const { resistiveW, watched: watchedA, nominalW, active, boostAcc, progAcc } = this;
+    // Two per-room columns read only where they can say something: the PI flags when some room is not PI, the
+    // resistive powers when some room runs as a resistive heater (the electric policy).
+    const allPi = this.allPi;
+    const anyResistive = this.resistiveRooms > 0;
     const booster = f.booster;
     const freqLevel = f.freqLevel;
     const { models, model } = v;
@@ -1879,13 +1889,13 @@ class TwinRun {
       const dE = e - lastHeatJ[r];
       lastHeatJ[r] = e;
       acctJ[r] += dE;
-      if (isPi[r] === 1) deliveredW[r] = dE / el; // piBank.delivered(r, dE / el)
+      if (allPi || isPi[r] === 1) deliveredW[r] = dE / el; // piBank.delivered(r, dE / el)
       else ctl[r].delivered(dE / el);
       periodElecJ += dE;
       const askedJ = requestW[r] * el;
       periodAskedJ += askedJ;
       if (dE > askedJ) overshotJ += dE - askedJ;
-      if (resistiveW[r] === resistiveW[r]) {
+      if (anyResistive && resistiveW[r] === resistiveW[r]) {
         resistiveJ += dE;
         continue;
       }
