@@ -405,6 +405,26 @@ describe('offline resilience', () => {
     assert.deepEqual(Outbox.peek(join(w.workRoot, 'outbox')), []);
   });
 
+  test('cut off with work assigned, a cold room gets filler on the free boards from the local thermostat; once connected, the coordinator decides again', async () => {
+    const w = world({ connected: false, spec: 'dwelling-rt2012', initialC: 17, speed: 30 });
+    w.files.online = false;
+    w.agent.tick(w.now.ms);
+    w.transport.send({ kind: 'start', assignment: assignment(0, 'echo r > r.txt', { resourceBuckets: [] }) });
+    // The instance ends and waits to upload its result: its board is free, the work is still assigned.
+    await runUntil(w, () => Outbox.peek(join(w.workRoot, 'outbox')).some((e) => (e.payload as InstanceReport).phase === 'upload'), { stepMs: 1000, pauseMs: 20 });
+    w.now.ms += 1000;
+    w.agent.tick(w.now.ms);
+    assert.equal(w.agent.status().runs.length, 1, 'still waiting to upload');
+    assert.equal(w.agent.status().localFiller, true, 'the room is below setpoint − 0.5 K');
+    assert.deepEqual(w.agent.status().fillerBoards, [true, true, true], 'nobody else heats the room while cut off');
+    // The link comes back: with work assigned, filler is the coordinator's to order (it ordered none).
+    w.transport.setConnected(true);
+    w.now.ms += 1000;
+    w.agent.tick(w.now.ms);
+    assert.deepEqual(w.agent.status().fillerBoards, [false, false, false]);
+    await w.agent.close();
+  });
+
   test('after a kill -9-like stop, a new agent on the same workRoot reaps the orphaned processes and replays the outbox', async () => {
     const first = world({ connected: false });
     first.agent.tick(first.now.ms);

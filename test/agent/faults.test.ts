@@ -526,7 +526,12 @@ test('faults: an agent cut off for 20 simulated minutes keeps its room within se
     assert.ok(times[0] - cutAt < 1000 && backAt - times[times.length - 1] < 1000, 'samples cover the whole outage');
     for (let k = 1; k < times.length; k++) assert.ok(times[k] - times[k - 1] < 1000, `a gap of ${times[k] - times[k - 1]} ms in the replayed telemetry`);
     for (const s of samples) assert.ok(Math.abs(s.data.airC - s.data.setpointC) <= 1, `room at ${s.data.airC} °C for a setpoint of ${s.data.setpointC} °C at ${s.time}`);
-    assert.ok(samples.some((s) => s.data.fillerW > 0), 'the local thermostat ran filler while cut off');
+    // The local thermostat heats from setpoint − 0.5 K (agent.ts). Whether the room gets that cold in 20 simulated
+    // minutes depends on how warm the instance left it, which depends on how fast this machine ran the run-up (the
+    // simulated clock follows the wall clock): once it did, filler must follow. (agent.test.ts checks the cut-off
+    // thermostat deterministically.)
+    const cold = samples.findIndex((s) => s.data.airC < s.data.setpointC - 0.5);
+    if (cold >= 0) assert.ok(samples.slice(cold).some((s) => s.data.fillerW > 0), `the local thermostat ran no filler while cut off, the room at ${samples[cold].data.airC} °C at ${samples[cold].time}`);
   } finally {
     for (const c of children) await killGroup(c);
     reap(marker);
