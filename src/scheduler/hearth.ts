@@ -269,7 +269,6 @@ export class HearthPolicy implements Policy {
   private scanAll(fleet: FleetView, table: InstanceTable, out: DecisionSink): void {
     const nc = this.configs.count;
     for (const b of this.buckets) b.reset(nc);
-    this.totals.fill(0);
     const { started, flags: flagsA, nPaused, heat: heatA, extra: extraA, nComp, nHeat: nHeatA, reqLevel, hw, pausedAtS } = this;
     const { online, models, model, boards, bodyC, airC, safetyC, kind, maxW: maxWA, requestW, minW: minWA, wantHeatH } = fleet;
     const slots = fleet.boardInstance;
