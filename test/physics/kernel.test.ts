@@ -129,3 +129,48 @@ test('invalid kernel layouts are rejected naming the field', () => {
   assert.throws(() => new RoomKernel([{ ...a, bodyState: 'T_nope' }], [{ archetype: 0, start: 0, count: 4 }], f), isField('archetypes[0].bodyState'));
   assert.throws(() => allocateFleetArrays(-1, 4), isField('rooms'));
 });
+
+test('the kernel heater power is heaterPowerW bit for bit, boards on or off, derating or not, booster or not', () => {
+  const archs = [
+    buildKernelArchetype(dwellingRoom('pre1974', 18), DT),
+    buildKernelArchetype(officeRoom('rt2012', 25), DT, { boosterW: 350 }),
+    buildKernelArchetype(dwellingRoom('rt2005', 22), DT, { boosterW: 500, boosterDerates: true }),
+  ];
+  fc.assert(
+    fc.property(
+      fc.array(
+        fc.record({
+          g: fc.integer({ min: 0, max: 2 }),
+          boards: fc.integer({ min: 0, max: 4 }),
+          level: fc.integer({ min: 0, max: 4 }),
+          util: fc.float({ min: -0.5, max: 1.5, noNaN: true }),
+          booster: fc.float({ min: -0.5, max: 1.5, noNaN: true }),
+          bodyC: fc.double({ min: -20, max: 120, noNaN: true }),
+        }),
+        { minLength: 1, maxLength: 24 },
+      ),
+      (rooms) => {
+        const sorted = [...rooms].sort((a, b) => a.g - b.g);
+        const groups = [0, 1, 2].map((g) => ({ archetype: g, start: sorted.findIndex((r) => r.g >= g), count: sorted.filter((r) => r.g === g).length }));
+        groups.forEach((gr, i) => (gr.start = i === 0 ? 0 : groups[i - 1].start + groups[i - 1].count));
+        const f = allocateFleetArrays(sorted.length, 4);
+        const k = new RoomKernel(archs, groups, f);
+        sorted.forEach((r, i) => {
+          for (const x of f.x) x[i] = 20;
+          f.x[3][i] = r.bodyC;
+          f.activeBoards[i] = Math.min(r.boards, archs[r.g].heater.boards);
+          f.freqLevel[i] = Math.min(r.level, archs[r.g].heater.board.levels - 1);
+          f.utilisation[i] = r.util;
+          f.booster[i] = r.booster;
+        });
+        k.step(archs.map((a) => new Float64Array(a.model.nu)));
+        sorted.forEach((r, i) => {
+          const want = heaterPowerW(archs[r.g].heater, f.activeBoards[i], f.freqLevel[i], f.utilisation[i], f.booster[i], r.bodyC);
+          assert.equal(f.heatJ[i], want * DT, `room ${i}`);
+          assert.equal(f.powerW[i], Math.fround(want), `room ${i}`);
+        });
+      },
+    ),
+    { numRuns: 200, seed: 11 },
+  );
+});
