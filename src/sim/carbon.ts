@@ -1,7 +1,8 @@
 // Grid carbon intensity for the twin: a constant, or a time series parsed from a CSV such as the French 2020
 // half-hourly series (Wiesner et al., "Let's Wait Awhile", Middleware 2021), with a lookup at any instant.
 import { InvalidParameterError } from '../physics/errors.ts';
-import { floorIndex, FR_2020_MEAN_G_PER_KWH, parseCarbonCsv as parseCsv, parseTimestampMs } from '../physics/carbon-csv.ts';
+import { FR_2020_MEAN_G_PER_KWH, parseCarbonCsv as parseCsv, parseTimestampMs, seriesSegments } from '../physics/carbon-csv.ts';
+import type { SeriesSegment } from '../physics/carbon-csv.ts';
 
 /** Default grid intensity when a scenario names none, gCO2e/kWh: the French 2020 mean (physics/carbon-csv.ts). */
 export const DEFAULT_CARBON_G_PER_KWH = FR_2020_MEAN_G_PER_KWH;
@@ -9,6 +10,8 @@ export const DEFAULT_CARBON_G_PER_KWH = FR_2020_MEAN_G_PER_KWH;
 /** A carbon-intensity series: sample times (Unix s, UTC, ascending, evenly spaced or not) and values, gCO2e/kWh. */
 export interface CarbonSeries {
   readonly timesS: Float64Array;
+  /** The same times in ms (as parsed). */
+  readonly timesMs: Float64Array;
   readonly gPerKWh: Float64Array;
   /** Mean of the values, gCO2e/kWh. */
   readonly meanGPerKWh: number;
@@ -35,42 +38,27 @@ export function parseTimestampS(text: string): number {
  */
 export function parseCarbonCsv(text: string, source = 'carbon csv'): CarbonSeries {
   const s = parseCsv(text, source);
-  return { timesS: s.timesMs.map((ms) => ms / 1000), gPerKWh: s.gPerKWh, meanGPerKWh: s.meanGPerKWh };
+  return { timesS: s.timesMs.map((ms) => ms / 1000), timesMs: s.timesMs, gPerKWh: s.gPerKWh, meanGPerKWh: s.meanGPerKWh };
 }
 
-const YEAR_S = 365 * 86400;
-
+/** Each series' lookup (physics/carbon-csv.ts), built on first use. */
+const LOOKUPS = new WeakMap<CarbonSeries, SeriesSegment>();
 
 /**
  * Carbon intensity at an instant, gCO2e/kWh. `unixS` is Unix seconds (UTC). A series holds each value until the
- * next sample (step interpolation). An instant outside a series spanning about a year or more is moved to the same
- * second of its year in a year the series covers (the season is kept, the weekday drifts), so a 2020 series
- * serves any year; otherwise the nearest end value holds.
+ * next sample, the last one for one more step; an instant outside it reads the same date and time of day in a year
+ * the series covers (`wrap-year`: the season and hour kept, the weekday drifts), so a 2020 series serves any year;
+ * otherwise the nearest end value holds. The same lookup as the coordinator's accounting (`hearth start --carbon`),
+ * so the twin and the live platform give the same intensity at the same instant.
  */
 export function carbonAt(src: CarbonSource, unixS: number): number {
   if (src.kind === 'constant') return src.gPerKWh;
-  const { timesS, gPerKWh } = src.series;
-  const first = timesS[0];
-  const last = timesS[timesS.length - 1];
-  let t = unixS;
-  if (t < first || t > last) {
-    const span = last - first;
-    if (span >= YEAR_S - 86400) {
-      // Same calendar position in the series: shift by whole years measured on the calendar.
-      const d = new Date(unixS * 1000);
-      const secOfYear = unixS - Date.UTC(d.getUTCFullYear(), 0, 1) / 1000;
-      const y0 = new Date(first * 1000).getUTCFullYear();
-      for (const y of [y0, y0 + 1, y0 - 1, y0 + 2]) {
-        const cand = Date.UTC(y, 0, 1) / 1000 + secOfYear;
-        if (cand >= first && cand <= last) {
-          t = cand;
-          break;
-        }
-      }
-    }
+  let segment = LOOKUPS.get(src.series);
+  if (segment === undefined) {
+    segment = seriesSegments(src.series, 'wrap-year');
+    LOOKUPS.set(src.series, segment);
   }
-  const i = floorIndex(timesS, t);
-  return gPerKWh[i < 0 ? 0 : i];
+  return segment(unixS * 1000).g;
 }
 
 /** Mean intensity of a source, gCO2e/kWh (the constant, or the series mean). */

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { ParseError } from '../../src/physics/errors.ts';
 import { carbonAt, carbonMean, constantCarbon, DEFAULT_CARBON_G_PER_KWH, parseCarbonCsv, parseTimestampS } from '../../src/sim/carbon.ts';
 import { sharedFile, skipUnlessShared } from '../helpers/shared-data.ts';
+import { parseCarbonCsv as parseCarbonCsvLive, seriesCarbonSource } from '../../src/coordinator/accounting/carbon.ts';
 
 const CSV = 'Time,Carbon Intensity\n2020-01-01 00:00:00,50\n2020-01-01 00:30:00,60\n\n2020-01-01 01:00:00,70.5\n';
 const t0 = Date.UTC(2020, 0, 1) / 1000;
@@ -69,4 +70,24 @@ test('the French 2020 series: half-hourly, its 2020 mean is the default constant
   assert.equal(carbonAt(src, jan2026), carbonAt(src, Date.UTC(2020, 0, 15, 18) / 1000), 'same second of the year in 2020');
   const v = carbonAt(src, Date.UTC(2025, 6, 1) / 1000);
   assert.ok(v > 5 && v < 200);
+});
+
+test('a year-long series wraps by calendar date, as the coordinator accounting reads it (29 February does not shift March)', () => {
+  // 2020 (a leap year), hourly: each value says its month, day and hour.
+  const rows = ['time,gCO2e/kWh'];
+  for (let t = Date.UTC(2020, 0, 1); t < Date.UTC(2021, 0, 1); t += 3_600_000) {
+    const d = new Date(t);
+    rows.push(`${d.toISOString().slice(0, 16).replace('T', ' ')},${(d.getUTCMonth() + 1) * 10000 + d.getUTCDate() * 100 + d.getUTCHours()}`);
+  }
+  const text = rows.join('\n');
+  const src = { kind: 'series' as const, series: parseCarbonCsv(text) };
+  const at = (y: number, mo: number, d: number, h: number): number => carbonAt(src, Date.UTC(y, mo - 1, d, h, 30) / 1000);
+  assert.equal(at(2026, 3, 1, 12), 30112, '1 March 2026 reads 1 March 2020, not 29 February');
+  assert.equal(at(2026, 12, 31, 23), 123123);
+  assert.equal(at(2026, 1, 15, 18), 11518);
+  assert.equal(at(2028, 2, 29, 6), 22906, 'a leap day reads the leap day');
+  const live = seriesCarbonSource(parseCarbonCsvLive(text), { outside: 'wrap-year' });
+  for (let t = Date.UTC(2025, 11, 20); t < Date.UTC(2027, 1, 10); t += 7 * 3_600_000 + 60_000) {
+    assert.equal(carbonAt(src, t / 1000), live.intensityAt(t), new Date(t).toISOString());
+  }
 });

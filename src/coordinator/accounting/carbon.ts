@@ -2,7 +2,7 @@
 // named reference datacenters, and the carbon facts of a task from its attempts' energy and where their heat went.
 import { InvalidParameterError, requireFinite } from '../../physics/errors.ts';
 import { energyReuseKpis } from '../../control/kpi.ts';
-import { floorIndex, FR_2020_MEAN_G_PER_KWH, type CarbonSeries } from '../../physics/carbon-csv.ts';
+import { FR_2020_MEAN_G_PER_KWH, seriesSegments, type CarbonSeries, type OutsideSeries } from '../../physics/carbon-csv.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Sources
@@ -43,78 +43,14 @@ export function meanIntensity(source: CarbonSource, fromMs: number, toMs: number
 }
 
 // The CSV format is read in one place (physics/carbon-csv.ts), shared with the twin.
-export { parseCarbonCsv, parseTimestampMs, type CarbonSeries } from '../../physics/carbon-csv.ts';
-
-/** An instant a series does not cover was asked of a source built with `outside: 'error'`. */
-export class CarbonRangeError extends Error {
-  readonly code = 'CARBON_OUT_OF_RANGE';
-  constructor(
-    readonly epochMs: number,
-    readonly coveredFromMs: number,
-    readonly coveredToMs: number,
-  ) {
-    super(`no carbon intensity for ${iso(epochMs)}: the series covers ${iso(coveredFromMs)} to ${iso(coveredToMs)}`);
-    this.name = 'CarbonRangeError';
-  }
-}
-
-function iso(ms: number): string {
-  return Number.isFinite(ms) ? new Date(ms).toISOString() : String(ms);
-}
-
-/**
- * What a series source answers outside the span it covers (first sample to last sample + the last step):
- * - `nearest` (default): the first value before the series, the last one after it. Suits a live feed that lags a
- *   little behind; far from the series it is a guess.
- * - `wrap-year`: the same date and time of day (UTC) in a year the series covers (the middle year first), so that
- *   one year of data serves as a typical year (season and hour kept, weekday drifts; 29 February of a year the
- *   series does not cover as a leap year reads 1 March); `nearest` when no covered year holds the date.
- * - `error`: throw {@link CarbonRangeError}.
- */
-export type OutsideSeries = 'nearest' | 'wrap-year' | 'error';
-
+export { CarbonRangeError, parseCarbonCsv, parseTimestampMs, type CarbonSeries, type OutsideSeries } from '../../physics/carbon-csv.ts';
 
 /**
  * A step source over a parsed series: each value holds from its sample time until the next sample; the last one
- * for one more step (the last interval). Outside that span, see {@link OutsideSeries}.
+ * for one more step (the last interval). Outside that span, see {@link OutsideSeries} (default `nearest`).
  */
 export function seriesCarbonSource(series: CarbonSeries, options: { outside?: OutsideSeries } = {}): CarbonSource {
-  const outside = options.outside ?? 'nearest';
-  const { timesMs, gPerKWh } = series;
-  const n = timesMs.length;
-  if (n === 0 || gPerKWh.length !== n) throw new InvalidParameterError('series', 'needs at least one sample and as many values as times');
-  const first = timesMs[0];
-  const lastStep = n > 1 ? timesMs[n - 1] - timesMs[n - 2] : 3_600_000;
-  const end = timesMs[n - 1] + lastStep;
-  // Years the series covers, the middle one first (for a date covered twice, e.g. late December of 2019 and 2020).
-  const midYear = new Date((first + end) / 2).getUTCFullYear();
-  const wrapYears: number[] = [];
-  for (let y = new Date(first).getUTCFullYear(); y <= new Date(end).getUTCFullYear(); y++) wrapYears.push(y);
-  wrapYears.sort((a, b) => Math.abs(a - midYear) - Math.abs(b - midYear) || a - b);
-
-  /** Value at t and the instant (> t) until which it holds. */
-  function segment(t: number): { g: number; untilMs: number } {
-    if (t >= first && t < end) {
-      const i = floorIndex(timesMs, t);
-      return { g: gPerKWh[i], untilMs: i + 1 < n ? timesMs[i + 1] : end };
-    }
-    if (outside === 'error') throw new CarbonRangeError(t, first, end);
-    if (outside === 'wrap-year') {
-      const d = new Date(t);
-      const dayEnd = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate() + 1);
-      for (const y of wrapYears) {
-        const shifted = Date.UTC(y, d.getUTCMonth(), d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds(), d.getUTCMilliseconds());
-        if (shifted >= first && shifted < end) {
-          const s = segment(shifted);
-          return { g: s.g, untilMs: Math.min(t + (s.untilMs - shifted), dayEnd) };
-        }
-      }
-      // No covered year holds this date: nearest, until the next day is tried.
-      return t < first ? { g: gPerKWh[0], untilMs: Math.min(first, dayEnd) } : { g: gPerKWh[n - 1], untilMs: dayEnd };
-    }
-    return t < first ? { g: gPerKWh[0], untilMs: first } : { g: gPerKWh[n - 1], untilMs: Infinity };
-  }
-
+  const segment = seriesSegments(series, options.outside ?? 'nearest');
   return {
     intensityAt: (epochMs) => segment(epochMs).g,
     meanIntensity(fromMs, toMs) {
