@@ -606,6 +606,31 @@ export function runStoreConformance(target: ConformanceTarget): void {
       assert.deepEqual((await store.listInstances(SYSTEM, { taskUuid: t.uuid, states: ['cancelled'] })).map((i) => i.instanceId), [0, 2]);
     });
 
+    test('instances: the events applied are listed with their time, once each, by attempt and sequence, scoped to the owner', async () => {
+      const a = await account();
+      const b = await account();
+      const t = await task(a.id);
+      const base = 1_000_000_000;
+      // Out of order, one of them twice; another instance's events are not this one's.
+      await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 2, sequence: 0, at: now + 30, set: { state: 'running' } });
+      await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: base + 1, at: now + 20, set: { state: 'queued' } });
+      await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: 3, at: now + 10 });
+      await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: 3, at: now + 99 });
+      await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: base + 800_000_000, at: now + 40 });
+      await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 1, attempt: 1, sequence: base + 1, at: now + 50 });
+      const all = await store.listInstanceEvents(a.id, t.uuid, 0);
+      assert.deepEqual(all, [
+        { attempt: 1, sequence: 3, at: now + 10 },
+        { attempt: 1, sequence: base + 1, at: now + 20 },
+        { attempt: 1, sequence: base + 800_000_000, at: now + 40 },
+        { attempt: 2, sequence: 0, at: now + 30 },
+      ]);
+      assert.deepEqual(await store.listInstanceEvents(SYSTEM, t.uuid, 0, { minSequence: base }), [all[1], all[2]]);
+      assert.deepEqual(await store.listInstanceEvents(b.id, t.uuid, 0), [], "another account's task is invisible");
+      assert.deepEqual(await store.listInstanceEvents(SYSTEM, t.uuid, 7), []);
+      await assert.rejects(store.listInstanceEvents(SYSTEM, t.uuid, 0, { minSequence: -1 }), StoreInputError);
+    });
+
     test('instances: listed by the device their current attempt is placed on, with states, scoped to the owner', async () => {
       const a = await account();
       const b = await account();

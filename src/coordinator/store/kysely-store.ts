@@ -18,6 +18,7 @@ import {
   type IdempotencyRecord,
   type InstanceAttempt,
   type InstanceEvent,
+  type InstanceEventKey,
   type InstanceEventResult,
   type InstanceListOptions,
   type InstancePhaseName,
@@ -1787,6 +1788,14 @@ export class KyselyStore implements Store {
     let q = this.db.selectFrom('instance_attempts').selectAll().where('task_uuid', '=', taskUuid);
     if (instanceId !== undefined) q = q.where('instance_id', '=', instanceId);
     return (await q.orderBy('instance_id').orderBy('attempt').execute()).map(toAttempt);
+  }
+
+  async listInstanceEvents(owner: Owner, taskUuid: string, instanceId: number, options: { minSequence?: number } = {}): Promise<InstanceEventKey[]> {
+    if (!(await this.taskVisible(owner, taskUuid))) return [];
+    let q = this.db.selectFrom('instance_events').select(['attempt', 'seq', 'applied_at']).where('task_uuid', '=', taskUuid).where('instance_id', '=', int('instanceId', instanceId));
+    if (options.minSequence !== undefined) q = q.where('seq', '>=', int('minSequence', options.minSequence));
+    const rows = await q.orderBy('attempt').orderBy('seq').execute();
+    return rows.map((r) => ({ attempt: Number(r.attempt), sequence: Number(r.seq), at: Number(r.applied_at) }));
   }
 
   // --- jobs

@@ -376,6 +376,14 @@ export interface InstanceEvent {
   add?: InstanceAdd;
 }
 
+/** What the store keeps of an applied {@link InstanceEvent}: its key within the instance, and its time. */
+export interface InstanceEventKey {
+  attempt: number;
+  sequence: number;
+  /** The event's `at` (or the store's clock when it had none). */
+  at: EpochMs;
+}
+
 export interface InstanceEventResult {
   /** False when the event was already applied, or the instance does not exist. */
   applied: boolean;
@@ -787,6 +795,12 @@ export interface Store {
     set: Pick<InstanceSet, 'state' | 'phase' | 'progress' | 'endedAt'>,
   ): Promise<number>;
   listAttempts(owner: Owner, taskUuid: string, instanceId?: number): Promise<InstanceAttempt[]>;
+  /**
+   * The events applied to one instance (the keys {@link applyInstanceEvent} keeps to apply each once, with their
+   * time), by attempt then sequence; with `minSequence`, only those at or above it (e.g. the coordinator's own,
+   * out of its devices' many reports). Lets a restarted coordinator learn what its predecessor decided.
+   */
+  listInstanceEvents(owner: Owner, taskUuid: string, instanceId: number, options?: { minSequence?: number }): Promise<InstanceEventKey[]>;
 
   // jobs
   /** @throws StoreConflictError('jobShortname') */
