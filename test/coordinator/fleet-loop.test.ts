@@ -1,9 +1,13 @@
 // The live loop against a scripted device link (the one fake: hardware we do not have here) and a real SQLite
 // store, on a fake clock: dispatch through the scheduler, the task state machine from instance reports, retry
 // budgets, cancellation reaching the device, dependencies, maxTimeQueueSeconds, the credits gate, restart
-// recovery, and duplicate reports counted once.
+// recovery (checkpoints awaited or kept across a restart, over a store reopened from its file), and duplicate
+// reports counted once.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { openStore } from '../../src/coordinator/store/index.ts';
 import { SYSTEM, type Store } from '../../src/coordinator/store/types.ts';
 import { createAccount } from '../../src/coordinator/auth/tokens.ts';
@@ -52,11 +56,19 @@ interface World {
   submit(body: Partial<TaskCreate>): Promise<string>;
   tick(): Promise<void>;
   state(uuid: string): Promise<string | undefined>;
+  /**
+   * A new coordinator process (a crash, a deploy): the store is closed and opened again from its file, and a new
+   * loop with a new link runs over it; what the old loop held in memory is gone. File stores only.
+   */
+  restart(): Promise<void>;
   close(): Promise<void>;
 }
 
-async function world(credits = 100, options: Partial<FleetLoopOptions> = {}): Promise<World> {
-  const store = await openStore('sqlite::memory:');
+/** `onFile`: the store is a SQLite file in a temporary directory (removed by close), for a world that restarts. */
+async function world(credits = 100, options: Partial<FleetLoopOptions> = {}, onFile = false): Promise<World> {
+  const dir = onFile ? mkdtempSync(join(tmpdir(), 'hearth-fleet-')) : null;
+  const url = dir ? `sqlite:${join(dir, 'hearth.db')}` : 'sqlite::memory:';
+  const store = await openStore(url);
   const { account } = await createAccount(store, { email: 'c@example.com', credits });
   await store.upsertRegistry({ id: 'site', kind: 'site', name: 'site', spec: { climateZone: 'H2c', tariffEURPerKWh: 0.2 } });
   await store.upsertRegistry({ id: 'room', kind: 'room', siteId: 'site', name: 'room', spec: { archetype: 'dwelling-1974-1982', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 } });
@@ -72,17 +84,27 @@ async function world(credits = 100, options: Partial<FleetLoopOptions> = {}): Pr
     now,
     submit: async (body) => {
       const full = { name: 'job', profile: 'docker-batch', instanceCount: 2, constants: [{ key: 'DOCKER_CMD', value: 'echo ${INSTANCE_ID}' }], ...body } as TaskCreate;
-      const acc = (await store.getAccount(account.id))!;
-      return (await store.createTask({ ...(await prepareTask(store, acc, full)), creationDate: now.ms })).uuid;
+      const acc = (await w.store.getAccount(account.id))!;
+      return (await w.store.createTask({ ...(await prepareTask(w.store, acc, full)), creationDate: now.ms })).uuid;
     },
     tick: async () => {
       // A cold room (16 °C against 20): every policy wants to put work there.
-      link.telemetry('h1', now.ms, 16);
-      await loop.tick(now.ms);
+      w.link.telemetry('h1', now.ms, 16);
+      await w.loop.tick(now.ms);
       now.ms += 60_000;
     },
-    state: async (uuid) => (await store.getTask(SYSTEM, uuid))?.state,
-    close: () => store.close(),
+    state: async (uuid) => (await w.store.getTask(SYSTEM, uuid))?.state,
+    restart: async () => {
+      assert.ok(dir, 'a memory store does not outlive its process');
+      await w.store.close();
+      w.store = await openStore(url);
+      w.link = new ScriptedLink();
+      w.loop = new FleetLoop({ store: w.store, link: w.link, periodS: 60, ...options });
+    },
+    close: async () => {
+      await w.store.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
   };
   return w;
 }
@@ -345,6 +367,131 @@ test('fleet loop: a move stops a checkpointable instance with the configured gra
       warnings.some((m) => m.includes('not received within 40 s')),
       warnings.join('\n'),
     );
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: a checkpoint received before a coordinator restart is restored by the next attempt after it, however long that attempt waits for a heater', async () => {
+  const warnings: string[] = [];
+  // first-fit evicts everything from a heater whose room is too warm: the eviction (a kill) keeps the instance queued.
+  const w = await world(100, { policy: 'first-fit', checkpointGraceS: 3, checkpointTimeoutS: 40, hooks: { onWarning: (m) => warnings.push(m) } }, true);
+  const hot = async (): Promise<void> => {
+    w.link.telemetry('h1', w.now.ms, 25);
+    await w.loop.tick(w.now.ms);
+    w.now.ms += 60_000;
+  };
+  try {
+    const uuid = await w.submit({ instanceCount: 1, checkpoint: 'snapshot' });
+    await w.tick();
+    const [a] = w.link.starts();
+    w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution', progress: 40 });
+    await w.tick();
+    await hot();
+    const kill = w.link.sent.find((x) => x.command.kind === 'kill');
+    assert.deepEqual(kill?.command.kind === 'kill' ? kill.command.checkpoint : undefined, { graceS: 3 }, 'evicted with its checkpoint');
+    assert.equal((await w.store.getInstance(SYSTEM, uuid, 0))?.state, 'queued');
+    // The heater stores the checkpoint and says so; then the coordinator restarts.
+    w.link.report(a, 2, w.now.ms, { state: 'checkpointed', phase: 'checkpoint', checkpoint: { size: 1024, files: 2 } });
+    await hot();
+    await w.restart();
+    // The room stays warm for longer than the checkpoint timeout: nothing starts, and a checkpoint already received
+    // is not given up (only one on its way is).
+    for (let k = 0; k < 3; k++) await hot();
+    assert.equal(w.link.starts().length, 0);
+    await w.tick();
+    const [b] = w.link.starts();
+    assert.equal(b?.attempt, 2);
+    assert.deepEqual(b?.restore, { attempt: 1, waitS: 40 + 30 }, 'the attempt after the restart restores the checkpoint');
+    assert.equal((await w.store.getInstance(SYSTEM, uuid, 0))?.progress, 40, 'with the progress the checkpoint holds');
+    assert.ok(!warnings.some((m) => m.includes('lost')), warnings.join('\n'));
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: a checkpoint still on its way at a coordinator restart is awaited by the next attempt, and honoured when the old heater reports it after the restart', async () => {
+  const warnings: string[] = [];
+  const w = await world(100, { checkpointGraceS: 3, checkpointTimeoutS: 300, hooks: { onWarning: (m) => warnings.push(m) } }, true);
+  const both = async (): Promise<void> => {
+    w.link.telemetry('h1', w.now.ms, 16);
+    w.link.telemetry('h2', w.now.ms, 16);
+    await w.loop.tick(w.now.ms);
+    w.now.ms += 60_000;
+  };
+  try {
+    await w.store.upsertRegistry({ id: 'room2', kind: 'room', siteId: 'site', name: 'room2', spec: { archetype: 'dwelling-1974-1982', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 } });
+    await w.store.upsertRegistry({ id: 'h2', kind: 'heater', siteId: 'site', parentId: 'room2', name: 'h2', spec: { boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 495 } });
+    const uuid = await w.submit({ instanceCount: 1, checkpoint: 'snapshot' });
+    await w.tick();
+    const [a] = w.link.starts();
+    assert.equal(w.link.sent.find((x) => x.command.kind === 'start')?.deviceId, 'h1');
+    w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution', progress: 25 });
+    await w.tick();
+    w.loop.orderMove({ taskUuid: uuid, instanceId: a.instanceId, deviceId: 'h2', board: 0 });
+    await both();
+    assert.deepEqual(w.link.starts().find((x) => x.attempt === 2)?.restore, { attempt: 1, waitS: 330 });
+    // The coordinator restarts before heater 1 has sent its checkpoint; the attempt in flight goes back to the queue
+    // and the next one restores the checkpoint still awaited. Heater 1 is not heard from in the new process's first
+    // period: not heard from yet is not offline.
+    await w.restart();
+    w.link.telemetry('h2', w.now.ms, 16);
+    await w.loop.tick(w.now.ms);
+    w.now.ms += 60_000;
+    const [c] = w.link.starts();
+    assert.equal(c?.attempt, 3);
+    assert.deepEqual(c?.restore, { attempt: 1, waitS: 330 }, 'the attempt after the restart awaits the checkpoint');
+    // Heater 1 reports it now: the new process takes it (no kill for an attempt it thinks stale), and keeps it past
+    // the timeout counted from the move.
+    w.link.report(a, 2, w.now.ms, { state: 'checkpointed', phase: 'checkpoint', checkpoint: { size: 1024, files: 2 }, deviceId: 'h1' });
+    for (let k = 0; k < 6; k++) await both();
+    assert.ok(!w.link.sent.some((x) => x.command.kind === 'kill' && x.command.ref.attempt === 1), 'heater 1 is not told to stop the checkpointed attempt');
+    assert.ok(!warnings.some((m) => m.includes('lost')), warnings.join('\n'));
+    assert.notEqual((await w.store.listAttempts(SYSTEM, uuid, 0)).find((x) => x.attempt === 1)?.state, 'cancelled', 'the checkpoint is not given up');
+    // It was received, and a second restart knows it too: the attempt after it restores it, long past the timeout.
+    await w.restart();
+    await both();
+    const [d] = w.link.starts();
+    assert.equal(d?.attempt, 4);
+    assert.deepEqual(d?.restore, { attempt: 1, waitS: 330 });
+    assert.ok(!warnings.some((m) => m.includes('lost')), warnings.join('\n'));
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: a checkpoint awaited across a coordinator restart is given up the timeout after it was ordered, not after the restart', async () => {
+  const warnings: string[] = [];
+  const w = await world(100, { policy: 'first-fit', checkpointGraceS: 3, checkpointTimeoutS: 150, hooks: { onWarning: (m) => warnings.push(m) } }, true);
+  const hot = async (): Promise<void> => {
+    w.link.telemetry('h1', w.now.ms, 25);
+    await w.loop.tick(w.now.ms);
+    w.now.ms += 60_000;
+  };
+  try {
+    const uuid = await w.submit({ instanceCount: 1, checkpoint: 'snapshot' });
+    await w.tick();
+    const [a] = w.link.starts();
+    w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution', progress: 40 });
+    await w.tick();
+    const orderedMs = w.now.ms;
+    await hot();
+    assert.ok(w.link.sent.some((x) => x.command.kind === 'kill' && x.command.checkpoint !== undefined));
+    await w.restart();
+    // Heater 1 keeps reporting (it is not lost) but never sends the checkpoint: 150 s after the eviction, the first
+    // tick past it gives the checkpoint up (counted from the restart, it would be a minute later).
+    const lost = (): boolean => warnings.some((m) => m.includes('not received within 150 s'));
+    while (w.now.ms - orderedMs <= 150_000) {
+      await hot();
+      assert.ok(!lost(), `given up early, at ${(w.now.ms - 60_000 - orderedMs) / 1000} s`);
+    }
+    await hot();
+    assert.ok(lost(), `not given up past the timeout from the eviction: ${warnings.join('; ')}`);
+    await w.tick();
+    const [b] = w.link.starts();
+    assert.equal(b?.attempt, 2);
+    assert.equal(b?.restore, undefined, 'restarted from zero');
+    assert.match(JSON.stringify((await w.store.getInstance(SYSTEM, uuid, 0))?.info), /restarted from zero: the checkpoint of attempt 1 was lost/);
   } finally {
     await w.close();
   }

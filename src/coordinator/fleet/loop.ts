@@ -16,7 +16,7 @@ import { shouldSuspend } from '../accounting/billing.ts';
 import { DEFAULT_CARBON_G_PER_KWH, setpointAt, type RoomSpec } from '../../protocol/platform.ts';
 import { parseTimeSpan } from '../../protocol/timespan.ts';
 import { snapshotOrders, type SnapshotOrder } from '../api/snapshots.ts';
-import { CHECKPOINT_INFO_KEY } from '../api/device-files.ts';
+import { CHECKPOINT_INFO_KEY, checkpointPointer } from '../api/device-files.ts';
 import { checkLoopOptions, DEFAULT_CHECKPOINT_GRACE_S } from './loop-options.ts';
 
 /** What the loop tells the rest of the platform (billing, the event stream, metrics). */
@@ -169,8 +169,17 @@ const RESTART_SEQ = COORDINATOR_SEQ_BASE + 900_000_000;
  */
 const ADOPTED_SEQ = 500_000_000;
 
-/** Sequence of the event that marks an attempt whose checkpoint was given up (its row's state: cancelled). */
+/**
+ * Sequence of the event that marks an attempt whose checkpoint was given up (its row's state: cancelled, once a
+ * later attempt is the instance's current one).
+ */
 const CHECKPOINT_LOST_SEQ = COORDINATOR_SEQ_BASE + 800_000_000;
+
+/**
+ * Sequence of the event that marks an attempt whose checkpoint arrived (it sets nothing: the device's report of it
+ * leaves no trace of its own, and a restarted coordinator must know the checkpoint is there to keep it).
+ */
+const CHECKPOINT_READY_SEQ = COORDINATOR_SEQ_BASE + 700_000_000;
 
 /** Stale attempts remembered as already told to stop (a stale attempt reports every tick until the kill lands). */
 const STALE_KILLS_REMEMBERED = 4096;
@@ -210,6 +219,8 @@ export class FleetLoop {
   /** When finished tasks with `autoDeleteOnCompletion` were last looked for, ms. */
   private lastSweepMs = -Infinity;
   private recovered = false;
+  /** When this process's first tick ran, ms (devices it has not heard from yet are counted silent since then). */
+  private startedMs = NaN;
   private readonly requeueAtStart: boolean;
   /** Rows adopted at start and not yet confirmed by a report of their attempt → when adopted, ms. */
   private readonly adopted = new Map<number, number>();
@@ -268,6 +279,7 @@ export class FleetLoop {
       const touched = new Set<string>();
       await this.loadDevices();
       if (!this.recovered) {
+        this.startedMs = nowMs;
         if (this.requeueAtStart) await this.requeueInFlight(nowMs, touched);
         else await this.adoptInFlight(nowMs, touched);
         this.recovered = true;
@@ -706,7 +718,7 @@ export class FleetLoop {
     // A report seen before (a replay, a resend after a reconnection) changes nothing more.
     if (!applied.applied) return false;
     if (rep.state === 'checkpointed' && ordered?.state === 'pending') {
-      if (rep.checkpoint && !rep.error) ordered.state = 'ready';
+      if (rep.checkpoint && !rep.error) await this.checkpointReady(e!, nowMs);
       else await this.checkpointLost(e!, rep.error ?? 'the device saved none', nowMs);
     }
     // An attempt stopping for its checkpoint still reports (its last usage, its checkpoint): not a stale one.
@@ -818,6 +830,16 @@ export class FleetLoop {
         requeue.push(inst);
         continue;
       }
+      // Its attempt runs on: should its checkpoint not be readable now, it is adopted without (as before restarts
+      // kept checkpoints), rather than thrown back to the queue.
+      let ckpt: CheckpointState | null = null;
+      if (info.task.checkpoint === 'snapshot') {
+        try {
+          ckpt = await this.storedCheckpoint(inst);
+        } catch (err) {
+          this.hooks.onWarning?.(`the checkpoint of ${inst.taskUuid}/${inst.instanceId} could not be read: ${(err as Error).message}`);
+        }
+      }
       const i = this.addRow(info.task, inst, info.rank.get(inst.instanceId) ?? inst.instanceId, info.needs);
       const t = this.table;
       t.phase[i] = inst.state === 'paused' ? InstancePhase.paused : InstancePhase.running;
@@ -830,6 +852,7 @@ export class FleetLoop {
       e.deviceId = d.row.id;
       e.seq = ADOPTED_SEQ;
       e.executing = inst.phase === 'execution';
+      if (ckpt) this.holdCheckpoint(i, ckpt, inst.progress);
       this.policy.onChange(i, t);
       this.adopted.set(i, nowMs);
       touched.add(inst.taskUuid);
@@ -960,7 +983,21 @@ export class FleetLoop {
       const key = `${task.uuid}/${inst.instanceId}`;
       const known = this.index.get(key);
       if (known !== undefined && rows?.has(known)) continue; // already waiting or running here
-      fresh.push(this.addRow(task, inst, rank.get(inst.instanceId) ?? inst.instanceId, needs));
+      // An instance this process never held may have a checkpoint its predecessor awaited or kept (an instance it
+      // held before had it in memory, and what became of it there stands). Read before the row exists: should the
+      // store fail, the instance is simply admitted at a later round.
+      let ckpt: CheckpointState | null = null;
+      if (known === undefined && task.checkpoint === 'snapshot') {
+        try {
+          ckpt = await this.storedCheckpoint(inst);
+        } catch (err) {
+          this.hooks.onWarning?.(`${task.uuid}/${inst.instanceId} not admitted this round: its checkpoint could not be read: ${(err as Error).message}`);
+          continue;
+        }
+      }
+      const i = this.addRow(task, inst, rank.get(inst.instanceId) ?? inst.instanceId, needs);
+      if (ckpt) this.holdCheckpoint(i, ckpt, inst.progress);
+      fresh.push(i);
     }
   }
 
@@ -1211,10 +1248,63 @@ export class FleetLoop {
     c.state = 'lost';
     c.why = why.slice(0, 500);
     this.hooks.onWarning?.(`checkpoint of ${e.task.uuid}/${e.instanceId} attempt ${c.attempt} lost: ${c.why}`);
-    if (e.attempt > c.attempt) {
-      e.note = `restarted from zero: the checkpoint of attempt ${c.attempt} was lost (${c.why})`;
-      await this.store.applyInstanceEvent({ taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: c.attempt, sequence: CHECKPOINT_LOST_SEQ, at: nowMs, set: { state: 'cancelled' } });
+    if (e.attempt > c.attempt) e.note = `restarted from zero: the checkpoint of attempt ${c.attempt} was lost (${c.why})`;
+    // Stored either way, so that a restarted coordinator does not await it again. The attempt is marked cancelled (the
+    // device route's "there is none") only when it is no longer the instance's current one: an instance evicted with
+    // its checkpoint waits in the queue on that attempt, and the mark would cancel the instance.
+    await this.store.applyInstanceEvent({ taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: c.attempt, sequence: CHECKPOINT_LOST_SEQ, at: nowMs, set: e.attempt > c.attempt ? { state: 'cancelled' } : {} });
+  }
+
+  /**
+   * A checkpoint arrived: the next attempt restores it, however long it waits for a heater. Marked in the store too
+   * (see CHECKPOINT_READY_SEQ); should that write fail, this process still keeps it, and only a restart before the
+   * next attempt would await it again (and give it up after the timeout).
+   */
+  private async checkpointReady(e: Entry, nowMs: number): Promise<void> {
+    const c = e.ckpt;
+    if (!c || c.state !== 'pending') return;
+    c.state = 'ready';
+    try {
+      await this.store.applyInstanceEvent({ taskUuid: e.task.uuid, instanceId: e.instanceId, attempt: c.attempt, sequence: CHECKPOINT_READY_SEQ, at: nowMs, set: {} });
+    } catch (err) {
+      this.hooks.onWarning?.(`checkpoint of ${e.task.uuid}/${e.instanceId} attempt ${c.attempt} received but not marked in the store: ${(err as Error).message}`);
     }
+  }
+
+  /**
+   * The checkpoint a previous coordinator process awaited or kept for an instance (of a checkpointable task) this one
+   * takes over, rebuilt from the store, since it lived in that process's memory; null when none. The instance's info
+   * names the attempt and device it was ordered from (written with the order, and replaced only by a later order, a
+   * start from zero or the instance's end); the earliest event after the order — the eviction's own `queued` event
+   * on that attempt, or the next attempt's start — dates the order, from which its timeout runs; a
+   * CHECKPOINT_READY_SEQ event on that attempt says it arrived, a CHECKPOINT_LOST_SEQ one that it was given up.
+   * Without it the next attempt would start from zero although the checkpoint is stored (or on its way), and the
+   * old device's late report of it would count for nothing.
+   */
+  private async storedCheckpoint(inst: InstanceRecord): Promise<CheckpointState | null> {
+    const ptr = checkpointPointer(inst.info);
+    // An earlier attempt's, or the current one's when an eviction left the instance queued on it; anything else is
+    // a pointer no process would still act on.
+    if (!ptr || !(ptr.attempt < inst.attempt || (ptr.attempt === inst.attempt && inst.state === 'queued'))) return null;
+    const marks = (await this.store.listInstanceEvents(SYSTEM, inst.taskUuid, inst.instanceId, { minSequence: COORDINATOR_SEQ_BASE })).filter((x) => x.attempt === ptr.attempt);
+    let orderedMs = Infinity;
+    for (const x of marks) orderedMs = Math.min(orderedMs, x.at);
+    for (const a of await this.store.listAttempts(SYSTEM, inst.taskUuid, inst.instanceId)) {
+      if (a.attempt > ptr.attempt && a.startedAt !== null) orderedMs = Math.min(orderedMs, a.startedAt);
+    }
+    const state = marks.some((x) => x.sequence === CHECKPOINT_LOST_SEQ) ? 'lost' : marks.some((x) => x.sequence === CHECKPOINT_READY_SEQ) ? 'ready' : 'pending';
+    // No date found (a store edited by hand): the timeout runs from this process's start.
+    return { attempt: ptr.attempt, deviceId: ptr.deviceId, orderedMs: Number.isFinite(orderedMs) ? orderedMs : this.startedMs, state, why: state === 'lost' ? 'given up before the coordinator restarted' : '' };
+  }
+
+  /**
+   * Row i holds a checkpoint taken over from a previous process ({@link storedCheckpoint}); its next attempt resumes
+   * from the progress stored, % (an eviction leaves it as it was; a requeue at start zeroes it, and the restored
+   * attempt's reports tell it again).
+   */
+  private holdCheckpoint(i: number, ckpt: CheckpointState, progress: number): void {
+    this.entries[i].ckpt = ckpt;
+    if (ckpt.state !== 'lost') this.table.doneS[i] = (this.table.workS[i] * Math.max(0, Math.min(100, progress))) / 100;
   }
 
   /** Checkpoints awaited from a device that went offline, or for too long, are given up. */
@@ -1225,7 +1315,10 @@ export class FleetLoop {
         const c = e.ckpt;
         if (!c || c.state !== 'pending') continue;
         const d = this.byId.get(c.deviceId);
-        if (!d || nowMs - d.lastSeenMs > this.offlineMs) await this.checkpointLost(e, `heater ${c.deviceId} went offline`, nowMs);
+        // A device not heard from since this process started (it may have restarted meanwhile) is given the offline
+        // delay from the start, as an adopted instance is: it has had no chance to report yet.
+        const seenMs = d && !this.firstSeenMs.has(c.deviceId) ? Math.max(d.lastSeenMs, this.startedMs) : (d?.lastSeenMs ?? -Infinity);
+        if (!d || nowMs - seenMs > this.offlineMs) await this.checkpointLost(e, `heater ${c.deviceId} went offline`, nowMs);
         else if (nowMs - c.orderedMs > this.checkpointTimeoutMs) await this.checkpointLost(e, `not received within ${Math.round(this.checkpointTimeoutMs / 1000)} s`, nowMs);
       }
     }
