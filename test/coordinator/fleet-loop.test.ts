@@ -372,10 +372,15 @@ test('fleet loop: a move stops a checkpointable instance with the configured gra
   }
 });
 
-test('fleet loop: a checkpoint received before a coordinator restart is restored by the next attempt after it, however long that attempt waits for a heater', async () => {
+/**
+ * A world on a store file whose one instance, of a checkpointable task, runs (at 40 %) on heater 1 and is then
+ * evicted with its checkpoint: first-fit evicts everything from a heater whose room is too warm, and the eviction (a
+ * kill) keeps the instance queued. `hot` passes a minute with the room still too warm; `evictedMs` is the eviction's
+ * tick.
+ */
+async function evictedWithCheckpoint(checkpointTimeoutS: number): Promise<{ w: World; warnings: string[]; hot: () => Promise<void>; uuid: string; a: Assignment; evictedMs: number }> {
   const warnings: string[] = [];
-  // first-fit evicts everything from a heater whose room is too warm: the eviction (a kill) keeps the instance queued.
-  const w = await world(100, { policy: 'first-fit', checkpointGraceS: 3, checkpointTimeoutS: 40, hooks: { onWarning: (m) => warnings.push(m) } }, true);
+  const w = await world(100, { policy: 'first-fit', checkpointGraceS: 3, checkpointTimeoutS, hooks: { onWarning: (m) => warnings.push(m) } }, true);
   const hot = async (): Promise<void> => {
     w.link.telemetry('h1', w.now.ms, 25);
     await w.loop.tick(w.now.ms);
@@ -387,7 +392,18 @@ test('fleet loop: a checkpoint received before a coordinator restart is restored
     const [a] = w.link.starts();
     w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution', progress: 40 });
     await w.tick();
+    const evictedMs = w.now.ms;
     await hot();
+    return { w, warnings, hot, uuid, a, evictedMs };
+  } catch (e) {
+    await w.close();
+    throw e;
+  }
+}
+
+test('fleet loop: a checkpoint received before a coordinator restart is restored by the next attempt after it, however long that attempt waits for a heater', async () => {
+  const { w, warnings, hot, uuid, a } = await evictedWithCheckpoint(40);
+  try {
     const kill = w.link.sent.find((x) => x.command.kind === 'kill');
     assert.deepEqual(kill?.command.kind === 'kill' ? kill.command.checkpoint : undefined, { graceS: 3 }, 'evicted with its checkpoint');
     assert.equal((await w.store.getInstance(SYSTEM, uuid, 0))?.state, 'queued');
@@ -461,21 +477,8 @@ test('fleet loop: a checkpoint still on its way at a coordinator restart is awai
 });
 
 test('fleet loop: a checkpoint awaited across a coordinator restart is given up the timeout after it was ordered, not after the restart', async () => {
-  const warnings: string[] = [];
-  const w = await world(100, { policy: 'first-fit', checkpointGraceS: 3, checkpointTimeoutS: 150, hooks: { onWarning: (m) => warnings.push(m) } }, true);
-  const hot = async (): Promise<void> => {
-    w.link.telemetry('h1', w.now.ms, 25);
-    await w.loop.tick(w.now.ms);
-    w.now.ms += 60_000;
-  };
+  const { w, warnings, hot, uuid, evictedMs: orderedMs } = await evictedWithCheckpoint(150);
   try {
-    const uuid = await w.submit({ instanceCount: 1, checkpoint: 'snapshot' });
-    await w.tick();
-    const [a] = w.link.starts();
-    w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution', progress: 40 });
-    await w.tick();
-    const orderedMs = w.now.ms;
-    await hot();
     assert.ok(w.link.sent.some((x) => x.command.kind === 'kill' && x.command.checkpoint !== undefined));
     await w.restart();
     // Heater 1 keeps reporting (it is not lost) but never sends the checkpoint: 150 s after the eviction, the first
