@@ -3,9 +3,12 @@
 // device on this machine that runs its instances as real processes (runner.ts), stages inputs from the
 // account's buckets and uploads results to its result bucket, draws board power from the CPU time its processes
 // really used, and heats a simulated room (the physics room model) or tank with it. It speaks the device contract
-// of protocol/device.ts to the live loop through the DeviceLink interface, like an agent over MQTT will.
-import { createReadStream } from 'node:fs';
+// of protocol/device.ts to the live loop through the DeviceLink interface, like an agent over MQTT will —
+// checkpoints included: a checkpointing kill saves the working directory where the device routes keep agents'
+// checkpoints (device-files.ts's checkpointFilePath), and a start that restores one unpacks it before the process runs.
+import { createReadStream, createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { archetypeModel } from '../physics/building.ts';
 import { dwellingRoom, officeRoom, radiatorForPower, type Era, type RoomArchetype } from '../physics/archetypes.ts';
 import { BoardState, boardPowerW } from '../physics/board.ts';
@@ -16,8 +19,10 @@ import { BlobStore } from '../coordinator/s3/blobs.ts';
 import { StoreConflictError, type RegistryRow, type Store } from '../coordinator/store/types.ts';
 import { OVERFLOW_DEVICE, type Inbox, type LocalExecutor } from '../coordinator/fleet/link.ts';
 import { expandCommand, sandboxCapabilities, startProcess, type RunExit, type RunHandle } from '../agent/runner.ts';
-import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile } from '../agent/workdir.ts';
+import { collectResults, createWorkDir, removeWorkDir, snapshotFiles, stageFile, type FileStamp } from '../agent/workdir.ts';
 import { compileProgress, readProgress } from '../agent/agent.ts';
+import { packCheckpoint, unpackCheckpoint } from '../agent/checkpoint.ts';
+import { defaultCheckpointDir, findCheckpoint, storeCheckpoint } from '../coordinator/api/device-files.ts';
 
 export interface LocalFleetOptions {
   store: Store;
@@ -25,6 +30,10 @@ export interface LocalFleetOptions {
   blobDir: string;
   /** Where instances' working directories are made. */
   workRoot: string;
+  /** Where checkpoint archives are kept: the device routes' directory. Default: `checkpoints` beside `blobDir`, as theirs. */
+  checkpointDir?: string;
+  /** SIGTERM → SIGKILL grace of a checkpointing kill that names none, s. Default 10 (as the agent's). */
+  checkpointGraceS?: number;
   /** Room model step, s (the simulated rooms advance in steps of this length). Default 10. */
   stepS?: number;
   /** Outdoor temperature at a time, °C (default: a constant 5 °C winter day). */
@@ -70,7 +79,18 @@ interface Attempt {
   progress: number | undefined;
   progressRes: RegExp[];
   startedMs: number;
+  /** Stopping for a move (a kill with `checkpoint`): the working directory is saved once the process exits. */
+  checkpointing: boolean;
+  /** The process has ended (saving a checkpoint after it is not the attempt's compute). */
+  exited: boolean;
+  /** Waiting for or unpacking the checkpoint to restore (that time is not the attempt's: not accounted). */
+  restoring: boolean;
+  /** What became of the restore (the agent's info keys: shown in the attempt's info). */
+  restoreInfo: Record<string, string | number>;
 }
+
+/** Why a checkpointing kill saved nothing when the process was not running (the agent's wording). */
+const NOTHING_TO_SAVE = 'nothing to save: the process had not started or had already ended';
 
 interface LocalDevice {
   id: string;
@@ -103,6 +123,8 @@ export class LocalFleet implements LocalExecutor {
   private readonly store: Store;
   private readonly blobs: BlobStore;
   private readonly workRoot: string;
+  private readonly checkpointDir: string;
+  private readonly checkpointGraceS: number;
   private readonly stepS: number;
   private readonly outdoorC: (ms: number) => number;
   private readonly keep: boolean;
@@ -118,6 +140,8 @@ export class LocalFleet implements LocalExecutor {
     this.store = o.store;
     this.blobs = new BlobStore(o.blobDir);
     this.workRoot = o.workRoot;
+    this.checkpointDir = o.checkpointDir ?? defaultCheckpointDir(o.blobDir);
+    this.checkpointGraceS = o.checkpointGraceS ?? 10;
     this.stepS = o.stepS ?? 10;
     this.outdoorC = o.outdoorC ?? (() => 5);
     this.keep = o.keepWorkDirs ?? false;
@@ -216,6 +240,10 @@ export class LocalFleet implements LocalExecutor {
           progress: undefined,
           progressRes: compileProgress(a.progressRegexes),
           startedMs: dev.lastStepMs,
+          checkpointing: false,
+          exited: false,
+          restoring: false,
+          restoreInfo: {},
         };
         dev.runs.set(key, run);
         this.track(this.execute(dev, run));
@@ -224,7 +252,8 @@ export class LocalFleet implements LocalExecutor {
       case 'pause':
       case 'resume': {
         const run = dev.runs.get(runKey(command.ref.taskUuid, command.ref.instanceId, command.ref.attempt));
-        if (!run) return;
+        // A run stopping for a checkpoint must keep running until it has saved its state and exited.
+        if (!run || run.checkpointing) return;
         run.paused = command.kind === 'pause';
         if (run.handle) {
           if (run.paused) run.handle.pause();
@@ -235,7 +264,20 @@ export class LocalFleet implements LocalExecutor {
       }
       case 'kill': {
         const run = dev.runs.get(runKey(command.ref.taskUuid, command.ref.instanceId, command.ref.attempt));
-        if (run) this.killRun(run);
+        if (!command.checkpoint) {
+          if (run) this.killRun(run);
+          return;
+        }
+        // Unknown (long over): nothing to say; the loop's wait for the checkpoint ends by its own timeout.
+        if (!run || run.checkpointing || run.killed) return;
+        run.checkpointing = true;
+        if (!run.handle || run.exited) {
+          // Still staging or restoring, or its process already over: no state to save (execute's end reports so).
+          this.killRun(run);
+          return;
+        }
+        run.paused = false;
+        run.handle.terminate((command.checkpoint.graceS ?? this.checkpointGraceS) * 1000);
         return;
       }
       case 'snapshot': {
@@ -344,6 +386,13 @@ export class LocalFleet implements LocalExecutor {
       const cpu = run.handle ? run.handle.cpuTimeS() : run.lastCpuS;
       const used = Math.max(0, cpu - run.lastCpuS);
       run.lastCpuS = Math.max(run.lastCpuS, cpu);
+      // Waiting for a checkpoint, or saving one after the process stopped: the instance is not computing here (the
+      // attempt before or after it accounts that time), so none of it is booked to this attempt (as on an agent).
+      if (run.restoring || (run.checkpointing && run.exited)) {
+        busy++;
+        if (run.a.boardIndex < m.boards) boardUsed[run.a.boardIndex] = true;
+        continue;
+      }
       run.utilisation = Math.min(1, used / (dtS * Math.max(1, run.a.cores)));
       const w = run.paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, dev.level, run.utilisation);
       run.energyWh += (w * dtS) / 3600;
@@ -427,10 +476,13 @@ export class LocalFleet implements LocalExecutor {
       this.report(run, now(), { state: 'running', phase: 'download' });
       for (const bucket of a.resourceBuckets) {
         await this.stageBucket(a.accountId, bucket, run.workDir);
-        if (run.killed) return;
+        if (run.killed) return this.reportKilled(run);
       }
-      const staged = await snapshotFiles(run.workDir);
-      if (run.killed) return;
+      let staged = await snapshotFiles(run.workDir);
+      // The checkpoint goes over the inputs (its files win); `staged` stays the inputs' stamps, so that what the
+      // instance wrote on its earlier attempts is among its results.
+      if (a.restore) staged = await this.restore(run, a.restore.attempt, a.restore.waitS, staged);
+      if (run.killed) return this.reportKilled(run);
       // HOME is the working directory too: a task never writes into the coordinator user's home.
       const env = { ...a.env, TASK_PATH: run.workDir, HOME: run.workDir };
       run.handle = startProcess(
@@ -451,8 +503,10 @@ export class LocalFleet implements LocalExecutor {
       const exit = await run.handle.done;
       this.bookTail(dev, run, exit);
       run.lastCpuS = Math.max(run.lastCpuS, exit.cpuTimeS);
-      if (run.killed) {
-        this.report(run, now(), {});
+      run.exited = true;
+      if (run.killed) return this.reportKilled(run);
+      if (run.checkpointing) {
+        await this.saveCheckpoint(run, staged, exit.code);
         return;
       }
       this.report(run, now(), { phase: 'upload' });
@@ -465,19 +519,105 @@ export class LocalFleet implements LocalExecutor {
           uploadError = `results not uploaded: ${(e as Error).message}`;
         }
       }
+      // Told to stop for a checkpoint while its results went up: the loop awaits a `checkpointed` report (the agent's).
+      if (run.killed && run.checkpointing) return this.reportKilled(run);
       const ok = exit.code === 0 && !exit.timedOut && uploadError === undefined;
       this.report(run, now(), {
         state: ok ? 'success' : 'failure',
         exitCode: exit.code,
         results,
-        info: { sandbox: this.sandbox, runtime: 'local (DOCKER_CMD without a container runtime)', cpuModel: 'local', coreCount: a.cores },
+        info: this.instanceInfo(run),
         ...(ok ? {} : { error: uploadError ?? (exit.timedOut ? 'wall-time limit reached' : exit.signal ? `killed by ${exit.signal}` : `exit code ${exit.code}`) }),
       });
     } catch (e) {
-      if (!run.killed) this.report(run, now(), { state: 'failure', error: (e as Error).message.slice(0, 4000) });
+      if (run.killed) this.reportKilled(run);
+      else this.report(run, now(), { state: 'failure', error: (e as Error).message.slice(0, 4000) });
     } finally {
       dev.runs.delete(runKey(a.taskUuid, a.instanceId, a.attempt));
       if (run.workDir && !this.keep) await removeWorkDir(run.workDir).catch(() => undefined);
+    }
+  }
+
+  /** What an attempt's info says of where and how it ran (and of the checkpoint it restored). */
+  private instanceInfo(run: Attempt): NonNullable<InstanceReport['info']> {
+    return { sandbox: this.sandbox, runtime: 'local (DOCKER_CMD without a container runtime)', cpuModel: 'local', coreCount: run.a.cores, ...run.restoreInfo };
+  }
+
+  /**
+   * The last report of a killed attempt: what it used since its previous report, without a state (the coordinator
+   * decided its fate) — or, stopped for a checkpoint before or after its process ran, that there is nothing to save.
+   */
+  private reportKilled(run: Attempt): void {
+    const at = this.devices.get(run.deviceId)?.lastStepMs ?? Date.now();
+    this.report(run, at, run.checkpointing ? { state: 'checkpointed', error: NOTHING_TO_SAVE } : {});
+  }
+
+  /**
+   * Restores the checkpoint of attempt `from` into the run's working directory (over its staged inputs), waiting up
+   * to `waitS` for it to be stored (polling; given up early if the run is killed). When there is none (never saved,
+   * given up) or it cannot be unpacked, the instance starts from zero in a freshly staged directory, and its info
+   * says why. Returns the stamps of the staged inputs (new ones when the directory was staged again).
+   */
+  private async restore(run: Attempt, from: number, waitS: number, staged: Map<string, FileStamp>): Promise<Map<string, FileStamp>> {
+    const a = run.a;
+    const fromZero = (why: string): void => {
+      run.restoreInfo = { checkpointRestore: `restarted from zero: ${why}`.slice(0, 1000) };
+      this.warn(`${runKey(a.taskUuid, a.instanceId, a.attempt)}: ${run.restoreInfo.checkpointRestore}`);
+    };
+    run.restoring = true;
+    try {
+      const deadline = Date.now() + waitS * 1000;
+      let delayMs = 100;
+      let found: Awaited<ReturnType<typeof findCheckpoint>>;
+      for (;;) {
+        if (run.killed || this.closed) return staged;
+        found = await findCheckpoint(this.store, this.checkpointDir, a, from);
+        if (found === 'none') {
+          fromZero(`no checkpoint of attempt ${from} (none stored, and none on its way)`);
+          return staged;
+        }
+        if (found !== 'pending') break;
+        const left = deadline - Date.now();
+        if (left <= 0) {
+          fromZero(`the checkpoint of attempt ${from} did not arrive within ${waitS} s`);
+          return staged;
+        }
+        await new Promise((r) => setTimeout(r, Math.min(delayMs, left)));
+        delayMs = Math.min(delayMs * 2, 1000);
+      }
+      try {
+        const n = await unpackCheckpoint(found.file, run.workDir);
+        run.restoreInfo = { checkpointRestoredFrom: from, checkpointFiles: n };
+        return staged;
+      } catch (e) {
+        fromZero(`the checkpoint of attempt ${from} cannot be unpacked: ${(e as Error).message}`);
+        // What was unpacked before the refusal goes: the instance starts over in a freshly staged directory.
+        await removeWorkDir(run.workDir).catch(() => undefined);
+        run.workDir = await createWorkDir(this.workRoot, `${a.taskUuid}-${a.instanceId}-${a.attempt}`);
+        for (const bucket of a.resourceBuckets) await this.stageBucket(a.accountId, bucket, run.workDir);
+        return snapshotFiles(run.workDir);
+      }
+    } finally {
+      run.restoring = false;
+    }
+  }
+
+  /**
+   * Packs the files the stopped process left (changed since staging) into the attempt's checkpoint, stored where
+   * the device routes keep agents' checkpoints, then reports the attempt `checkpointed` — with the checkpoint, or
+   * with the reason there is none.
+   */
+  private async saveCheckpoint(run: Attempt, staged: Map<string, FileStamp>, exitCode: number | null): Promise<void> {
+    const a = run.a;
+    const at = (): number => this.devices.get(run.deviceId)?.lastStepMs ?? Date.now();
+    this.report(run, at(), { phase: 'checkpoint' });
+    try {
+      const packed = await packCheckpoint(run.workDir, staged);
+      await storeCheckpoint(this.checkpointDir, a, (tmp) => pipeline(packed.stream(), createWriteStream(tmp, { mode: 0o600 })));
+      this.report(run, at(), { state: 'checkpointed', exitCode, checkpoint: { size: packed.size, files: packed.files.length }, info: this.instanceInfo(run) });
+    } catch (e) {
+      this.warn(`checkpoint of ${runKey(a.taskUuid, a.instanceId, a.attempt)} not saved: ${(e as Error).message}`);
+      this.report(run, at(), { state: 'checkpointed', exitCode, error: `checkpoint not saved: ${(e as Error).message}`.slice(0, 4000), info: this.instanceInfo(run) });
     }
   }
 

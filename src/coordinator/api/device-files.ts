@@ -54,6 +54,65 @@ export function checkpointPointer(info: unknown): { attempt: number; deviceId: s
 
 /** Task ids that name a checkpoint directory as they are (the store's uuids). */
 const PLAIN_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/** Where checkpoint archives are kept when nothing else is said: `checkpoints` beside the blob directory. */
+export function defaultCheckpointDir(blobDir: string): string {
+  return join(dirname(resolve(blobDir)), 'checkpoints');
+}
+
+/**
+ * The file holding the checkpoint of an attempt of an instance (the routes and the local executor keep them there);
+ * the task id must be a plain one (letters, digits, dashes).
+ */
+export function checkpointFilePath(checkpointDir: string, taskUuid: string, instanceId: number, attempt: number): string {
+  if (!PLAIN_ID.test(taskUuid)) throw new Error(`task id ${JSON.stringify(taskUuid)} cannot name a checkpoint directory`);
+  return join(checkpointDir, taskUuid, `${instanceId}-${attempt}.ckpt`);
+}
+
+/**
+ * Stores the checkpoint of an attempt: `write` fills a temporary file of `checkpointDir` (and may throw to refuse
+ * it), which is then renamed into place — never a half-written archive under the final name — and the older
+ * checkpoints of the instance, superseded, are removed (best effort).
+ */
+export async function storeCheckpoint(checkpointDir: string, ref: { taskUuid: string; instanceId: number; attempt: number }, write: (tmp: string) => Promise<void>): Promise<void> {
+  const file = checkpointFilePath(checkpointDir, ref.taskUuid, ref.instanceId, ref.attempt);
+  const tmp = join(checkpointDir, 'tmp', `${randomUUID()}.part`);
+  try {
+    await mkdir(dirname(tmp), { recursive: true });
+    await write(tmp);
+    await mkdir(dirname(file), { recursive: true });
+    await rename(tmp, file);
+  } catch (e) {
+    await rm(tmp, { force: true }).catch(() => undefined);
+    throw e;
+  }
+  for (const name of await readdir(join(checkpointDir, ref.taskUuid)).catch(() => [] as string[])) {
+    const m = /^(\d+)-(\d+)\.ckpt$/.exec(name);
+    if (m && Number(m[1]) === ref.instanceId && Number(m[2]) < ref.attempt) await rm(join(checkpointDir, ref.taskUuid, name), { force: true }).catch(() => undefined);
+  }
+}
+
+/**
+ * The checkpoint of attempt `from` that attempt `attempt` of an instance is to restore: its file and size when
+ * stored; `pending` while on its way (the loop awaits it); `none` when there is none to wait for (never ordered,
+ * given up — the attempt marked cancelled — or not an earlier attempt).
+ */
+export async function findCheckpoint(
+  store: Store,
+  checkpointDir: string,
+  ref: { taskUuid: string; instanceId: number; attempt: number },
+  from: number,
+): Promise<{ file: string; size: number } | 'pending' | 'none'> {
+  if (from >= ref.attempt || !PLAIN_ID.test(ref.taskUuid)) return 'none';
+  const file = checkpointFilePath(checkpointDir, ref.taskUuid, ref.instanceId, from);
+  const st = await stat(file).catch(() => null);
+  if (st?.isFile()) return { file, size: st.size };
+  const attempts = await store.listAttempts(SYSTEM, ref.taskUuid, ref.instanceId);
+  const earlier = attempts.find((x) => x.attempt === from);
+  const inst = await store.getInstance(SYSTEM, ref.taskUuid, ref.instanceId);
+  if (!earlier || earlier.state === 'cancelled' || checkpointPointer(inst?.info)?.attempt !== from) return 'none';
+  return 'pending';
+}
 /** How often checkpoint directories of finished or deleted tasks are swept, ms. */
 const CHECKPOINT_SWEEP_MS = 10 * 60_000;
 
@@ -94,9 +153,8 @@ export const deviceFileRoutes: FastifyPluginAsync<DeviceFilesOptions> = async (b
   await mkdir(join(blobs.dir, 'tmp'), { recursive: true });
   const maxUpload = opts.maxUploadBytes ?? 5 * 1024 ** 3;
   const maxCheckpoint = opts.maxCheckpointBytes ?? 2 * 1024 ** 3;
-  const checkpointDir = resolve(opts.checkpointDir ?? join(dirname(resolve(blobs.dir)), 'checkpoints'));
+  const checkpointDir = resolve(opts.checkpointDir ?? defaultCheckpointDir(blobs.dir));
   await mkdir(join(checkpointDir, 'tmp'), { recursive: true });
-  const checkpointFile = (taskUuid: string, instanceId: number, attempt: number): string => join(checkpointDir, taskUuid, `${instanceId}-${attempt}.ckpt`);
   let lastSweep = Date.now();
   /** Removes the checkpoints of tasks that ended or are gone (best effort). */
   const sweepCheckpoints = async (): Promise<void> => {
@@ -260,7 +318,6 @@ export const deviceFileRoutes: FastifyPluginAsync<DeviceFilesOptions> = async (b
       if (!task || task.checkpoint !== 'snapshot') throw gone;
       const declared = req.headers['content-length'] === undefined ? undefined : Number(req.headers['content-length']);
       if (declared !== undefined && declared > maxCheckpoint) throw new HttpError('TOO_LARGE', `the checkpoint is over ${maxCheckpoint} bytes`);
-      const tmp = join(checkpointDir, 'tmp', `${randomUUID()}.part`);
       let size = 0;
       const limit = new Transform({
         transform(chunk: Buffer, _enc, cb) {
@@ -270,20 +327,14 @@ export const deviceFileRoutes: FastifyPluginAsync<DeviceFilesOptions> = async (b
         },
       });
       try {
-        await pipeline(req.raw, limit, createWriteStream(tmp, { mode: 0o600 }));
-        if (declared !== undefined && size !== declared) throw new HttpError('BAD_REQUEST', `received ${size} bytes of the ${declared} announced`);
-        const file = checkpointFile(p.taskUuid, p.instanceId, p.attempt);
-        await mkdir(dirname(file), { recursive: true });
-        await rename(tmp, file);
+        // Older checkpoints of the instance are superseded (storeCheckpoint removes them).
+        await storeCheckpoint(checkpointDir, p, async (tmp) => {
+          await pipeline(req.raw, limit, createWriteStream(tmp, { mode: 0o600 }));
+          if (declared !== undefined && size !== declared) throw new HttpError('BAD_REQUEST', `received ${size} bytes of the ${declared} announced`);
+        });
       } catch (e) {
-        await rm(tmp, { force: true }).catch(() => undefined);
         if (e instanceof HttpError) throw e;
         throw new HttpError('UNAVAILABLE', `checkpoint not stored: ${(e as Error).message}: send it again`);
-      }
-      // Older checkpoints of the instance are superseded.
-      for (const name of await readdir(join(checkpointDir, p.taskUuid)).catch(() => [] as string[])) {
-        const m = /^(\d+)-(\d+)\.ckpt$/.exec(name);
-        if (m && Number(m[1]) === p.instanceId && Number(m[2]) < p.attempt) await rm(join(checkpointDir, p.taskUuid, name), { force: true });
       }
       if (Date.now() - lastSweep >= CHECKPOINT_SWEEP_MS) {
         lastSweep = Date.now();
@@ -305,17 +356,11 @@ export const deviceFileRoutes: FastifyPluginAsync<DeviceFilesOptions> = async (b
     async (req, reply) => {
       const p = req.params;
       await held(req, p);
-      const none = notFound(`checkpoint of attempt ${p.from}`);
-      if (p.from >= p.attempt || !PLAIN_ID.test(p.taskUuid)) throw none;
-      const file = checkpointFile(p.taskUuid, p.instanceId, p.from);
-      const st = await stat(file).catch(() => null);
-      if (st?.isFile()) return reply.header('content-length', String(st.size)).type('application/octet-stream').send(createReadStream(file));
       // Not here: on its way, unless the loop gave it up (the attempt marked cancelled) or never ordered it.
-      const attempts = await store.listAttempts(SYSTEM, p.taskUuid, p.instanceId);
-      const from = attempts.find((x) => x.attempt === p.from);
-      const inst = await store.getInstance(SYSTEM, p.taskUuid, p.instanceId);
-      if (!from || from.state === 'cancelled' || checkpointPointer(inst?.info)?.attempt !== p.from) throw none;
-      throw new HttpError('UNAVAILABLE', `the checkpoint of attempt ${p.from} has not arrived yet`);
+      const found = await findCheckpoint(store, checkpointDir, p, p.from);
+      if (found === 'none') throw notFound(`checkpoint of attempt ${p.from}`);
+      if (found === 'pending') throw new HttpError('UNAVAILABLE', `the checkpoint of attempt ${p.from} has not arrived yet`);
+      return reply.header('content-length', String(found.size)).type('application/octet-stream').send(createReadStream(found.file));
     },
   );
 };
