@@ -476,6 +476,49 @@ test('fleet loop: a checkpoint still on its way at a coordinator restart is awai
   }
 });
 
+test('fleet loop: a restart that adopts work in flight keeps the checkpoint an adopted attempt restores: honoured when it arrives, restored by the attempt after it', async () => {
+  const warnings: string[] = [];
+  const w = await world(100, { checkpointGraceS: 3, checkpointTimeoutS: 300, requeueInFlightAtStart: false, hooks: { onWarning: (m) => warnings.push(m) } }, true);
+  const both = async (): Promise<void> => {
+    w.link.telemetry('h1', w.now.ms, 16);
+    w.link.telemetry('h2', w.now.ms, 16);
+    await w.loop.tick(w.now.ms);
+    w.now.ms += 60_000;
+  };
+  try {
+    await w.store.upsertRegistry({ id: 'room2', kind: 'room', siteId: 'site', name: 'room2', spec: { archetype: 'dwelling-1974-1982', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 } });
+    await w.store.upsertRegistry({ id: 'h2', kind: 'heater', siteId: 'site', parentId: 'room2', name: 'h2', spec: { boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 495 } });
+    const uuid = await w.submit({ instanceCount: 1, checkpoint: 'snapshot' });
+    await w.tick();
+    const [a] = w.link.starts();
+    w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution', progress: 25 });
+    await w.tick();
+    w.loop.orderMove({ taskUuid: uuid, instanceId: a.instanceId, deviceId: 'h2', board: 0 });
+    await both();
+    const b = w.link.starts().find((x) => x.attempt === 2);
+    assert.deepEqual(b?.restore, { attempt: 1, waitS: 330 });
+    // Heater 2 stages attempt 2 (it waits for the checkpoint); the coordinator restarts and adopts attempt 2.
+    w.link.report(b, 1, w.now.ms, { state: 'running', phase: 'download', deviceId: 'h2' });
+    await both();
+    await w.restart();
+    w.link.report(b, 2, w.now.ms, { state: 'running', phase: 'download', deviceId: 'h2' });
+    await both();
+    // Heater 1 sends the checkpoint now: the new process takes it for attempt 2 (no kill, nothing given up).
+    w.link.report(a, 2, w.now.ms, { state: 'checkpointed', phase: 'checkpoint', checkpoint: { size: 1024, files: 2 }, deviceId: 'h1' });
+    for (let k = 0; k < 6; k++) await both();
+    assert.ok(!w.link.sent.some((x) => x.command.kind === 'kill'), 'no attempt is told to stop');
+    assert.ok(!warnings.some((m) => m.includes('lost')), warnings.join('\n'));
+    assert.equal((await w.store.getInstance(SYSTEM, uuid, 0))?.attempt, 2, 'attempt 2 was adopted, not requeued');
+    // Moved again before its process ran, attempt 2 has no state of its own: the attempt after it restores attempt 1's.
+    w.loop.orderMove({ taskUuid: uuid, instanceId: a.instanceId, deviceId: 'h1', board: 0 });
+    await both();
+    const c = w.link.starts().find((x) => x.attempt === 3);
+    assert.deepEqual(c?.restore, { attempt: 1, waitS: 330 }, 'the checkpoint the adopted attempt was to restore is restored by the next one');
+  } finally {
+    await w.close();
+  }
+});
+
 test('fleet loop: a checkpoint awaited across a coordinator restart is given up the timeout after it was ordered, not after the restart', async () => {
   const { w, warnings, hot, uuid, evictedMs: orderedMs } = await evictedWithCheckpoint(150);
   try {
