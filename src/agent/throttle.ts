@@ -6,14 +6,12 @@
 // the process group. The pure part (share, duty schedule, quota, mount parsing) has no I/O.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { BoardModel } from '../physics/board.ts';
+import { MIN_SHARE } from '../physics/board.ts';
 
 /** Period of the SIGSTOP/SIGCONT duty cycle, ms. */
 export const DUTY_PERIOD_MS = 100;
 /** Period of the cgroup CPU quota, µs. */
 export const CPU_PERIOD_US = 100_000;
-/** Smallest share granted (a level whose computed share is below it still lets the instance progress). */
-export const MIN_SHARE = 0.01;
 /**
  * When the cgroup throttle moves the group's processes into its cgroup, ms after it made it; then every
  * SWEEP_EVERY_MS. Only processes forked before the first move can be outside (later ones inherit the cgroup), so
@@ -25,18 +23,8 @@ const SWEEP_EVERY_MS = 30_000;
 // ---------------------------------------------------------------------------------------------------------------
 // Pure
 
-/**
- * CPU share (0..1] of full-speed CPU that makes a board at the top frequency draw the power of `level` at full
- * utilisation: dynWByLevel[level] / dynTopW. 1 at the top level (and for a level out of range or a board whose
- * dynamic span is zero), never below {@link MIN_SHARE}. Pure.
- */
-export function levelShare(board: Pick<BoardModel, 'levels' | 'dynWByLevel' | 'dynTopW'>, level: number): number {
-  const top = board.levels - 1;
-  if (!Number.isInteger(level) || level >= top || level < 0 || !(board.dynTopW > 0)) return 1;
-  const s = board.dynWByLevel[level] / board.dynTopW;
-  if (!(s < 1)) return 1;
-  return Math.max(MIN_SHARE, s);
-}
+// levelShare (the share that holds a level) lives with the board model: the live loop's throughput model uses it too.
+export { levelShare, MIN_SHARE } from '../physics/board.ts';
 
 /** One duty cycle: the group runs runMs, then is stopped stopMs. */
 export interface DutyCycle {

@@ -136,3 +136,21 @@ export function boardPower(m: BoardModel, op: BoardOperatingPoint, field = 'boar
   const powerW = boardPowerW(m, code, level, u);
   return { powerW, heatW: powerW, throughput: boardThroughput(m, code, level, u) };
 }
+
+/** Smallest CPU share a level is held to (a level whose computed share is below it still lets the instance progress). */
+export const MIN_SHARE = 0.01;
+
+/**
+ * CPU share (0..1] of full-speed CPU that makes a board at the top frequency draw the power of `level` at full
+ * utilisation: dynWByLevel[level] / dynTopW. 1 at the top level (and for a level out of range or a board whose
+ * dynamic span is zero), never below {@link MIN_SHARE}. Hardware without frequency control of
+ * ours (the agents: see agent/throttle.ts) holds a level by this share, so it is also the level's throughput there.
+ */
+export function levelShare(board: Pick<BoardModel, 'levels' | 'dynWByLevel' | 'dynTopW'>, level: number): number {
+  const top = board.levels - 1;
+  if (!Number.isInteger(level) || level >= top || level < 0 || !(board.dynTopW > 0)) return 1;
+  const s = board.dynWByLevel[level] / board.dynTopW;
+  if (!(s < 1)) return 1;
+  return Math.max(MIN_SHARE, s);
+}
+

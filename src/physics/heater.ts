@@ -1,6 +1,6 @@
 // Computing heater: several boards plus an optional resistive booster, derated by the radiator body temperature;
 // scalar fast paths for struct-of-arrays kernels and a planner that turns a heat request (W) into boards and levels.
-import { createBoardModel, boardPower, DEFAULT_BOARD } from './board.ts';
+import { createBoardModel, boardPower, DEFAULT_BOARD, levelShare } from './board.ts';
 import type { BoardModel, BoardOperatingPoint, BoardParams } from './board.ts';
 import { InvalidParameterError, requireFinite } from './errors.ts';
 
@@ -301,3 +301,14 @@ export function planHeat(h: HeaterModel, requestW: number, opts: HeatPlanOptions
   };
 }
 
+/**
+ * The same heater on hardware that holds a frequency level by CPU share at the top clock instead of by its clock
+ * (our agents: agent/throttle.ts): each level draws the same power, and its throughput — `relFreqByLevel`, what the
+ * schedulers and heaterThroughput read — is the level's CPU share (levelShare), below its relative frequency when
+ * dynamic power grows faster than the clock (default board: 0.125 against 0.5 at the lowest level).
+ */
+export function shareThrottledHeater(h: HeaterModel): HeaterModel {
+  const b = h.board;
+  const relFreqByLevel = Float64Array.from({ length: b.levels }, (_, l) => levelShare(b, l));
+  return { ...h, board: { ...b, relFreqByLevel } };
+}

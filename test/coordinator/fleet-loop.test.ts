@@ -13,7 +13,9 @@ import { SYSTEM, type Store } from '../../src/coordinator/store/types.ts';
 import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { prepareTask, abortTask } from '../../src/coordinator/api/task-ops.ts';
 import type { TaskCreate } from '../../src/protocol/tasks.ts';
-import { FleetLoop, type FleetLoopOptions } from '../../src/coordinator/fleet/loop.ts';
+import { FleetLoop, liveHeaterModel, type FleetLoopOptions } from '../../src/coordinator/fleet/loop.ts';
+import { levelShare } from '../../src/physics/board.ts';
+import { createHeaterModel, heaterPowerW } from '../../src/physics/heater.ts';
 import { InvalidParameterError } from '../../src/physics/errors.ts';
 import { OVERFLOW_DEVICE, type DeviceLink, type Inbox } from '../../src/coordinator/fleet/link.ts';
 import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
@@ -568,4 +570,15 @@ test('fleet loop: a device that appears or comes back gets its setpoint and powe
   } finally {
     await w.close();
   }
+});
+
+test('fleet loop: the policy sees a level throughput as the agents run it, its CPU share at the top clock (and the same power)', () => {
+  const live = liveHeaterModel(3);
+  const clocked = createHeaterModel({ boards: 3 });
+  assert.equal(live.boards, 3);
+  for (let l = 0; l < live.board.levels; l++) {
+    assert.equal(live.board.relFreqByLevel[l], levelShare(clocked.board, l), `level ${l}`);
+    assert.equal(heaterPowerW(live, 3, l, 1, 0, 20), heaterPowerW(clocked, 3, l, 1, 0, 20));
+  }
+  assert.ok(live.board.relFreqByLevel[0] < clocked.board.relFreqByLevel[0] / 2);
 });

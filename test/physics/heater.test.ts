@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { createHeaterModel, derateFactor, heaterPower, heaterPowerW, heaterThroughput, planHeat, QC1_HEATER } from '../../src/physics/heater.ts';
+import { createHeaterModel, derateFactor, heaterPower, heaterPowerW, heaterThroughput, planHeat, QC1_HEATER, shareThrottledHeater } from '../../src/physics/heater.ts';
+import { levelShare } from '../../src/physics/board.ts';
 import { InvalidParameterError } from '../../src/physics/errors.ts';
 
 const h = createHeaterModel();
@@ -138,4 +139,19 @@ void test('invalid heater parameters are rejected naming the field', () => {
   bad({ board: { idleW: 100, maxW: 50 } }, 'heater.board.idleW');
   assert.throws(() => planHeat(h, NaN), (e: unknown) => e instanceof InvalidParameterError && e.field === 'requestW');
   assert.throws(() => planHeat(h, 100, { currentBoards: 7 }), (e: unknown) => e instanceof InvalidParameterError && e.field === 'currentBoards');
+});
+
+test('a heater held by CPU share: same power at every level, throughput the level share', () => {
+  const h = createHeaterModel({ boards: 3, boosterW: 200 });
+  const s = shareThrottledHeater(h);
+  const b = h.board;
+  for (let l = 0; l < b.levels; l++) {
+    assert.equal(s.board.relFreqByLevel[l], levelShare(b, l));
+    for (const u of [0.3, 1]) assert.equal(heaterPowerW(s, 2, l, u, 0.5, 20), heaterPowerW(h, 2, l, u, 0.5, 20), `level ${l}`);
+    assert.equal(heaterThroughput(s, 2, l, 1, 20), 2 * levelShare(b, l));
+  }
+  assert.equal(s.board.relFreqByLevel[b.levels - 1], 1, 'the top level runs at full speed either way');
+  // Power grows faster than the clock: a low level computes less than its relative frequency says.
+  assert.ok(s.board.relFreqByLevel[0] < 0.5 * b.relFreqByLevel[0], `${s.board.relFreqByLevel[0]} vs ${b.relFreqByLevel[0]}`);
+  assert.equal(h.board.relFreqByLevel[0], b.relFreqByLevel[0], 'the original model is untouched');
 });

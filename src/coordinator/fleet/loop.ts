@@ -4,7 +4,7 @@
 // It never reads a clock: `tick(nowMs)` is called by a timer (or a test) with the time.
 import { createPiController, type PiController } from '../../control/pi.ts';
 import { DEFAULT_COMFORT, type HeatRequest } from '../../control/types.ts';
-import { createHeaterModel, type HeaterModel } from '../../physics/heater.ts';
+import { createHeaterModel, shareThrottledHeater, type HeaterModel } from '../../physics/heater.ts';
 import { COORDINATOR_SEQ_BASE, type DeviceCommand, type DeviceReport, type InstanceReport } from '../../protocol/device.ts';
 import { canTransition, isFinalState, stateFromInstances, dependencyGate, type TaskStateName } from '../../protocol/task-state.ts';
 import { allocateFleetView, createInstanceTable, createPolicy, growInstanceTable, type FleetViewBuffer, type PolicyName } from '../../scheduler/index.ts';
@@ -158,6 +158,16 @@ export interface TickResult {
   finished: number;
   queued: number;
   running: number;
+}
+
+/**
+ * The heater model the live loop's policy sees for a device of `boards` boards: our agents hold a frequency level by
+ * CPU share at the top clock (agent/throttle.ts), so a level's throughput is its share (shareThrottledHeater), not
+ * its relative frequency — with the latter a policy would think a low level computes up to four times faster than
+ * it does, and place deadline work where it cannot finish.
+ */
+export function liveHeaterModel(boards: number): HeaterModel {
+  return shareThrottledHeater(createHeaterModel({ boards }));
 }
 
 /** Sequence of the "requeued at coordinator start" event: above any the coordinator issues during an attempt. */
@@ -385,7 +395,7 @@ export class FleetLoop {
         row,
         index: devices.length,
         kind,
-        model: createHeaterModel({ boards }),
+        model: liveHeaterModel(boards),
         coresPerBoard: Math.max(1, Math.round(num('coresPerBoard', 4))),
         memoryMBPerBoard: num('memoryMBPerBoard', 8192),
         gpu: spec.gpu === true,
