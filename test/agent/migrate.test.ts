@@ -20,22 +20,11 @@ import { packCheckpoint, unpackCheckpoint } from '../../src/agent/checkpoint.ts'
 import { until } from '../helpers/until.ts';
 import { OVERFLOW_DEVICE } from '../../src/coordinator/fleet/link.ts';
 import { InvalidParameterError } from '../../src/physics/errors.ts';
+import { COUNTER } from '../helpers/counter.ts';
 
 const OPERATOR = 'hth_migrate_test_operator_token_0123456789';
 const A = 'demo-heater-1';
 const B = 'demo-heater-2';
-
-/**
- * Counts from what `count` holds to 40, one step per 0.2 s, writing each step to `count`; on SIGTERM it saves the
- * count and exits (what a checkpointable program does). At the end it writes where this run started.
- */
-const COUNTER = [
-  "n=$(cat count 2>/dev/null || echo 0); start=$n",
-  "trap 'echo $n > count; echo \"saved $n\"; exit 143' TERM",
-  'echo "resume from $start"',
-  'while [ $n -lt 40 ]; do n=$((n+1)); echo $n > count; echo "count $n"; sleep 0.2; done',
-  'echo "done $n started at $start" > result.txt',
-].join('\n');
 
 interface Running {
   agent: Agent;

@@ -13,20 +13,9 @@ import { SYSTEM } from '../../src/coordinator/store/types.ts';
 import { localExecutor } from '../../src/cli/local-fleet.ts';
 import { checkpointFilePath, defaultCheckpointDir } from '../../src/coordinator/api/device-files.ts';
 import { until } from '../helpers/until.ts';
+import { COUNTER } from '../helpers/counter.ts';
 
 const OPERATOR = 'hth_local_checkpoint_test_operator_0123456';
-
-/**
- * Counts from what `count` holds to 40, one step per 0.2 s, writing each step to `count`; on SIGTERM it saves the
- * count and exits (what a checkpointable program does). At the end it writes where this run started.
- */
-const COUNTER = [
-  "n=$(cat count 2>/dev/null || echo 0); start=$n",
-  "trap 'echo $n > count; echo \"saved $n\"; exit 143' TERM",
-  'echo "resume from $start"',
-  'while [ $n -lt 40 ]; do n=$((n+1)); echo $n > count; echo "count $n"; sleep 0.2; done',
-  'echo "done $n started at $start" > result.txt',
-].join('\n');
 
 test('local executor: a checkpointable instance moved from heater A resumes on heater B from the count it had reached', { timeout: 60_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-local-ckpt-'));

@@ -428,9 +428,10 @@ test('fleet loop: a checkpoint received before a coordinator restart is restored
   }
 });
 
-test('fleet loop: a checkpoint still on its way at a coordinator restart is awaited by the next attempt, and honoured when the old heater reports it after the restart', async () => {
+/** A world on a store file with a second heater (h2, in room2); `both` passes a minute with both rooms cold. */
+async function twoHeaterWorld(options: Partial<FleetLoopOptions>): Promise<{ w: World; warnings: string[]; both: () => Promise<void> }> {
   const warnings: string[] = [];
-  const w = await world(100, { checkpointGraceS: 3, checkpointTimeoutS: 300, hooks: { onWarning: (m) => warnings.push(m) } }, true);
+  const w = await world(100, { ...options, hooks: { onWarning: (m) => warnings.push(m) } }, true);
   const both = async (): Promise<void> => {
     w.link.telemetry('h1', w.now.ms, 16);
     w.link.telemetry('h2', w.now.ms, 16);
@@ -440,6 +441,16 @@ test('fleet loop: a checkpoint still on its way at a coordinator restart is awai
   try {
     await w.store.upsertRegistry({ id: 'room2', kind: 'room', siteId: 'site', name: 'room2', spec: { archetype: 'dwelling-1974-1982', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 } });
     await w.store.upsertRegistry({ id: 'h2', kind: 'heater', siteId: 'site', parentId: 'room2', name: 'h2', spec: { boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 495 } });
+  } catch (e) {
+    await w.close();
+    throw e;
+  }
+  return { w, warnings, both };
+}
+
+test('fleet loop: a checkpoint still on its way at a coordinator restart is awaited by the next attempt, and honoured when the old heater reports it after the restart', async () => {
+  const { w, warnings, both } = await twoHeaterWorld({ checkpointGraceS: 3, checkpointTimeoutS: 300 });
+  try {
     const uuid = await w.submit({ instanceCount: 1, checkpoint: 'snapshot' });
     await w.tick();
     const [a] = w.link.starts();
@@ -479,17 +490,8 @@ test('fleet loop: a checkpoint still on its way at a coordinator restart is awai
 });
 
 test('fleet loop: a restart that adopts work in flight keeps the checkpoint an adopted attempt restores: honoured when it arrives, restored by the attempt after it', async () => {
-  const warnings: string[] = [];
-  const w = await world(100, { checkpointGraceS: 3, checkpointTimeoutS: 300, requeueInFlightAtStart: false, hooks: { onWarning: (m) => warnings.push(m) } }, true);
-  const both = async (): Promise<void> => {
-    w.link.telemetry('h1', w.now.ms, 16);
-    w.link.telemetry('h2', w.now.ms, 16);
-    await w.loop.tick(w.now.ms);
-    w.now.ms += 60_000;
-  };
+  const { w, warnings, both } = await twoHeaterWorld({ checkpointGraceS: 3, checkpointTimeoutS: 300, requeueInFlightAtStart: false });
   try {
-    await w.store.upsertRegistry({ id: 'room2', kind: 'room', siteId: 'site', name: 'room2', spec: { archetype: 'dwelling-1974-1982', areaM2: 20, comfortC: 20, setbackC: 16, minC: 16, maxC: 23, safetyC: 28 } });
-    await w.store.upsertRegistry({ id: 'h2', kind: 'heater', siteId: 'site', parentId: 'room2', name: 'h2', spec: { boards: 3, coresPerBoard: 4, memoryMBPerBoard: 8192, gpu: false, maxW: 495 } });
     const uuid = await w.submit({ instanceCount: 1, checkpoint: 'snapshot' });
     await w.tick();
     const [a] = w.link.starts();
