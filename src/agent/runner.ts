@@ -152,6 +152,8 @@ export function wallTimeLimit(limitS: number | undefined, over: () => boolean, e
 }
 /** How long to wait for the output pipes to close after the command exited (a process that left the group may hold them). */
 const CLOSE_GRACE_MS = 2000;
+/** How long `done` waits for the killed group's last members to finish exiting. */
+const GROUP_GONE_WAIT_MS = 2000;
 
 /** Signals a process can die of (default action terminate or core), by number, for the 128+n convention. */
 const FATAL_SIGNALS: ReadonlyMap<number, string> = (() => {
@@ -330,6 +332,20 @@ function groupMembers(pgid: number): number[] {
   return out;
 }
 
+/** Calls `then` once no live member of the group is left, polling /proc, or after `maxMs` whatever is left. */
+function whenGroupGone(pgid: number, maxMs: number, then: () => void): void {
+  if (pgid <= 0 || groupMembers(pgid).length === 0) {
+    then();
+    return;
+  }
+  const until = performance.now() + maxMs;
+  const poll = (): void => {
+    if (groupMembers(pgid).length === 0 || performance.now() >= until) then();
+    else setTimeout(poll, 10);
+  };
+  setTimeout(poll, 10);
+}
+
 /** Children's user+system seconds from the output of the shell's `times` builtin (second line), or null. */
 function parseTimes(text: string): number | null {
   const line = text.split('\n')[1];
@@ -488,6 +504,11 @@ export function startProcess(spec: RunSpec, sinks: RunSinks, clock: () => number
   const finish = (): void => {
     if (settled) return;
     settled = true;
+    // The group was SIGKILLed at exit; a member may still be on its way out (a pid namespace's init sleeps until
+    // its namespace is reaped). `done` means the group is gone, so wait for that, bounded.
+    whenGroupGone(pid, GROUP_GONE_WAIT_MS, settle);
+  };
+  const settle = (): void => {
     output.flush();
     const exact = killed ? null : parseTimes(timesText);
     finalCpuS = exact ?? sampledTicks / ticksPerS();
