@@ -58,7 +58,8 @@ test('customer story: account, input upload, 4-instance docker-batch task, stdou
       profile: 'docker-batch',
       instanceCount: 4,
       constants: [
-        { key: 'DOCKER_CMD', value: 'echo "hello from ${INSTANCE_ID} of ${QSIZE}"; cat params/scenario.txt; echo "pnl=${INSTANCE_ID}00" > result-${INSTANCE_ID}.txt' },
+        // The sleep makes each attempt's bill at least a micro-euro (the unit credits are kept in), whatever the machine's speed.
+        { key: 'DOCKER_CMD', value: 'echo "hello from ${INSTANCE_ID} of ${QSIZE}"; cat params/scenario.txt; echo "pnl=${INSTANCE_ID}00" > result-${INSTANCE_ID}.txt; sleep 1' },
         { key: 'DOCKER_REPO', value: 'library/ubuntu' },
       ],
       resourceBuckets: ['risk-inputs'],
@@ -103,7 +104,8 @@ test('customer story: account, input upload, 4-instance docker-batch task, stdou
     assert.ok(facts.json.total_reused_energy_Wh > 0, facts.text);
     assert.equal(facts.json.PUE, 1);
     assert.ok(facts.json.saved_carbon_footprint_compute_heat > 0, facts.text);
-    // The work was billed: credits went down from 50 €.
+    // The work was billed: credits went down from 50 € (an attempt is billed to the micro-euro: one of a few
+    // milliseconds costs nothing).
     const info = await api('GET', '/info', token);
     assert.ok(info.json.credits < 50 && info.json.credits > 0, info.text);
     // The attempts carry the accounting the carbon facts used.
