@@ -2,7 +2,9 @@
 // the one part allowed to join the coordinator (store, blobs) and the agent's runner and sandbox. Each registered heater or boiler becomes a
 // device on this machine that runs its instances as real processes (runner.ts), stages inputs from the
 // account's buckets and uploads results to its result bucket, draws board power from the CPU time its processes
-// really used, and heats a simulated room (the physics room model) or tank with it. It speaks the device contract
+// really used, and heats a simulated room (the physics room model) or tank with it. Like an agent on hardware that
+// keeps its top clock, it holds each power level by the CPU share that draws the level's power (runner.ts
+// setCpuShare, physics/board.ts levelShare), books power at the top clock from the measured CPU and bills the share. It speaks the device contract
 // of protocol/device.ts to the live loop through the DeviceLink interface, like an agent over MQTT will —
 // checkpoints included: a checkpointing kill saves the working directory where the device routes keep agents'
 // checkpoints (device-files.ts's checkpointFilePath), and a start that restores one unpacks it before the process runs.
@@ -11,7 +13,7 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { archetypeModel } from '../physics/building.ts';
 import { dwellingRoom, officeRoom, radiatorForPower, type Era, type RoomArchetype } from '../physics/archetypes.ts';
-import { BoardState, boardPowerW } from '../physics/board.ts';
+import { BoardState, boardPowerW, levelShare } from '../physics/board.ts';
 import { stepDiscrete, type DiscreteStateSpaceFoh } from '../physics/discretise.ts';
 import { createHeaterModel, type HeaterModel } from '../physics/heater.ts';
 import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../protocol/device.ts';
@@ -40,6 +42,11 @@ export interface LocalFleetOptions {
   outdoorC?: (ms: number) => number;
   /** Keep working directories after the attempt (debugging). Default false. */
   keepWorkDirs?: boolean;
+  /**
+   * How processes are held to a level's CPU share (runner.ts RunSpec.throttle): 'auto' (a cgroup CPU quota where one
+   * can be made, else a SIGSTOP/SIGCONT duty cycle) or 'signals' (the duty cycle). Default 'auto'.
+   */
+  throttle?: 'auto' | 'signals';
   /** Something went wrong on the device side that it survived. */
   onWarning?: (message: string) => void;
 }
@@ -76,6 +83,9 @@ interface Attempt {
   cpuReportedS: number;
   lastCpuS: number;
   utilisation: number;
+  /** CPU share the process is held to now (levelShare of the device's level), and share × booked seconds since the last report. */
+  share: number;
+  shareS: number;
   progress: number | undefined;
   progressRes: RegExp[];
   startedMs: number;
@@ -128,6 +138,7 @@ export class LocalFleet implements LocalExecutor {
   private readonly stepS: number;
   private readonly outdoorC: (ms: number) => number;
   private readonly keep: boolean;
+  private readonly throttle: 'auto' | 'signals';
   private readonly warn: (m: string) => void;
   private readonly devices = new Map<string, LocalDevice>();
   private inbox: Inbox = { reports: [], instances: [] };
@@ -145,6 +156,7 @@ export class LocalFleet implements LocalExecutor {
     this.stepS = o.stepS ?? 10;
     this.outdoorC = o.outdoorC ?? (() => 5);
     this.keep = o.keepWorkDirs ?? false;
+    this.throttle = o.throttle ?? 'auto';
     this.warn = o.onWarning ?? (() => undefined);
     const caps = sandboxCapabilities();
     this.sandbox = caps.bwrap ? 'bubblewrap' : caps.prlimit ? 'process group + prlimit' : 'process group';
@@ -237,6 +249,8 @@ export class LocalFleet implements LocalExecutor {
           cpuReportedS: 0,
           lastCpuS: 0,
           utilisation: 0,
+          share: levelShare(dev.model.board, dev.level),
+          shareS: 0,
           progress: undefined,
           progressRes: compileProgress(a.progressRegexes),
           startedMs: dev.lastStepMs,
@@ -297,6 +311,7 @@ export class LocalFleet implements LocalExecutor {
         dev.booster = command.booster;
         dev.filler = command.filler.slice(0, dev.model.boards);
         dev.resistiveW = command.resistiveW;
+        this.applyShares(dev);
         return;
       case 'setpoint':
         dev.setpointC = command.setpointC;
@@ -394,9 +409,12 @@ export class LocalFleet implements LocalExecutor {
         continue;
       }
       run.utilisation = Math.min(1, used / (dtS * Math.max(1, run.a.cores)));
-      const w = run.paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, dev.level, run.utilisation);
+      // The process ran at the top clock (held to the level by its CPU share): its power is the top level's at the
+      // utilisation it reached.
+      const w = run.paused || !run.handle ? bm.idleW : boardPowerW(bm, BoardState.active, bm.levels - 1, run.utilisation);
       run.energyWh += (w * dtS) / 3600;
       run.wallS += dtS;
+      run.shareS += run.share * dtS;
       run.accountedWallS += dtS;
       computeW += w;
       busy++;
@@ -419,9 +437,10 @@ export class LocalFleet implements LocalExecutor {
     if (!(tailS > 0)) return;
     const bm = dev.model.board;
     const cpuS = Math.max(0, exit.cpuTimeS - run.lastCpuS);
-    const w = run.paused ? bm.idleW : boardPowerW(bm, BoardState.active, dev.level, Math.min(1, cpuS / (tailS * Math.max(1, run.a.cores))));
+    const w = run.paused ? bm.idleW : boardPowerW(bm, BoardState.active, bm.levels - 1, Math.min(1, cpuS / (tailS * Math.max(1, run.a.cores))));
     run.energyWh += (w * tailS) / 3600;
     run.wallS += tailS;
+    run.shareS += run.share * tailS;
     run.accountedWallS += tailS;
   }
 
@@ -432,11 +451,11 @@ export class LocalFleet implements LocalExecutor {
     }
     const cpu = run.handle ? run.handle.cpuTimeS() : run.lastCpuS;
     const execS = Math.max(0, cpu - run.cpuReportedS);
-    const dev = this.devices.get(run.deviceId);
-    const bm = dev?.model.board;
-    const level = dev ? dev.level : 0;
-    const clockRatio = bm ? bm.relFreqByLevel[level] : 1;
-    const ghz = bm ? bm.freqLevelsGHz[level] : 0;
+    const bm = this.devices.get(run.deviceId)?.model.board;
+    // CPU seconds ran at the top clock; the clock ratio billed is the share the process was held to, time-weighted
+    // (as an agent reports it).
+    const ghz = bm ? bm.freqLevelsGHz[bm.levels - 1] : 0;
+    const clockRatio = Math.min(1, Math.max(0, run.wallS > 0 ? run.shareS / run.wallS : run.share));
     const hasUsage = run.energyWh > 0 || run.wallS > 0 || execS > 0;
     const hasOutput = run.stdout !== '' || run.stderr !== '';
     if (!hasUsage && !hasOutput && Object.keys(extra).length === 0) return;
@@ -455,6 +474,7 @@ export class LocalFleet implements LocalExecutor {
       rep.clockRatio = clockRatio;
       run.energyWh = 0;
       run.wallS = 0;
+      run.shareS = 0;
       run.cpuReportedS += execS;
     }
     if (run.progress !== undefined && rep.progress === undefined) rep.progress = run.progress;
@@ -486,7 +506,7 @@ export class LocalFleet implements LocalExecutor {
       // HOME is the working directory too: a task never writes into the coordinator user's home.
       const env = { ...a.env, TASK_PATH: run.workDir, HOME: run.workDir };
       run.handle = startProcess(
-        { command: expandCommand(a.command, env), env, workDir: run.workDir, limits: a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : undefined },
+        { command: expandCommand(a.command, env), env, workDir: run.workDir, limits: a.wallTimeLimitS ? { wallTimeS: a.wallTimeLimitS } : undefined, throttle: this.throttle },
         {
           stdout: (chunk) => {
             run.stdout += chunk;
@@ -499,6 +519,8 @@ export class LocalFleet implements LocalExecutor {
         },
       );
       if (run.paused) run.handle.pause();
+      run.share = levelShare(dev.model.board, dev.level);
+      run.handle.setCpuShare(run.share, Math.max(1, a.cores));
       this.report(run, now(), { state: 'running', phase: 'execution' });
       const exit = await run.handle.done;
       this.bookTail(dev, run, exit);
@@ -675,6 +697,18 @@ export class LocalFleet implements LocalExecutor {
       out.push({ key, size: written.size });
     }
     return out;
+  }
+
+  /**
+   * Holds every process of the device to the CPU share of its level (the top level: unthrottled). What ran before
+   * the change was booked at the old share by the last step (the loop sends its orders just after a step).
+   */
+  private applyShares(dev: LocalDevice): void {
+    const share = levelShare(dev.model.board, dev.level);
+    for (const run of dev.runs.values()) {
+      run.share = share;
+      if (run.handle && !run.exited && !run.checkpointing) run.handle.setCpuShare(share, Math.max(1, run.a.cores));
+    }
   }
 
   private killRun(run: Attempt): void {
