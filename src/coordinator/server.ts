@@ -12,7 +12,7 @@ import { FleetLoop, type FleetLoopHooks } from './fleet/loop.ts';
 import { checkLoopOptions } from './fleet/loop-options.ts';
 import { EventHub, InstanceStateFeed, RoomTelemetryAggregator, roomTelemetryView, withInstanceFeed, type HeaterPlace } from './events.ts';
 import type { CarbonSource } from './accounting/carbon.ts';
-import { EVENT_TYPES, type LiveSample, type TelemetryBatch } from '../protocol/platform.ts';
+import { EVENT_TYPES, type InstanceOutputPayload, type LiveSample, type TelemetryBatch } from '../protocol/platform.ts';
 import { seedDemoSite } from './fleet/demo-site.ts';
 import type { DeviceLink, LocalExecutor, LocalExecutorFactory } from './fleet/link.ts';
 import { startBroker, type DeviceBroker } from './bus/broker.ts';
@@ -239,6 +239,11 @@ async function startFleet(
   const onTaskState: FleetLoopHooks['onTaskState'] = async (e) => {
     await events.publish(store, { type: EVENT_TYPES.taskState, accountId: e.accountId, payload: { uuid: e.taskUuid, state: e.state }, at: e.at });
   };
+  // Instances' output goes live to the owner's streams (and operators'): one live-only event per stored chunk.
+  const onOutput: FleetLoopHooks['onOutput'] = (out) => {
+    const payload: InstanceOutputPayload = { taskUuid: out.taskUuid, instanceId: out.instanceId, attempt: out.attempt, stream: out.stream, text: out.text, at: out.at };
+    events.broadcast({ type: EVENT_TYPES.instanceOutput, accountId: out.accountId, payload, at: out.at });
+  };
   // Telemetry goes to the operators' live streams as one live-only event per tick, the latest sample per device
   // (bounded: at most one entry per device per period, never stored in the event log).
   const live = new Map<string, LiveSample>();
@@ -316,7 +321,7 @@ async function startFleet(
     checkpointGraceS: o.checkpointGraceS,
     checkpointTimeoutS: o.checkpointTimeoutS,
     requeueInFlightAtStart: executor !== undefined,
-    hooks: { onWarning: warn, onUsage, onTaskState, ...o.hooks, onTelemetry },
+    hooks: { onWarning: warn, onUsage, onTaskState, onOutput, ...o.hooks, onTelemetry },
   });
   let running: Promise<void> | undefined;
   const tick = (): Promise<void> =>

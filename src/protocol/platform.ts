@@ -25,6 +25,12 @@ export const EVENT_TYPES = {
    * {@link InstanceStatePayload}. At most one per instance per scheduling period.
    */
   instanceState: 'instance.state',
+  /**
+   * An instance wrote to its stdout or stderr (the task's owner, and operators): payload an
+   * {@link InstanceOutputPayload}, the chunk as stored. Live only (sent without an event id, never replayed): what
+   * was written before the stream opened is in `GET /tasks/{uuid}/stdout` and `/stderr`.
+   */
+  instanceOutput: 'instance.output',
   /** A device reported a sample: payload `{deviceId, time, data}` (a {@link TelemetryData}). */
   telemetry: 'telemetry',
   /** A room's setpoint or schedule changed: payload `{roomId, comfortC?, schedule?, by}`. */
@@ -587,6 +593,19 @@ export const InstanceStatePayloadSchema = Type.Object({
 });
 export type InstanceStatePayload = Static<typeof InstanceStatePayloadSchema>;
 
+/** Payload of an `instance.output` event: one chunk of an instance's output, as `GET /tasks/{uuid}/stdout` returns it. */
+export const InstanceOutputPayloadSchema = Type.Object({
+  taskUuid: Type.String(),
+  instanceId: Type.Integer(),
+  /** The attempt that wrote it. */
+  attempt: Type.Integer(),
+  stream: Type.Union([Type.Literal('stdout'), Type.Literal('stderr')]),
+  text: Type.String(),
+  /** When the device read it, ms since the epoch. */
+  at: Type.Number(),
+});
+export type InstanceOutputPayload = Static<typeof InstanceOutputPayloadSchema>;
+
 /** One room's latest figures in a `room.telemetry` event. */
 export const RoomTelemetrySchema = Type.Object({
   roomId: Type.String(),
@@ -611,6 +630,7 @@ export type RoomTelemetryBatch = Static<typeof RoomTelemetryBatchSchema>;
 export interface LiveEventPayloads {
   'task.state': TaskStatePayload;
   'instance.state': InstanceStatePayload;
+  'instance.output': InstanceOutputPayload;
   'telemetry.batch': TelemetryBatch;
   'room.telemetry': RoomTelemetryBatch;
 }

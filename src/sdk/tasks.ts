@@ -9,6 +9,7 @@ import type { Buckets, SyncReport, TransferProgress } from './buckets.ts';
 import { HearthApiError, HearthTimeoutError } from './errors.ts';
 import { streamEvents } from './events.ts';
 import { sleep, type Transport } from './http.ts';
+import { EVENT_TYPES } from '../protocol/platform.ts';
 
 /** Which output stream. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -218,6 +219,8 @@ export class Tasks {
       void (async () => {
         try {
           for await (const e of streamEvents(this.http, { signal, onOpen: () => { eventsLive = true; poke(); } })) {
+            // State changes wake the wait; output chunks (instance.output, one per instance per period) say nothing of it.
+            if (e.type === EVENT_TYPES.instanceOutput) continue;
             const p = e.payload as { uuid?: string; taskUuid?: string } | null;
             if (p && (p.uuid === uuid || p.taskUuid === uuid)) poke();
           }

@@ -14,7 +14,7 @@ import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { EventHub, InstanceStateFeed, RoomTelemetryAggregator, roomsFor, roomTelemetryView } from '../../src/coordinator/events.ts';
 import { openStore } from '../../src/coordinator/store/index.ts';
 import { SYSTEM, type InstanceRecord } from '../../src/coordinator/store/types.ts';
-import { EVENT_TYPES, isLiveEvent, type InstanceStatePayload, type LiveEvent, type RoomTelemetryBatch } from '../../src/protocol/platform.ts';
+import { EVENT_TYPES, isLiveEvent, type InstanceOutputPayload, type InstanceStatePayload, type LiveEvent, type RoomTelemetryBatch } from '../../src/protocol/platform.ts';
 
 const OPERATOR = 'hth_test_operator_token_events_live_0123';
 
@@ -214,6 +214,57 @@ describe('instance.state', () => {
       assert.equal(stored.length, 5);
     } finally {
       await store.close();
+    }
+  });
+});
+
+describe('instance.output', () => {
+  test('the owner receives each output chunk live, stdout and stderr, without an id; another customer none; operators too', async () => {
+    const carol = await createAccount(platform.store, { email: 'carol-out@example.com', credits: 20 });
+    const dave = await createAccount(platform.store, { email: 'dave-out@example.com', credits: 20 });
+    // Live only: the streams are open before the output is written.
+    const c = await Stream.open(platform.url, carol.token);
+    const d = await Stream.open(platform.url, dave.token);
+    const op = await Stream.open(platform.url, OPERATOR);
+    try {
+      const submit = await fetch(platform.url + '/tasks', {
+        method: 'POST',
+        headers: { authorization: carol.token, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'output', profile: 'docker-batch', instanceCount: 2, constants: [{ key: 'DOCKER_CMD', value: 'echo "out of ${INSTANCE_ID}"; echo "err of ${INSTANCE_ID}" >&2' }] }),
+      });
+      assert.equal(submit.status, 201);
+      const { uuid } = (await submit.json()) as { uuid: string };
+      for (let ticks = 0; ticks < 600; ticks++) {
+        await platform.fleet!.tick();
+        if ((await platform.store.getTask(SYSTEM, uuid))?.state === 'Success') break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal((await platform.store.getTask(SYSTEM, uuid))?.state, 'Success');
+      await marker(carol.account.id, 'carol');
+      await marker(dave.account.id, 'dave');
+      await marker(null, 'ops-out');
+      await Promise.all([c.untilMarker('carol'), d.untilMarker('dave'), op.untilMarker('ops-out')]);
+      const chunks = c.events.filter((e) => isLiveEvent(e, EVENT_TYPES.instanceOutput)).map((e) => e as LiveEvent & { payload: InstanceOutputPayload });
+      for (const e of chunks) {
+        assert.equal(e.id, null, 'live only: no event id');
+        assert.equal(e.accountId, carol.account.id);
+        assert.equal(e.payload.taskUuid, uuid);
+        assert.equal(e.payload.attempt, 1);
+      }
+      for (const id of [0, 1]) {
+        const of = (stream: string): string => chunks.filter((e) => e.payload.instanceId === id && e.payload.stream === stream).map((e) => e.payload.text).join('');
+        assert.equal(of('stdout'), `out of ${id}\n`);
+        assert.equal(of('stderr'), `err of ${id}\n`);
+      }
+      // What went live is what the API returns afterwards.
+      const stdout = await (await fetch(`${platform.url}/tasks/${uuid}/stdout`, { headers: { authorization: carol.token } })).text();
+      for (const id of [0, 1]) assert.ok(stdout.includes(`${id}> out of ${id}`), stdout);
+      assert.deepEqual(d.events.filter((e) => e.type === EVENT_TYPES.instanceOutput), [], 'another customer receives none');
+      assert.equal(op.events.filter((e) => e.type === EVENT_TYPES.instanceOutput && (e.payload as InstanceOutputPayload).taskUuid === uuid).length, chunks.length);
+    } finally {
+      c.close();
+      d.close();
+      op.close();
     }
   });
 });

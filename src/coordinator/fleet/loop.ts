@@ -27,6 +27,8 @@ export interface FleetLoopHooks {
   onTaskState?(e: { accountId: string; taskUuid: string; state: TaskStateName; at: number }): Promise<void> | void;
   /** A device reported telemetry. */
   onTelemetry?(r: DeviceReport): Promise<void> | void;
+  /** An instance's output chunk was stored (new: a repeated report's is not told again). */
+  onOutput?(o: { accountId: string; taskUuid: string; instanceId: number; attempt: number; stream: 'stdout' | 'stderr'; text: string; at: number }): void;
   /** Something went wrong that the loop survived (bad report, invalid decision). */
   onWarning?(message: string, detail?: unknown): void;
 }
@@ -684,8 +686,13 @@ export class FleetLoop {
     const i = this.index.get(`${rep.taskUuid}/${rep.instanceId}`);
     const e = i === undefined ? undefined : this.entries[i];
     const chunkSeq = rep.seq;
-    if (rep.stdout) await this.store.appendOutput({ taskUuid: rep.taskUuid, instanceId: rep.instanceId, stream: 'stdout', text: rep.stdout, attempt: rep.attempt, chunkSeq, at: rep.at });
-    if (rep.stderr) await this.store.appendOutput({ taskUuid: rep.taskUuid, instanceId: rep.instanceId, stream: 'stderr', text: rep.stderr, attempt: rep.attempt, chunkSeq, at: rep.at });
+    for (const stream of ['stdout', 'stderr'] as const) {
+      const text = rep[stream];
+      if (!text) continue;
+      const { appended } = await this.store.appendOutput({ taskUuid: rep.taskUuid, instanceId: rep.instanceId, stream, text, attempt: rep.attempt, chunkSeq, at: rep.at });
+      // Told live to the owner once stored (the task is the loop's: its owner is known without a read).
+      if (appended && e !== undefined) this.hooks.onOutput?.({ accountId: e.task.accountId, taskUuid: rep.taskUuid, instanceId: rep.instanceId, attempt: rep.attempt, stream, text, at: rep.at });
+    }
     const current = e !== undefined && i !== undefined && e.attempt === rep.attempt && this.live.get(rep.taskUuid)?.has(i) === true;
     // Any report of the attempt, even one seen before, says its heater runs it (an adopted row is confirmed).
     if (current) this.adopted.delete(i);
