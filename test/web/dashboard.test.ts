@@ -258,4 +258,23 @@ describe('dashboard in chromium', { skip }, () => {
     assert.equal(queue.activeTasks, 0);
     await page.context().close();
   });
+
+  test('customer: a running task\'s output shows on its page as it is written (instance.output), before the task ends', async () => {
+    const page = await newPage();
+    await signIn(page, platform.url, customer);
+    await page.getByTestId('customer').waitFor();
+    await page.getByTestId('task-name').fill('talking while it runs');
+    await page.getByTestId('task-instances').fill('1');
+    await page.getByTestId('task-command').fill('echo "first words"; sleep 60');
+    await page.getByTestId('task-submit').click();
+    await page.getByTestId('task-detail').waitFor();
+    // The page reads the output when an instance.output event announces it (no timer under 30 s does).
+    await page.waitForFunction(`(document.querySelector('[data-testid="stdout"]')?.textContent ?? '').includes('0> first words')`, undefined, { timeout: 20_000 });
+    assert.notEqual(await page.getByTestId('task-detail').getAttribute('data-state'), 'Success');
+    const tasks = (await api(customer, '/tasks')) as Array<{ uuid: string; name: string; state: string }>;
+    const task = tasks.find((t) => t.name === 'talking while it runs')!;
+    assert.ok(!['Success', 'Failure', 'Cancelled'].includes(task.state), `still running: ${task.state}`);
+    await api(customer, `/tasks/${task.uuid}/abort`, { method: 'POST' });
+    await page.context().close();
+  });
 });

@@ -194,6 +194,7 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
           setLive((cur) => new Map([...cur].filter(([id, l]) => l.batch >= since || !listed.has(id))));
           if (FINAL.has(t.state) && !done.current) {
             done.current = true;
+            readStdout();
             get<CarbonFactsOutput>(`/carbon/v1/tasks/${id}/carbon-facts`).then((f) => !stop && setFacts(f), () => undefined);
           }
         } while (again && !stop);
@@ -202,26 +203,56 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
       });
       return loading;
     };
-    // While the task runs its stdout is re-read once a second (there is no event for output); a last read once done.
-    const pollStdout = (): void => {
-      const last = done.current;
+    // The stdout (every instance's lines, prefixed) is read when the detail opens, again when an instance.output
+    // event says this task wrote to it, and a last time once the task is over: at most one read at a time, one more
+    // if asked meanwhile (output stored after a read began is announced after it, so nothing is missed). A slow
+    // fallback read every 30 s covers a stream that dropped live frames.
+    let reading = false;
+    let readAgain = false;
+    const readStdout = (): void => {
+      if (reading) {
+        readAgain = true;
+        return;
+      }
+      reading = true;
       call<string>('GET', `/tasks/${id}/stdout`, undefined, { text: true })
         .then((out) => !stop && setStdout(out), () => undefined)
         .finally(() => {
-          if (!stop && !last) timer = setTimeout(pollStdout, 1000);
+          reading = false;
+          if (!stop && readAgain) {
+            readAgain = false;
+            readStdout();
+          }
         });
     };
+    const fallback = (): void => {
+      if (stop || done.current) return;
+      readStdout();
+      timer = setTimeout(fallback, 30_000);
+    };
     done.current = false;
-    void loadTask().catch(() => undefined).finally(pollStdout);
+    void loadTask()
+      .catch(() => undefined)
+      .finally(() => {
+        readStdout();
+        timer = setTimeout(fallback, 30_000);
+      });
     const unsubscribe = subscribe((events) => {
       const mine: InstanceStatePayload[] = [];
       let reload = false;
+      let output = false;
       for (const e of events) {
         if (isLiveEvent(e, EVENT_TYPES.instanceState) && e.payload.taskUuid === uuid) {
           mine.push(e.payload);
           if (FINAL_INSTANCE.has(e.payload.state)) reload = true;
-        } else if (isLiveEvent(e, EVENT_TYPES.taskState) && e.payload.uuid === uuid) reload = true;
+        } else if (isLiveEvent(e, EVENT_TYPES.instanceOutput) && e.payload.taskUuid === uuid && e.payload.stream === 'stdout') output = true;
+        else if (isLiveEvent(e, EVENT_TYPES.taskState) && e.payload.uuid === uuid) {
+          reload = true;
+          // The last read once the task is over (its last chunks were announced before its final state anyway).
+          if (FINAL.has(e.payload.state)) output = true;
+        }
       }
+      if (output) readStdout();
       if (mine.length > 0) {
         const batch = ++batchNo.current;
         setLive((cur) => {
