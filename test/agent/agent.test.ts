@@ -16,6 +16,7 @@ import { Outbox } from '../../src/agent/outbox.ts';
 import { RoomTwin } from '../../src/agent/room-twin.ts';
 import { IMAGE, setUpContainers } from '../helpers/container-image.ts';
 import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
+import { testAssignment } from '../helpers/assignment.ts';
 
 // ---------------------------------------------------------------------------------------------------------------
 // Fakes
@@ -136,25 +137,7 @@ function world(
 }
 
 function assignment(instanceId: number, command: string, extra: Partial<Assignment> = {}): Assignment {
-  return {
-    taskUuid: 'task-1',
-    instanceId,
-    attempt: 1,
-    accountId: 'acct-1',
-    boardIndex: instanceId % 3,
-    command,
-    env: { INSTANCE_ID: String(instanceId) },
-    resourceBuckets: ['in'],
-    resultBucket: 'out',
-    resultsWhitelist: null,
-    resultsBlacklist: null,
-    progressRegexes: [],
-    cores: 1,
-    memoryMB: 0,
-    checkpointable: false,
-    wallTimeLimitS: null,
-    ...extra,
-  };
+  return testAssignment({ taskUuid: 'task-1', instanceId, accountId: 'acct-1', boardIndex: instanceId % 3, command, env: { INSTANCE_ID: String(instanceId) }, resourceBuckets: ['in'], resultBucket: 'out', ...extra });
 }
 
 /** Ticks the fake clock by `stepMs` (with a short real pause for the processes) until `done()` or `max` ticks. */

@@ -15,6 +15,7 @@ import { Agent, type AgentFiles, type AgentTransport, type ReportKind } from '..
 import { startProcess, type RunHandle } from '../../src/agent/runner.ts';
 import { cgroupDirs, cpuQuotaUs, DutyCycler, dutyCycle, dutyPhase, levelShare, MIN_SHARE, powerFollowing } from '../../src/agent/throttle.ts';
 import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
+import { testAssignment } from '../helpers/assignment.ts';
 
 let workDir: string;
 before(async () => {
@@ -310,24 +311,7 @@ const noFiles: AgentFiles = {
 };
 
 function assignment(instanceId: number, command: string): Assignment {
-  return {
-    taskUuid: 'task-throttle',
-    instanceId,
-    attempt: 1,
-    accountId: 'acct',
-    boardIndex: instanceId,
-    command,
-    env: {},
-    resourceBuckets: [],
-    resultBucket: null,
-    resultsWhitelist: null,
-    resultsBlacklist: null,
-    progressRegexes: [],
-    cores: 1,
-    memoryMB: 0,
-    checkpointable: false,
-    wallTimeLimitS: null,
-  };
+  return testAssignment({ taskUuid: 'task-throttle', instanceId, boardIndex: instanceId, command });
 }
 
 test('agent: instances and filler loops follow the power level; the clock ratio reported is the share held', async (t) => {

@@ -11,28 +11,9 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { LocalFleet } from '../../src/cli/local-fleet.ts';
 import { openSqliteStore } from '../../src/coordinator/store/sqlite.ts';
 import { createBoardModel, levelShare } from '../../src/physics/board.ts';
-import type { Assignment, InstanceReport } from '../../src/protocol/device.ts';
+import type { InstanceReport } from '../../src/protocol/device.ts';
+import { testAssignment } from '../helpers/assignment.ts';
 
-function assignment(command: string): Assignment {
-  return {
-    taskUuid: 'task-local-throttle',
-    instanceId: 0,
-    attempt: 1,
-    accountId: 'acct',
-    boardIndex: 0,
-    command,
-    env: {},
-    resourceBuckets: [],
-    resultBucket: null,
-    resultsWhitelist: null,
-    resultsBlacklist: null,
-    progressRegexes: [],
-    cores: 1,
-    memoryMB: 0,
-    checkpointable: false,
-    wallTimeLimitS: null,
-  };
-}
 
 test('local executor: an instance follows the power level by its CPU share; power at the top clock, the clock ratio billed is the share', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-local-throttle-'));
@@ -61,7 +42,7 @@ test('local executor: an instance follows the power level by its CPU share; powe
     assert.ok(pred(), what);
   };
 
-  fleet.send('h1', { kind: 'start', assignment: assignment('while :; do :; done') });
+  fleet.send('h1', { kind: 'start', assignment: testAssignment({ taskUuid: 'task-local-throttle', command: 'while :; do :; done' }) });
   await until(() => reports.some((r) => r.phase === 'execution'), 'the busy loop starts');
   // The top level: no throttling, the clock ratio is 1.
   for (let i = 0; i < 6; i++) {

@@ -19,6 +19,7 @@ import { BlobStore } from '../../src/coordinator/s3/blobs.ts';
 import { openStore } from '../../src/coordinator/store/index.ts';
 import type { Store } from '../../src/coordinator/store/types.ts';
 import type { Assignment, InstanceReport } from '../../src/protocol/device.ts';
+import { testAssignment } from '../helpers/assignment.ts';
 
 const D = '/hearth/v1/device';
 
@@ -213,24 +214,8 @@ describe('the agent over HTTP', () => {
     base = `http://127.0.0.1:${addr.port}`;
   });
 
-  const assignment = (instanceId: number, attempt: number, command = 'true'): Assignment => ({
-    taskUuid: w.task,
-    instanceId,
-    attempt,
-    accountId: w.owner,
-    boardIndex: 0,
-    command,
-    env: {},
-    resourceBuckets: ['in'],
-    resultBucket: 'out',
-    resultsWhitelist: null,
-    resultsBlacklist: null,
-    progressRegexes: [],
-    cores: 1,
-    memoryMB: 0,
-    checkpointable: false,
-    wallTimeLimitS: null,
-  });
+  const assignment = (instanceId: number, attempt: number, command = 'true'): Assignment =>
+    testAssignment({ taskUuid: w.task, instanceId, attempt, accountId: w.owner, command, resourceBuckets: ['in'], resultBucket: 'out' });
 
   test('HttpFiles lists, downloads and uploads; refusals are final, an unreachable coordinator is retryable', async () => {
     await dispatch(1, 1, 'h1');
