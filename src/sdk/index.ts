@@ -2,7 +2,7 @@
 export { HearthClient, type HearthClientOptions } from './client.ts';
 export { HearthApiError, HearthNetworkError, HearthTimeoutError, apiErrorOf } from './errors.ts';
 export { Transport, isIdempotentRead, retryAfterSeconds, type FetchLike, type RetryOptions, type TransportOptions } from './http.ts';
-export { Tasks, Jobs, TaskHandle, isFinal, type OutputStream, type WaitOptions } from './tasks.ts';
+export { Tasks, Jobs, TaskHandle, isFinal, type OutputStream, type StreamOutputOptions, type WaitOptions } from './tasks.ts';
 export { Buckets, checkBucketName, checkKey, md5File, walkFiles, type BucketInfo, type ObjectInfo, type ObjectPage, type PutBody, type SyncReport, type TransferProgress } from './buckets.ts';
 export { Platform, type TimeLike } from './platform.ts';
 export { streamEvents, type EventsOptions } from './events.ts';

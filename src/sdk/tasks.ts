@@ -30,6 +30,68 @@ export interface WaitOptions {
   maxPollMs?: number;
 }
 
+/**
+ * Wakes a polling loop early on the live events it cares about: reads the event stream in the background (until
+ * `signal` aborts), and `nap(ms)` resolves after ms (false) or at the next matching event (true), whichever is
+ * first (an event that came while the loop was busy ends the next nap at once). `live()`: the stream is open.
+ * Without a stream (an older server, a refusal) the loop just polls.
+ */
+function eventWaker(http: Transport, signal: AbortSignal, matches: (e: { type: string; payload: unknown }) => boolean): { live: () => boolean; nap: (ms: number) => Promise<boolean> } {
+  let wake: (() => void) | undefined;
+  let poked = false;
+  let live = false;
+  const poke = (): void => {
+    poked = true;
+    wake?.();
+  };
+  void (async () => {
+    try {
+      for await (const e of streamEvents(http, { signal, onOpen: () => { live = true; poke(); } })) if (matches(e)) poke();
+    } catch {
+      // no stream: polling alone
+    }
+    live = false;
+  })();
+  const nap = (ms: number): Promise<boolean> => {
+    if (poked) {
+      poked = false;
+      return Promise.resolve(true);
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      const t = setTimeout(() => done(false), ms);
+      function done(woken: boolean): void {
+        clearTimeout(t);
+        poked = false;
+        wake = undefined;
+        signal.removeEventListener('abort', onAbort);
+        resolve(woken);
+      }
+      function onAbort(): void {
+        clearTimeout(t);
+        wake = undefined;
+        reject(signal.reason as Error);
+      }
+      wake = () => done(true);
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  };
+  return { live: () => live, nap };
+}
+
+/** Options of {@link Tasks.streamOutput}. */
+export interface StreamOutputOptions {
+  /** Stops the stream (the iterator rejects with the signal's reason). */
+  signal?: AbortSignal;
+  /** One instance's raw output instead of every instance's, prefixed. */
+  instanceId?: number;
+  /** Read when the live event stream announces output (default true); polling goes on beside it, slower. */
+  useEvents?: boolean;
+  /** First polling interval, ms (default 250). */
+  pollMs?: number;
+  /** Longest polling interval, ms (default 2,000 without events, 10,000 with). */
+  maxPollMs?: number;
+}
+
 /** True when a task state is final (Success, Failure, Cancelled). */
 export function isFinal(state: string): boolean {
   return (FINAL_STATES as readonly string[]).includes(state);
@@ -60,7 +122,7 @@ export class TaskHandle {
     return this.tasks.stderr(this.uuid);
   }
   /** Fresh stdout chunks until the task ends. */
-  streamStdout(opts?: { signal?: AbortSignal }): AsyncGenerator<string> {
+  streamStdout(opts?: StreamOutputOptions): AsyncGenerator<string> {
     return this.tasks.streamStdout(this.uuid, opts);
   }
   /** Aborts the task. */
@@ -164,30 +226,55 @@ export class Tasks {
   }
 
   /**
-   * Fresh output chunks as they come, until the task has ended and everything is read. Polls the fresh-output
-   * route with backoff (250 ms up to 2 s, back to 250 ms when something arrives).
+   * Fresh output chunks as they come, until the task has ended and everything is read. Reads the fresh-output route
+   * when the live event stream announces new output of the task (instance.output) or its end (task.state), and polls
+   * it with backoff beside that (from `pollMs`, default 250 ms, ×1.5 up to `maxPollMs`, default 2 s without events
+   * and 10 s with; back to the start when something arrives). `useEvents: false`: polling alone.
    */
-  async *streamOutput(uuid: string, stream: OutputStream = 'stdout', opts: { signal?: AbortSignal; instanceId?: number } = {}): AsyncGenerator<string> {
-    let delay = 250;
-    for (;;) {
-      const task = await this.get(uuid, { signal: opts.signal });
-      const chunk = await this.fresh(uuid, stream, opts);
-      if (chunk !== '') {
-        delay = 250;
-        yield chunk;
+  async *streamOutput(uuid: string, stream: OutputStream = 'stdout', opts: StreamOutputOptions = {}): AsyncGenerator<string> {
+    const inner = new AbortController();
+    const outer = opts.signal;
+    if (outer?.aborted) throw outer.reason;
+    const onOuter = (): void => inner.abort(outer!.reason);
+    outer?.addEventListener('abort', onOuter, { once: true });
+    const signal = inner.signal;
+    const waker =
+      opts.useEvents !== false
+        ? eventWaker(this.http, signal, (e) => {
+            const p = e.payload as { uuid?: string; taskUuid?: string; stream?: string; instanceId?: number } | null;
+            if (p === null) return false;
+            if (e.type === EVENT_TYPES.instanceOutput) return p.taskUuid === uuid && p.stream === stream && (opts.instanceId === undefined || p.instanceId === opts.instanceId);
+            return e.type === EVENT_TYPES.taskState && p.uuid === uuid;
+          })
+        : null;
+    const read = { instanceId: opts.instanceId, signal };
+    const first = opts.pollMs ?? 250;
+    try {
+      let delay = first;
+      for (;;) {
+        const task = await this.get(uuid, { signal });
+        const chunk = await this.fresh(uuid, stream, read);
+        if (chunk !== '') {
+          delay = first;
+          yield chunk;
+        }
+        if (isFinal(task.state)) {
+          const last = await this.fresh(uuid, stream, read);
+          if (last !== '') yield last;
+          return;
+        }
+        if (chunk === '') delay = Math.min(opts.maxPollMs ?? (waker?.live() === true ? 10_000 : 2000), delay * 1.5);
+        if (waker) await waker.nap(delay);
+        else await sleep(delay, signal);
       }
-      if (isFinal(task.state)) {
-        const last = await this.fresh(uuid, stream, opts);
-        if (last !== '') yield last;
-        return;
-      }
-      if (chunk === '') delay = Math.min(2000, delay * 1.5);
-      await sleep(delay, opts.signal);
+    } finally {
+      outer?.removeEventListener('abort', onOuter);
+      if (!signal.aborted) inner.abort(new Error('stream ended'));
     }
   }
 
   /** Fresh stdout chunks until the task ends; see {@link Tasks.streamOutput}. */
-  streamStdout(uuid: string, opts: { signal?: AbortSignal; instanceId?: number } = {}): AsyncGenerator<string> {
+  streamStdout(uuid: string, opts: StreamOutputOptions = {}): AsyncGenerator<string> {
     return this.streamOutput(uuid, 'stdout', opts);
   }
 
@@ -207,29 +294,16 @@ export class Tasks {
     if (opts.timeoutMs !== undefined) {
       timer = setTimeout(() => inner.abort(new HearthTimeoutError(`task ${uuid} did not end within ${opts.timeoutMs} ms`)), opts.timeoutMs);
     }
-    let wake: (() => void) | undefined;
-    let poked = false;
-    const poke = (): void => {
-      poked = true;
-      wake?.();
-    };
-    let eventsLive = false;
     const signal = inner.signal;
-    if (opts.useEvents !== false) {
-      void (async () => {
-        try {
-          for await (const e of streamEvents(this.http, { signal, onOpen: () => { eventsLive = true; poke(); } })) {
-            // State changes wake the wait; output chunks (instance.output, one per instance per period) say nothing of it.
-            if (e.type === EVENT_TYPES.instanceOutput) continue;
+    // State changes wake the wait; output chunks (instance.output, one per instance per period) say nothing of it.
+    const waker =
+      opts.useEvents !== false
+        ? eventWaker(this.http, signal, (e) => {
+            if (e.type === EVENT_TYPES.instanceOutput) return false;
             const p = e.payload as { uuid?: string; taskUuid?: string } | null;
-            if (p && (p.uuid === uuid || p.taskUuid === uuid)) poke();
-          }
-        } catch {
-          // no stream (older server, refused): polling alone
-        }
-        eventsLive = false;
-      })();
-    }
+            return p !== null && (p.uuid === uuid || p.taskUuid === uuid);
+          })
+        : null;
     try {
       let last = '';
       let delay = opts.pollMs ?? 250;
@@ -242,29 +316,10 @@ export class Tasks {
           opts.onProgress?.(task);
         }
         if (isFinal(task.state)) return task;
-        const max = opts.maxPollMs ?? (eventsLive ? 10_000 : 5_000);
-        if (poked) {
-          poked = false;
-          continue;
-        }
-        await new Promise<void>((resolve, reject) => {
-          const t = setTimeout(done, delay);
-          function done(): void {
-            clearTimeout(t);
-            poked = false;
-            wake = undefined;
-            signal.removeEventListener('abort', onAbort);
-            resolve();
-          }
-          function onAbort(): void {
-            clearTimeout(t);
-            wake = undefined;
-            reject(signal.reason as Error);
-          }
-          wake = done;
-          signal.addEventListener('abort', onAbort, { once: true });
-        });
-        delay = Math.min(max, delay * 1.5);
+        const max = opts.maxPollMs ?? (waker?.live() === true ? 10_000 : 5_000);
+        // Woken by an event: read again at once, the interval as it was; else the interval grows.
+        const woken = waker ? await waker.nap(delay) : (await sleep(delay, signal), false);
+        if (!woken) delay = Math.min(max, delay * 1.5);
       }
     } finally {
       if (timer) clearTimeout(timer);

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPlatform, type Platform as RunningPlatform } from '../../src/coordinator/server.ts';
 import { localExecutor } from '../../src/cli/local-fleet.ts';
-import { EVENT_TYPES, HearthApiError, HearthClient, isLiveEvent, signV4, type LiveEvent, type TaskOutput } from '../../src/sdk/index.ts';
+import { EVENT_TYPES, HearthApiError, HearthClient, isFinal, isLiveEvent, signV4, type LiveEvent, type TaskOutput } from '../../src/sdk/index.ts';
 
 const OPERATOR_TOKEN = 'hth_test_operator_token_sdk_0123456789ab';
 let platform: RunningPlatform;
@@ -157,6 +157,27 @@ describe('tasks', () => {
     assert.equal((await long.wait({ timeoutMs: 60_000 })).state, 'Cancelled');
     await customer.tasks.delete(long.uuid);
     await assert.rejects(long.get(), (e: unknown) => e instanceof HearthApiError && e.status === 404 && e.code === 'NOT_FOUND');
+  });
+
+  test('streamStdout reads when instance.output announces output: with polling slowed to ten minutes, a running task\'s line still arrives', { timeout: 120_000 }, async () => {
+    const h = await customer.tasks.submit({ name: 'announced', profile: 'docker-batch', instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: 'echo "said early"; sleep 60' }] });
+    const ac = new AbortController();
+    const it = h.streamStdout({ pollMs: 600_000, maxPollMs: 600_000, signal: ac.signal })[Symbol.asyncIterator]();
+    try {
+      let text = '';
+      // The first read comes at once (likely empty); after it only an event can wake the stream before the test's timeout.
+      while (!text.includes('said early')) {
+        const r = await it.next();
+        assert.equal(r.done, false, 'the stream ended before the line');
+        text += r.value;
+      }
+      assert.equal(text, '0> said early\n');
+      assert.ok(!isFinal((await h.get()).state), 'the task still runs');
+    } finally {
+      ac.abort();
+      await it.return?.(undefined).catch(() => undefined);
+      await h.abort();
+    }
   });
 
   test('wait without events (polling alone) and with a timeout', async () => {
