@@ -250,12 +250,14 @@ describe('local thermostat', () => {
     w.agent.tick(w.now.ms); // the thermostat sees 26.5 °C
     assert.equal(w.agent.status().safetyTripped, true);
     assert.equal(w.agent.status().runs[0].paused, true);
-    assert.equal(procState(pid), 'T', 'the process group is stopped');
+    // Stopped: 'T', or 'D' for a parent held in vfork by a child stopped before it could exec (as runner.test.ts).
+    const stopped = (): boolean => procState(pid) === 'T' || procState(pid) === 'D';
+    assert.ok(stopped(), `the process group is stopped: ${procState(pid)}`);
     // The coordinator asks to resume and to fill: the safety limit wins.
     w.transport.send({ kind: 'resume', ref: { taskUuid: 'task-1', instanceId: 0, attempt: 1 } });
     w.transport.send({ kind: 'power', level: 4, booster: 0, filler: [false, true, true], resistiveW: null });
     assert.equal(w.agent.status().runs[0].paused, true);
-    assert.equal(procState(pid), 'T');
+    assert.ok(stopped(), `still stopped: ${procState(pid)}`);
     const tripTicks: DeviceReport[] = [];
     await runUntil(
       w,
