@@ -41,36 +41,60 @@ export function createPolicy(name: PolicyName, options: PolicyOptions = {}): Pol
   }
 }
 
+/** The columns of an instance table (every field but `count`). */
+export type InstanceColumn = Exclude<keyof InstanceTable, 'count'>;
+
+/**
+ * Every column of an instance table, in one place: the array it holds, and whether it is the instance's spec (set
+ * when the instance is added and never changed after: task, type, priority, sizes, submission, deadline, work,
+ * estimate, checkpointable, data) or its state (progress, phase, place, start and end, attempts). The builders
+ * below, and the twin's run tables (which share the spec columns of its prepared arrivals), go through it.
+ */
+export const INSTANCE_COLUMNS: { readonly [K in InstanceColumn]: { readonly make: (n: number) => InstanceTable[K]; readonly spec: boolean } } = {
+  taskId: { make: (n) => new Int32Array(n), spec: true },
+  instanceIndex: { make: (n) => new Int32Array(n), spec: true },
+  type: { make: (n) => new Uint8Array(n), spec: true },
+  priority: { make: (n) => new Int32Array(n), spec: true },
+  cores: { make: (n) => new Uint16Array(n), spec: true },
+  memoryMB: { make: (n) => new Float32Array(n), spec: true },
+  gpu: { make: (n) => new Uint8Array(n), spec: true },
+  submittedS: { make: (n) => new Float64Array(n), spec: true },
+  deadlineS: { make: (n) => new Float64Array(n), spec: true },
+  workS: { make: (n) => new Float64Array(n), spec: true },
+  estWorkS: { make: (n) => new Float64Array(n), spec: true },
+  doneS: { make: (n) => new Float64Array(n), spec: false },
+  checkpointable: { make: (n) => new Uint8Array(n), spec: true },
+  dataSite: { make: (n) => new Int32Array(n), spec: true },
+  dataMB: { make: (n) => new Float32Array(n), spec: true },
+  phase: { make: (n) => new Uint8Array(n), spec: false },
+  heater: { make: (n) => new Int32Array(n), spec: false },
+  board: { make: (n) => new Int16Array(n), spec: false },
+  startedS: { make: (n) => new Float64Array(n), spec: false },
+  endedS: { make: (n) => new Float64Array(n), spec: false },
+  attempts: { make: (n) => new Uint16Array(n), spec: false },
+};
+
+/** The column names, in INSTANCE_COLUMNS' order (every table is built with its fields in this order). */
+export const INSTANCE_COLUMN_NAMES = Object.keys(INSTANCE_COLUMNS) as InstanceColumn[];
+
+/**
+ * A table of `capacity` rows (count 0) of new zeroed columns — but the spec columns of `specOf` itself when given
+ * (shared, not copied). Fields in INSTANCE_COLUMN_NAMES' order, so every table has the same shape for the engine's
+ * property caches.
+ */
+export function instanceTableOf(capacity: number, specOf?: InstanceTable): InstanceTable {
+  const t: Record<string, unknown> = { count: 0 };
+  for (const k of INSTANCE_COLUMN_NAMES) t[k] = specOf !== undefined && INSTANCE_COLUMNS[k].spec ? specOf[k] : INSTANCE_COLUMNS[k].make(capacity);
+  return t as unknown as InstanceTable;
+}
+
 /**
  * An empty instance table able to hold `capacity` instances (count 0). Defaults of unused rows: phase queued,
  * deadline Infinity, heater/board/dataSite −1, start/end times NaN.
  */
 export function createInstanceTable(capacity: number): InstanceTable {
   if (!Number.isInteger(capacity) || capacity < 0) throw new InvalidParameterError('capacity', `must be a non-negative integer, got ${capacity}`);
-  const t: InstanceTable = {
-    count: 0,
-    taskId: new Int32Array(capacity),
-    instanceIndex: new Int32Array(capacity),
-    type: new Uint8Array(capacity),
-    priority: new Int32Array(capacity),
-    cores: new Uint16Array(capacity),
-    memoryMB: new Float32Array(capacity),
-    gpu: new Uint8Array(capacity),
-    submittedS: new Float64Array(capacity),
-    deadlineS: new Float64Array(capacity),
-    workS: new Float64Array(capacity),
-    estWorkS: new Float64Array(capacity),
-    doneS: new Float64Array(capacity),
-    checkpointable: new Uint8Array(capacity),
-    dataSite: new Int32Array(capacity),
-    dataMB: new Float32Array(capacity),
-    phase: new Uint8Array(capacity),
-    heater: new Int32Array(capacity),
-    board: new Int16Array(capacity),
-    startedS: new Float64Array(capacity),
-    endedS: new Float64Array(capacity),
-    attempts: new Uint16Array(capacity),
-  };
+  const t = instanceTableOf(capacity);
   initRows(t, 0, capacity);
   return t;
 }
@@ -93,32 +117,12 @@ export function growInstanceTable(table: InstanceTable, capacity: number): Insta
   const old = table.taskId.length;
   if (capacity <= old) return table;
   const n = Math.max(capacity, Math.ceil(old * 1.5));
-  const grow = <T extends ArrayLike<number> & { set(a: ArrayLike<number>): void }>(a: T, make: (n: number) => T): T => {
-    const b = make(n);
-    b.set(a);
-    return b;
-  };
-  table.taskId = grow(table.taskId, (k) => new Int32Array(k));
-  table.instanceIndex = grow(table.instanceIndex, (k) => new Int32Array(k));
-  table.type = grow(table.type, (k) => new Uint8Array(k));
-  table.priority = grow(table.priority, (k) => new Int32Array(k));
-  table.cores = grow(table.cores, (k) => new Uint16Array(k));
-  table.memoryMB = grow(table.memoryMB, (k) => new Float32Array(k));
-  table.gpu = grow(table.gpu, (k) => new Uint8Array(k));
-  table.submittedS = grow(table.submittedS, (k) => new Float64Array(k));
-  table.deadlineS = grow(table.deadlineS, (k) => new Float64Array(k));
-  table.workS = grow(table.workS, (k) => new Float64Array(k));
-  table.estWorkS = grow(table.estWorkS, (k) => new Float64Array(k));
-  table.doneS = grow(table.doneS, (k) => new Float64Array(k));
-  table.checkpointable = grow(table.checkpointable, (k) => new Uint8Array(k));
-  table.dataSite = grow(table.dataSite, (k) => new Int32Array(k));
-  table.dataMB = grow(table.dataMB, (k) => new Float32Array(k));
-  table.phase = grow(table.phase, (k) => new Uint8Array(k));
-  table.heater = grow(table.heater, (k) => new Int32Array(k));
-  table.board = grow(table.board, (k) => new Int16Array(k));
-  table.startedS = grow(table.startedS, (k) => new Float64Array(k));
-  table.endedS = grow(table.endedS, (k) => new Float64Array(k));
-  table.attempts = grow(table.attempts, (k) => new Uint16Array(k));
+  const cols = table as unknown as Record<InstanceColumn, { set(a: ArrayLike<number>): void } & ArrayLike<number>>;
+  for (const k of INSTANCE_COLUMN_NAMES) {
+    const b = INSTANCE_COLUMNS[k].make(n);
+    b.set(cols[k]);
+    cols[k] = b;
+  }
   initRows(table, old, n);
   return table;
 }

@@ -29,7 +29,7 @@ import { BOARD_FILLER, BOARD_FREE, InstancePhase, SchedulingType } from '../sche
 import type { Decision, InstanceTable, OverflowPool, Policy } from '../scheduler/types.ts';
 import { buildMpcModel, createRoomController, createTankController } from '../control/index.ts';
 import type { MpcModel } from '../control/index.ts';
-import { allocateFleetView, createInstanceTable, createPolicy, DecisionBuffer } from '../scheduler/index.ts';
+import { allocateFleetView, createInstanceTable, createPolicy, DecisionBuffer, instanceTableOf } from '../scheduler/index.ts';
 import type { FleetViewBuffer } from '../scheduler/index.ts';
 import { expandScenario, heaterParamsOf, boilerHeaterParamsOf, POLICY_NAMES } from './scenario.ts';
 import type { ControllerKind, ExpandedScenario, PolicyName, Scenario } from './scenario.ts';
@@ -2312,31 +2312,7 @@ class TwinRun {
  * arrivals still to come.
  */
 function runTable(a: InstanceTable): InstanceTable {
-  const n = a.taskId.length;
-  return {
-    count: 0,
-    taskId: a.taskId,
-    instanceIndex: a.instanceIndex,
-    type: a.type,
-    priority: a.priority,
-    cores: a.cores,
-    memoryMB: a.memoryMB,
-    gpu: a.gpu,
-    submittedS: a.submittedS,
-    deadlineS: a.deadlineS,
-    workS: a.workS,
-    estWorkS: a.estWorkS,
-    checkpointable: a.checkpointable,
-    dataSite: a.dataSite,
-    dataMB: a.dataMB,
-    doneS: new Float64Array(n),
-    phase: new Uint8Array(n),
-    heater: new Int32Array(n),
-    board: new Int16Array(n),
-    startedS: new Float64Array(n),
-    endedS: new Float64Array(n),
-    attempts: new Uint16Array(n),
-  };
+  return instanceTableOf(a.taskId.length, a);
 }
 
 /**
