@@ -4,8 +4,9 @@
 // account's buckets and uploads results to its result bucket, draws board power from the CPU time its processes
 // really used, and heats a simulated room (the physics room model) or tank with it. Like an agent on hardware that
 // keeps its top clock, it holds each power level by the CPU share that draws the level's power (runner.ts
-// setCpuShare, physics/board.ts levelShare), books power at the top clock from the measured CPU and bills the share. It speaks the device contract
-// of protocol/device.ts to the live loop through the DeviceLink interface, like an agent over MQTT will —
+// setCpuShare, physics/board.ts levelShare), books power at the top clock from the measured CPU and bills the share.
+// It speaks the device contract of protocol/device.ts to the live loop through the DeviceLink interface, like an
+// agent over MQTT will —
 // checkpoints included: a checkpointing kill saves the working directory where the device routes keep agents'
 // checkpoints (device-files.ts's checkpointFilePath), and a start that restores one unpacks it before the process runs.
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -519,7 +520,7 @@ export class LocalFleet implements LocalExecutor {
         },
       );
       if (run.paused) run.handle.pause();
-      run.share = levelShare(dev.model.board, dev.level);
+      // Held to its level from the start (run.share follows the device's power orders while it was staged).
       run.handle.setCpuShare(run.share, Math.max(1, a.cores));
       this.report(run, now(), { state: 'running', phase: 'execution' });
       const exit = await run.handle.done;
