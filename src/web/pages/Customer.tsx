@@ -204,8 +204,8 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
       return loading;
     };
     // The stdout (every instance's lines, prefixed) is read when the detail opens, again when an instance.output
-    // event says this task wrote to it, and a last time once the task is over: at most one read at a time, one more
-    // if asked meanwhile (output stored after a read began is announced after it, so nothing is missed). A slow
+    // event says this task wrote to it, and a last time once loadTask sees it over: at most one read at a time, one
+    // more if asked meanwhile (output stored after a read began is announced after it, so nothing is missed). A slow
     // fallback read every 30 s covers a stream that dropped live frames.
     let reading = false;
     let readAgain = false;
@@ -234,7 +234,7 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
     void loadTask()
       .catch(() => undefined)
       .finally(() => {
-        readStdout();
+        if (!done.current) readStdout(); // (loadTask read a finished task's)
         timer = setTimeout(fallback, 30_000);
       });
     const unsubscribe = subscribe((events) => {
@@ -246,11 +246,7 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
           mine.push(e.payload);
           if (FINAL_INSTANCE.has(e.payload.state)) reload = true;
         } else if (isLiveEvent(e, EVENT_TYPES.instanceOutput) && e.payload.taskUuid === uuid && e.payload.stream === 'stdout') output = true;
-        else if (isLiveEvent(e, EVENT_TYPES.taskState) && e.payload.uuid === uuid) {
-          reload = true;
-          // The last read once the task is over (its last chunks were announced before its final state anyway).
-          if (FINAL.has(e.payload.state)) output = true;
-        }
+        else if (isLiveEvent(e, EVENT_TYPES.taskState) && e.payload.uuid === uuid) reload = true;
       }
       if (output) readStdout();
       if (mine.length > 0) {
