@@ -21,8 +21,7 @@ import { LocalLink } from './bus/local-link.ts';
 import type { BusLink } from './bus/link-inbox.ts';
 import { HomeAssistantBridge } from './bus/home-assistant.ts';
 import type { PolicyName } from '../scheduler/index.ts';
-import { billAttempt, DEFAULT_PRICES, type PriceTable } from './accounting/billing.ts';
-import type { SchedulingTypeName } from './store/types.ts';
+import { DEFAULT_PRICES, type PriceTable } from './accounting/billing.ts';
 
 /** Where the storage endpoint is mounted on the coordinator's origin. */
 export const STORAGE_PREFIX = '/storage';
@@ -229,12 +228,6 @@ async function startFleet(
     }
     link = mqtt;
   }
-  const prices = o.prices ?? DEFAULT_PRICES;
-  // Billing follows the work really done: each report's wall time × cores × clock ratio, at the task's price.
-  const onUsage: FleetLoopHooks['onUsage'] = async (u) => {
-    const eur = billAttempt({ coreCount: u.cores, wallTimeSec: u.wallTimeSec, clockRatio: u.clockRatio, schedulingType: u.schedulingType as SchedulingTypeName }, prices);
-    if (eur > 0) await store.adjustCredits(u.accountId, -eur);
-  };
   // Task state changes go to the live event stream (GET /hearth/v1/events) of the task's owner.
   const onTaskState: FleetLoopHooks['onTaskState'] = async (e) => {
     await events.publish(store, { type: EVENT_TYPES.taskState, accountId: e.accountId, payload: { uuid: e.taskUuid, state: e.state }, at: e.at });
@@ -321,7 +314,10 @@ async function startFleet(
     checkpointGraceS: o.checkpointGraceS,
     checkpointTimeoutS: o.checkpointTimeoutS,
     requeueInFlightAtStart: executor !== undefined,
-    hooks: { onWarning: warn, onUsage, onTaskState, onOutput, ...o.hooks, onTelemetry },
+    // Billing follows the work really done: each report's wall time × cores × clock ratio, at the task's price,
+    // charged in the transaction that applies the report (the charges ledger).
+    prices: o.prices ?? DEFAULT_PRICES,
+    hooks: { onWarning: warn, onTaskState, onOutput, ...o.hooks, onTelemetry },
   });
   let running: Promise<void> | undefined;
   const tick = (): Promise<void> =>

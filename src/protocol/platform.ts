@@ -441,6 +441,23 @@ export const UsageSchema = Type.Object({
   coreHours: Type.Number(),
   /** Execution time: CPU time of the instances' processes, summed over the cores they used, s. */
   execTimeSec: Type.Number(),
+  /**
+   * What was billed, from the charges ledger (one charge per instance report, dated by the report, in [from, to)):
+   * core-hours billed (wall time × cores × clock ratio: what the customer pays for, busy or not) and euros taken
+   * from the credits for them, in all and per scheduling type (types with no charge are absent).
+   */
+  billed: Type.Object({
+    coreHours: Type.Number(),
+    eur: Type.Number(),
+    byType: Type.Array(
+      Type.Object({
+        schedulingType: Type.Union([Type.Literal('flex'), Type.Literal('onDemand'), Type.Literal('reserved')]),
+        charges: Type.Integer(),
+        coreHours: Type.Number(),
+        eur: Type.Number(),
+      }),
+    ),
+  }),
 });
 export type Usage = Static<typeof UsageSchema>;
 

@@ -117,7 +117,7 @@ export class Platform {
   statement(id: string, month: string): Promise<Statement> {
     return this.http.json({ method: 'GET', path: `${P}/sites/${seg(id)}/statements/${seg(month)}` });
   }
-  /** The caller's compute usage (energy, GHz·s, core-hours) over [from, to). */
+  /** The caller's compute usage (energy, GHz·s, CPU core-hours) over [from, to), and what was billed for it (`billed`: core-hours, €, per scheduling type). */
   usage(opts: { from?: TimeLike; to?: TimeLike } = {}): Promise<Usage> {
     return this.http.json({ method: 'GET', path: `${P}/accounts/me/usage`, query: { from: isoOf(opts.from), to: isoOf(opts.to) } });
   }

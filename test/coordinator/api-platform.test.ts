@@ -477,21 +477,42 @@ describe('energy, money and carbon', () => {
     assert.equal(cur.devices[1].kWh, (731 - 503) * 0.5);
   });
 
-  test('usage: the caller\'s attempts only, energy, GHz·s and CPU time summed, CPU core-hours = CPU seconds / 3600', async () => {
+  test('usage: the caller\'s attempts only, energy, GHz·s and CPU time summed, CPU core-hours = CPU seconds / 3600; what was billed, by type', async () => {
     const a = w.ids.customer;
     const t = await w.store.createTask({ accountId: a, name: 'render', profile: 'docker-batch', body: {}, instanceIds: [0, 1] });
     const other = await w.store.createTask({ accountId: w.ids.otherHost, name: 'x', profile: 'docker-batch', body: {}, instanceIds: [0] });
     const at = Date.UTC(2025, 1, 5);
-    await w.store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: 0, set: { state: 'success', heaterId: 'h1', boardIndex: 0, startedAt: at, endedAt: at + 3_600_000 }, add: { energyWh: 30, ghzSeconds: 7200, execTimeSec: 3600 } });
-    await w.store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 1, attempt: 1, sequence: 0, set: { state: 'failure', heaterId: 'b1', boardIndex: 1, startedAt: at, endedAt: at + 1800_000 }, add: { energyWh: 10, ghzSeconds: 100, execTimeSec: 900 } });
-    await w.store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 1, attempt: 2, sequence: 0, set: { state: 'success', heaterId: null, startedAt: Date.UTC(2025, 2, 1), endedAt: Date.UTC(2025, 2, 1, 1) }, add: { energyWh: 5, execTimeSec: 360 } });
-    await w.store.applyInstanceEvent({ taskUuid: other.uuid, instanceId: 0, attempt: 1, sequence: 0, set: { state: 'success', heaterId: 'h1' }, add: { energyWh: 1000 } });
+    const march = Date.UTC(2025, 2, 1);
+    // Each report's bill as the live loop writes it (wall time × cores × clock ratio, at the task's price).
+    await w.store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: 0, at: at + 3_600_000, set: { state: 'success', heaterId: 'h1', boardIndex: 0, startedAt: at, endedAt: at + 3_600_000 }, add: { energyWh: 30, ghzSeconds: 7200, execTimeSec: 3600, wallTimeSec: 3600 }, charge: { schedulingType: 'flex', coreSeconds: 7200, amountEUR: 0.04 } });
+    await w.store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 1, attempt: 1, sequence: 0, at: at + 1800_000, set: { state: 'failure', heaterId: 'b1', boardIndex: 1, startedAt: at, endedAt: at + 1800_000 }, add: { energyWh: 10, ghzSeconds: 100, execTimeSec: 900, wallTimeSec: 1800 }, charge: { schedulingType: 'onDemand', coreSeconds: 900, amountEUR: 0.01 } });
+    await w.store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 1, attempt: 2, sequence: 0, at: march + 3_600_000, set: { state: 'success', heaterId: null, startedAt: march, endedAt: march + 3_600_000 }, add: { energyWh: 5, execTimeSec: 360, wallTimeSec: 360 }, charge: { schedulingType: 'flex', coreSeconds: 360, amountEUR: 0.002 } });
+    await w.store.applyInstanceEvent({ taskUuid: other.uuid, instanceId: 0, attempt: 1, sequence: 0, at, set: { state: 'success', heaterId: 'h1' }, add: { energyWh: 1000 }, charge: { schedulingType: 'flex', coreSeconds: 1000, amountEUR: 1 } });
 
     const all = (await w.req(w.tokens.customer, { method: 'GET', url: `${P}/accounts/me/usage` })).json();
     // CPU seconds are core-seconds already, whatever the board's cores: 3600 + 900 + 360 s = 1.35 core-hours.
-    assert.deepEqual(all, { accountId: a, from: null, to: null, attempts: 3, energyWh: 45, ghzSeconds: 7300, coreHours: 4860 / 3600, execTimeSec: 4860 });
+    assert.deepEqual(all, {
+      accountId: a,
+      from: null,
+      to: null,
+      attempts: 3,
+      energyWh: 45,
+      ghzSeconds: 7300,
+      coreHours: 4860 / 3600,
+      execTimeSec: 4860,
+      billed: {
+        coreHours: 7560 / 3600 + 900 / 3600,
+        eur: 0.052,
+        byType: [
+          { schedulingType: 'flex', charges: 2, coreHours: 7560 / 3600, eur: 0.042 },
+          { schedulingType: 'onDemand', charges: 1, coreHours: 0.25, eur: 0.01 },
+        ],
+      },
+    });
     const feb = (await w.req(w.tokens.customer, { method: 'GET', url: `${P}/accounts/me/usage?from=2025-02-01T00:00:00Z&to=2025-03-01T00:00:00Z` })).json();
     assert.deepEqual([feb.attempts, feb.energyWh, feb.coreHours, feb.from], [2, 40, 4500 / 3600, '2025-02-01T00:00:00.000Z']);
+    // Charges are dated by their report: the March one is out of February.
+    assert.deepEqual([feb.billed.eur, feb.billed.coreHours, feb.billed.byType.map((b: { charges: number }) => b.charges)], [0.05, 2.25, [1, 1]]);
     assert.equal((await w.req(w.tokens.resident, { method: 'GET', url: `${P}/accounts/me/usage` })).json().attempts, 0);
   });
 });

@@ -58,7 +58,7 @@ test('customer story: account, input upload, 4-instance docker-batch task, stdou
       profile: 'docker-batch',
       instanceCount: 4,
       constants: [
-        // The sleep makes each attempt's bill at least a micro-euro (the unit credits are kept in), whatever the machine's speed.
+        // The sleep makes the bill at least a micro-euro (the unit credits are kept in), whatever the machine's speed.
         { key: 'DOCKER_CMD', value: 'echo "hello from ${INSTANCE_ID} of ${QSIZE}"; cat params/scenario.txt; echo "pnl=${INSTANCE_ID}00" > result-${INSTANCE_ID}.txt; sleep 1' },
         { key: 'DOCKER_REPO', value: 'library/ubuntu' },
       ],
@@ -104,10 +104,14 @@ test('customer story: account, input upload, 4-instance docker-batch task, stdou
     assert.ok(facts.json.total_reused_energy_Wh > 0, facts.text);
     assert.equal(facts.json.PUE, 1);
     assert.ok(facts.json.saved_carbon_footprint_compute_heat > 0, facts.text);
-    // The work was billed: credits went down from 50 € (an attempt is billed to the micro-euro: one of a few
-    // milliseconds costs nothing).
+    // The work was billed: credits went down from 50 € by what the charges ledger says was billed (the account's
+    // running total, kept exact, rounded to the micro-euro), for core-hours no more than the instances' wall time allows.
     const info = await api('GET', '/info', token);
     assert.ok(info.json.credits < 50 && info.json.credits > 0, info.text);
+    const usage = (await api('GET', '/hearth/v1/accounts/me/usage', token)).json;
+    assert.equal(Math.round((50 - info.json.credits) * 1e6), Math.round(usage.billed.eur * 1e6), JSON.stringify(usage));
+    const wallH = done.completedInstances.reduce((s: number, ci: { wallTimeSec: number }) => s + ci.wallTimeSec, 0) / 3600;
+    assert.ok(usage.billed.coreHours > 0 && usage.billed.coreHours <= wallH + 1e-9, JSON.stringify(usage)); // one core each, clock ratio ≤ 1
     // The attempts carry the accounting the carbon facts used.
     assert.ok(done.completedInstances.every((ci: { wallTimeSec: number; clockRatio: number }) => ci.wallTimeSec > 0 && ci.clockRatio > 0 && ci.clockRatio <= 1));
 

@@ -17,6 +17,7 @@ import { FleetLoop, liveHeaterModel, type FleetLoopOptions } from '../../src/coo
 import { levelShare } from '../../src/physics/board.ts';
 import { createHeaterModel, heaterPowerW } from '../../src/physics/heater.ts';
 import { InvalidParameterError } from '../../src/physics/errors.ts';
+import { priceTable } from '../../src/coordinator/accounting/billing.ts';
 import { OVERFLOW_DEVICE, type DeviceLink, type Inbox } from '../../src/coordinator/fleet/link.ts';
 import type { Assignment, DeviceCommand, DeviceReport, InstanceReport } from '../../src/protocol/device.ts';
 
@@ -142,6 +143,40 @@ test('fleet loop: dispatch, running, success; the task walks the state machine; 
     assert.ok(done?.endDate);
     const out = await w.store.readOutput(SYSTEM, uuid, 'stdout');
     assert.equal(out?.map((c) => c.text).sort().join(''), 'hello 0\nhello 1\n');
+  } finally {
+    await w.close();
+  }
+});
+
+test('fleet loop: each report is billed once, in the store with the report (wall time × cores × clock ratio at the task\'s price), replays and restarts charging nothing more', async () => {
+  // 0.36 €/core-h: 0.0001 € a core-second.
+  const warnings: string[] = [];
+  const w = await world(100, { prices: priceTable({ flex: 0.36 }), hooks: { onWarning: (m) => void warnings.push(m) } }, true);
+  try {
+    const uuid = await w.submit({ instanceCount: 1, hardwareConstraints: [{ discriminator: 'MinimumCoreHardwareConstraint', coreCount: 2 }] });
+    await w.tick();
+    const [a] = w.link.starts();
+    assert.equal(a.cores, 2);
+    const first = w.link.report(a, 1, w.now.ms, { state: 'running', phase: 'execution', add: { energyWh: 1, ghzSeconds: 50, execTimeSec: 90, wallTimeSec: 100 }, clockRatio: 0.5 });
+    w.link.inbox.instances.push({ ...first }); // delivered twice
+    await w.tick();
+    w.link.report(a, 2, w.now.ms, { state: 'running', add: { energyWh: 0, ghzSeconds: 1, execTimeSec: 3, wallTimeSec: 3 }, clockRatio: 0.25 });
+    // A clock ratio no board can run at: the report is applied (its time counted) but not billed, with a warning.
+    w.link.report(a, 3, w.now.ms, { state: 'running', add: { energyWh: 0, ghzSeconds: 1, execTimeSec: 3, wallTimeSec: 10 }, clockRatio: 1.5 });
+    await w.tick();
+    assert.ok(warnings.some((m) => /not billed: clockRatio/.test(m)), warnings.join('\n'));
+    assert.equal((await w.store.getInstance(SYSTEM, uuid, 0))?.wallTimeSec, 113);
+    // 100 s × 2 cores × 0.5 + 3 s × 2 × 0.25 = 101.5 core-seconds: 0.01015 €.
+    const billed = async (): Promise<[number, number, number | undefined]> => {
+      const [c] = await w.store.summarizeCharges(w.account);
+      return [c.charges, c.coreSeconds, (await w.store.getAccount(w.account))?.creditsEUR];
+    };
+    assert.deepEqual(await billed(), [2, 101.5, 99.98985]);
+    // A new coordinator, and the first report delivered again: nothing more is charged.
+    await w.restart();
+    w.link.inbox.instances.push({ ...first });
+    await w.tick();
+    assert.deepEqual(await billed(), [2, 101.5, 99.98985]);
   } finally {
     await w.close();
   }

@@ -10,6 +10,7 @@ import {
   StoreInputError,
   openStore,
   type Account,
+  type InstanceCharge,
   type InstanceEvent,
   type InstanceRecord,
   type NewTask,
@@ -688,6 +689,68 @@ export function runStoreConformance(target: ConformanceTarget): void {
       const rs = await Promise.all([1, 2, 3, 4, 5, 6].map(() => store.applyInstanceEvent(ev)));
       assert.equal(rs.filter((r) => r.applied).length, 1);
       assert.equal((await store.getInstance(a.id, t.uuid, 0))?.energyWh, 3);
+    });
+
+    test('charges: written with the event, charged once, exact to the micro-euro over many small ones, kept after the task', async () => {
+      const a = await account(); // 10 €
+      const b = await account();
+      const t = await task(a.id);
+      const t0 = 1_800_000_000_000;
+      // 0.4 µ€ each: rounded one by one, every one of these would be charged nothing.
+      const small = { schedulingType: 'flex' as const, coreSeconds: 0.072, amountEUR: 0.4e-6 };
+      let charged = 0;
+      for (let k = 0; k < 25; k++) {
+        const r = await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: k, at: t0 + k * 1000, add: { wallTimeSec: 0.072 }, charge: small });
+        assert.equal(r.applied, true);
+        charged += r.chargedEUR ?? NaN;
+      }
+      // A replay (same key) charges nothing; an event without a charge neither.
+      const again = await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 0, attempt: 1, sequence: 3, add: { wallTimeSec: 0.072 }, charge: small });
+      assert.deepEqual([again.applied, again.chargedEUR], [false, undefined]);
+      assert.equal((await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 1, attempt: 1, sequence: 0, add: { wallTimeSec: 1 } })).chargedEUR, 0);
+      assert.equal(Math.round(charged * 1e6), 10, '25 × 0.4 µ€ = 10 µ€, charged as the running total rounds');
+      assert.equal((await store.getAccount(a.id))?.creditsEUR, 9.99999);
+      // A larger one of another type, later.
+      const r = await store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 2, attempt: 2, sequence: 0, at: t0 + 3_600_000, add: { wallTimeSec: 3600 }, charge: { schedulingType: 'onDemand', coreSeconds: 7200, amountEUR: 0.08 } });
+      assert.equal(r.chargedEUR, 0.08);
+      assert.equal((await store.getAccount(a.id))?.creditsEUR, 9.91999);
+      const all = await store.summarizeCharges(a.id);
+      assert.deepEqual(all.map((c) => [c.schedulingType, c.charges, Math.round(c.coreSeconds * 1000) / 1000, c.chargedEUR]), [
+        ['flex', 25, 1.8, 0.00001],
+        ['onDemand', 1, 7200, 0.08],
+      ]);
+      // Ranges by the event's time, half-open; scoped to the owner; SYSTEM sees everyone's.
+      assert.deepEqual((await store.summarizeCharges(a.id, { from: t0 + 3_600_000 })).map((c) => c.schedulingType), ['onDemand']);
+      assert.deepEqual((await store.summarizeCharges(a.id, { to: t0 + 3_600_000 })).map((c) => c.schedulingType), ['flex']);
+      assert.deepEqual(await store.summarizeCharges(a.id, { from: t0 + 10_000, to: t0 + 10_000 }), []);
+      assert.deepEqual(await store.summarizeCharges(b.id), []);
+      assert.ok((await store.summarizeCharges(SYSTEM)).some((c) => c.schedulingType === 'onDemand' && c.charges >= 1));
+      // Bad charges are refused, naming the field, and change nothing.
+      for (const [charge, field] of [
+        [{ ...small, amountEUR: -1 }, 'charge.amountEUR'],
+        [{ ...small, coreSeconds: Number.NaN }, 'charge.coreSeconds'],
+        [{ ...small, schedulingType: 'free' }, 'charge.schedulingType'],
+      ] as const) {
+        await assert.rejects(store.applyInstanceEvent({ taskUuid: t.uuid, instanceId: 1, attempt: 1, sequence: 9, add: { wallTimeSec: 1 }, charge: charge as InstanceCharge }), (e: Error & { field?: string }) => e.field === field);
+      }
+      assert.equal((await store.getInstance(a.id, t.uuid, 1))?.wallTimeSec, 1);
+      assert.equal((await store.getAccount(a.id))?.creditsEUR, 9.91999);
+      // The bill outlives the task.
+      assert.equal(await store.deleteTask(a.id, t.uuid), true);
+      assert.equal((await store.summarizeCharges(a.id)).reduce((n, c) => n + c.charges, 0), 26);
+    });
+
+    test('charges: concurrent reports of one account are each charged once, in whole micro-euros adding up to the exact total', async () => {
+      const a = await account();
+      const ts = await Promise.all([task(a.id), task(a.id)]);
+      const evs = ts.flatMap((t) => [0, 1, 2].flatMap((i) => [0, 1, 2].map((seq) => ({ taskUuid: t.uuid, instanceId: i, attempt: 1, sequence: seq, add: { wallTimeSec: 10 }, charge: { schedulingType: 'reserved' as const, coreSeconds: 10, amountEUR: 1 / 12000 } }))));
+      // Each event twice, all at once.
+      const rs = await Promise.all([...evs, ...evs].map((ev) => store.applyInstanceEvent(ev)));
+      assert.equal(rs.filter((r) => r.applied).length, evs.length);
+      const [c] = await store.summarizeCharges(a.id);
+      assert.equal(c.charges, evs.length);
+      assert.equal(Math.round(c.chargedEUR * 1e6), Math.round((evs.length / 12000) * 1e6));
+      assert.equal((await store.getAccount(a.id))?.creditsEUR, (10e6 - Math.round((evs.length / 12000) * 1e6)) / 1e6);
     });
 
     test('output: ordered, per instance or whole task, verbatim; fresh reads per reader and selection', async () => {

@@ -14,6 +14,7 @@ import { localExecutor } from '../../src/cli/local-fleet.ts';
 import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { ensureBuilt, launch, screenshot, signIn, skipReason } from './harness.ts';
 import { until } from '../helpers/until.ts';
+import type { Usage } from '../../src/protocol/platform.ts';
 
 const OPERATOR = 'hth_test_operator_token_dashboard_0123456789';
 const skip = skipReason();
@@ -244,6 +245,12 @@ describe('dashboard in chromium', { skip }, () => {
     await page.waitForFunction(`[...document.querySelectorAll('[data-testid="task-state"]')].some((e) => e.textContent === 'Success')`);
     const tasks = (await api(customer, '/tasks')) as Array<{ name: string; state: string }>;
     assert.deepEqual(tasks.map((t) => [t.name, t.state]), [['hello from the dashboard', 'Success']]);
+    // What the work cost, as the ledger has it, and the credits it came out of (refreshed with the task's state).
+    const usage = (await api(customer, '/hearth/v1/accounts/me/usage')) as Usage;
+    assert.ok(usage.billed.coreHours > 0 && usage.billed.byType[0]?.schedulingType === 'flex', JSON.stringify(usage.billed));
+    await page.waitForFunction(`(document.querySelector('[data-testid="billed"]')?.textContent ?? '').includes('€${usage.billed.eur.toFixed(6)}')`);
+    assert.ok(((await page.getByTestId('billed').textContent()) ?? '').includes(`${usage.billed.coreHours.toFixed(4)} core-h`));
+    assert.ok(((await page.getByTestId('credits').textContent()) ?? '').includes(`€${(20 - usage.billed.eur).toFixed(2)}`));
     await screenshot(page, 'customer');
     // The operator's pages are not offered to a customer, and the server refuses their data anyway.
     await page.evaluate(`history.pushState(null, '', '/sites/demo-site'); dispatchEvent(new PopStateEvent('popstate'))`);

@@ -1115,7 +1115,7 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
     {
       schema: {
         tags,
-        summary: '(ext) The caller\'s compute: energy, GHz·s and CPU core-hours of its instance attempts ended (or, running, started) in [from, to)',
+        summary: '(ext) The caller\'s compute: energy, GHz·s and CPU core-hours of its instance attempts ended (or, running, started) in [from, to), and what was billed for its reports in that range (core-hours, €)',
         querystring: RangeQuerySchema,
         response: { 200: UsageSchema, ...errors },
       },
@@ -1125,8 +1125,18 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
       const from = req.query.from === undefined ? undefined : timeOf(req.query.from, 'from', 0);
       const to = req.query.to === undefined ? undefined : timeOf(req.query.to, 'to', 0);
       if (from !== undefined && to !== undefined) checkRange(from, to);
-      const groups = await store.summarizeAttempts(account.id, { from, to });
-      const out: Usage = { accountId: account.id, from: from === undefined ? null : iso(from), to: to === undefined ? null : iso(to), attempts: 0, energyWh: 0, ghzSeconds: 0, coreHours: 0, execTimeSec: 0 };
+      const [groups, charges] = await Promise.all([store.summarizeAttempts(account.id, { from, to }), store.summarizeCharges(account.id, { from, to })]);
+      const billed: Usage['billed'] = { coreHours: 0, eur: 0, byType: [] };
+      let micro = 0;
+      for (const c of charges) {
+        const coreHours = c.coreSeconds / 3600;
+        billed.byType.push({ schedulingType: c.schedulingType, charges: c.charges, coreHours, eur: c.chargedEUR });
+        billed.coreHours += coreHours;
+        micro += Math.round(c.chargedEUR * 1e6);
+      }
+      // Summed in whole micro-euros (the unit credits are kept in): no float residue in the total.
+      billed.eur = micro / 1e6;
+      const out: Usage = { accountId: account.id, from: from === undefined ? null : iso(from), to: to === undefined ? null : iso(to), attempts: 0, energyWh: 0, ghzSeconds: 0, coreHours: 0, execTimeSec: 0, billed };
       for (const g of groups) {
         out.attempts += g.attempts;
         out.energyWh += g.energyWh;

@@ -9,10 +9,10 @@ import { COORDINATOR_SEQ_BASE, type DeviceCommand, type DeviceReport, type Insta
 import { canTransition, isFinalState, stateFromInstances, dependencyGate, type TaskStateName } from '../../protocol/task-state.ts';
 import { allocateFleetView, createInstanceTable, createPolicy, growInstanceTable, type FleetViewBuffer, type PolicyName } from '../../scheduler/index.ts';
 import { BOARD_FILLER, BOARD_FREE, InstancePhase, SchedulingType, type Decision, type InstanceTable, type OverflowPool, type Policy } from '../../scheduler/types.ts';
-import { SYSTEM, type InstanceRecord, type InstanceState, type RegistryRow, type Store, type TaskRecord } from '../store/types.ts';
+import { SYSTEM, type InstanceCharge, type InstanceRecord, type InstanceState, type RegistryRow, type Store, type TaskRecord } from '../store/types.ts';
 import { buildAssignment, DEFAULT_ESTIMATED_DURATION_S, instanceNeeds, type InstanceNeeds } from './assignment.ts';
 import { OVERFLOW_DEVICE, type DeviceLink } from './link.ts';
-import { shouldSuspend } from '../accounting/billing.ts';
+import { billAttempt, DEFAULT_PRICES, shouldSuspend, type PriceTable } from '../accounting/billing.ts';
 import { DEFAULT_CARBON_G_PER_KWH, setpointAt, type RoomSpec } from '../../protocol/platform.ts';
 import { parseTimeSpan } from '../../protocol/timespan.ts';
 import { snapshotOrders, type SnapshotOrder } from '../api/snapshots.ts';
@@ -21,8 +21,6 @@ import { checkLoopOptions, DEFAULT_CHECKPOINT_GRACE_S } from './loop-options.ts'
 
 /** What the loop tells the rest of the platform (billing, the event stream, metrics). */
 export interface FleetLoopHooks {
-  /** An instance attempt used this much since its previous report (bill it). */
-  onUsage?(u: { accountId: string; taskUuid: string; schedulingType: string; cores: number; wallTimeSec: number; clockRatio: number }): Promise<void> | void;
   /** A task changed state. */
   onTaskState?(e: { accountId: string; taskUuid: string; state: TaskStateName; at: number }): Promise<void> | void;
   /** A device reported telemetry. */
@@ -79,6 +77,12 @@ export interface FleetLoopOptions {
    * one already waiting for it is told so). Default grace + 330 s (the agent gives up its upload after 5 min).
    */
   checkpointTimeoutS?: number;
+  /**
+   * Core-hour prices per scheduling type (default DEFAULT_PRICES): each instance report's usage (wall time × cores ×
+   * clock ratio) is charged to the task's owner at its task's price, in the store's transaction that applies the
+   * report (the charges ledger).
+   */
+  prices?: PriceTable;
 }
 
 /** Default overflow pool: a conventional datacenter (PUE 1.5, the French grid's default intensity, price of onDemand). */
@@ -214,6 +218,7 @@ export class FleetLoop {
   private readonly offlineMs: number;
   private readonly maxLosses: number;
   private readonly hooks: FleetLoopHooks;
+  private readonly prices: PriceTable;
   private readonly overflow: OverflowPool;
   private devices: Device[] = [];
   private readonly byId = new Map<string, Device>();
@@ -262,6 +267,7 @@ export class FleetLoop {
     this.offlineMs = Math.max((o.offlineAfterPeriods ?? 3) * this.periodS, o.offlineAfterS ?? 30) * 1000;
     this.maxLosses = o.maxInfrastructureLosses ?? 5;
     this.hooks = o.hooks ?? {};
+    this.prices = o.prices ?? DEFAULT_PRICES;
     this.overflow = o.overflow ?? DEFAULT_OVERFLOW;
     this.requeueAtStart = o.requeueInFlightAtStart !== false;
     this.checkpointGraceS = o.checkpointGraceS ?? DEFAULT_CHECKPOINT_GRACE_S;
@@ -681,6 +687,26 @@ export class FleetLoop {
     return finished;
   }
 
+  /**
+   * The bill of a report's usage (billing follows the work really done: the wall time it adds × the cores × the clock
+   * ratio it ran at, at its task's price); none when it adds no wall time. A report whose figures cannot be billed
+   * (a clock ratio outside 0..1) is applied unbilled, with a warning.
+   */
+  private chargeOf(rep: InstanceReport, e: Entry): InstanceCharge | undefined {
+    const wallTimeSec = rep.add?.wallTimeSec ?? 0;
+    if (!(wallTimeSec > 0)) return undefined;
+    const schedulingType = e.task.schedulingType;
+    const cores = e.needs.cores;
+    const clockRatio = rep.clockRatio ?? 1;
+    try {
+      const amountEUR = billAttempt({ coreCount: cores, wallTimeSec, clockRatio, schedulingType }, this.prices);
+      return { schedulingType, coreSeconds: wallTimeSec * cores * clockRatio, amountEUR };
+    } catch (err) {
+      this.hooks.onWarning?.(`usage of ${rep.taskUuid}/${rep.instanceId} not billed: ${(err as Error).message}`, rep);
+      return undefined;
+    }
+  }
+
   /** Applies one instance report; true when it ended the instance's work. */
   private async ingestInstance(rep: InstanceReport, nowMs: number, touched: Set<string>): Promise<boolean> {
     const i = this.index.get(`${rep.taskUuid}/${rep.instanceId}`);
@@ -731,6 +757,7 @@ export class FleetLoop {
       at: rep.at,
       set,
       add: rep.add,
+      charge: e ? this.chargeOf(rep, e) : undefined,
     });
     // A report seen before (a replay, a resend after a reconnection) changes nothing more.
     if (!applied.applied) return false;
@@ -740,16 +767,6 @@ export class FleetLoop {
     }
     // An attempt stopping for its checkpoint still reports (its last usage, its checkpoint): not a stale one.
     if (!current && !ended && ordered?.state !== 'pending' && rep.state !== 'checkpointed') this.stopStale(rep);
-    if (rep.add && e && rep.add.wallTimeSec > 0) {
-      await this.hooks.onUsage?.({
-        accountId: e.task.accountId,
-        taskUuid: e.task.uuid,
-        schedulingType: e.task.schedulingType,
-        cores: e.needs.cores,
-        wallTimeSec: rep.add.wallTimeSec,
-        clockRatio: rep.clockRatio ?? 1,
-      });
-    }
     if (!current || i === undefined || !e) return false;
     touched.add(rep.taskUuid);
     const t = this.table;

@@ -17,6 +17,8 @@ import {
   type EpochMs,
   type IdempotencyRecord,
   type InstanceAttempt,
+  type ChargeTotals,
+  type InstanceCharge,
   type InstanceEvent,
   type InstanceEventKey,
   type InstanceEventResult,
@@ -56,6 +58,7 @@ import {
   type RegistryKind,
   type RegistryRow,
   type Role,
+  type SchedulingTypeName,
   type Store,
   type StoreEvent,
   type TaskFilter,
@@ -82,6 +85,8 @@ interface AccountsTable {
   updated_at: number;
   /** Tasks the account holds (migration 2), maintained with every task insert and delete. */
   task_count: number;
+  /** Exact total of the account's charges, € (migration 3): the rounding cursor of `charges.charged_micro`. */
+  billed_eur: number;
 }
 interface ApiTokensTable {
   id: string;
@@ -189,6 +194,19 @@ interface InstanceEventsTable {
   seq: number;
   applied_at: number;
 }
+/** The charges ledger (migration 3): one row per instance report that billed something. */
+interface ChargesTable {
+  task_uuid: string;
+  instance_id: number;
+  attempt: number;
+  seq: number;
+  account_id: string;
+  at: number;
+  scheduling_type: string;
+  core_seconds: number;
+  amount_eur: number;
+  charged_micro: number;
+}
 interface OutputChunksTable {
   task_uuid: string;
   seq: number;
@@ -286,6 +304,7 @@ export interface Database {
   instances: InstancesTable;
   instance_attempts: InstanceAttemptsTable;
   instance_events: InstanceEventsTable;
+  charges: ChargesTable;
   output_chunks: OutputChunksTable;
   output_cursors: OutputCursorsTable;
   buckets: BucketsTable;
@@ -516,7 +535,8 @@ class AuthCache {
 // ---------------------------------------------------------------------------------------------------------
 // Row mappers
 
-function toAccount(r: AccountsTable): Account {
+/** An account row (its billing cursor, billed_eur, is the ledger's and not part of the Account). */
+function toAccount(r: Omit<AccountsTable, 'billed_eur'>): Account {
   return {
     id: r.id,
     email: r.email,
@@ -981,6 +1001,7 @@ export class KyselyStore implements Store {
       created_at: now,
       updated_at: now,
       task_count: 0,
+      billed_eur: 0,
     };
     try {
       return await this.atomic(async (s) => {
@@ -1667,6 +1688,7 @@ export class KyselyStore implements Store {
     };
     const set = ev.set ?? {};
     const instanceSet = this.instanceSetRow(set);
+    const charge = ev.charge === undefined ? undefined : chargeOf(ev.charge);
     return this.atomic((s) => s.taskChange(ev.taskUuid, async () => {
       const inst = await s.lock(
         s.db.selectFrom('instances').selectAll().where('task_uuid', '=', ev.taskUuid).where('instance_id', '=', ev.instanceId),
@@ -1745,8 +1767,34 @@ export class KyselyStore implements Store {
         .where('instance_id', '=', ev.instanceId)
         .returningAll()
         .executeTakeFirstOrThrow();
-      return { applied: true, instance: toInstance(r) };
+      const chargedEUR = charge && (charge.core_seconds > 0 || charge.amount_eur > 0) ? await s.charge(ev, at, charge) : 0;
+      return { applied: true, instance: toInstance(r), chargedEUR };
     }));
+  }
+
+  /**
+   * Inside applyInstanceEvent's transaction: the event's charge into the ledger, and the task owner's credits down
+   * by the account's running total rounded to the micro-euro (what that rounding moved by). Returns that, €.
+   */
+  private async charge(ev: InstanceEvent, at: EpochMs, c: Pick<ChargesTable, 'scheduling_type' | 'core_seconds' | 'amount_eur'>): Promise<number> {
+    const task = await this.db.selectFrom('tasks').select('account_id').where('uuid', '=', ev.taskUuid).executeTakeFirstOrThrow();
+    const accountId = task.account_id;
+    const acct = await this.lock(this.db.selectFrom('accounts').select('billed_eur').where('id', '=', accountId)).executeTakeFirstOrThrow();
+    const before = Number(acct.billed_eur);
+    const after = before + c.amount_eur;
+    const micro = Math.round(after * 1e6) - Math.round(before * 1e6);
+    await this.db
+      .insertInto('charges')
+      .values({ task_uuid: ev.taskUuid, instance_id: ev.instanceId, attempt: ev.attempt, seq: ev.sequence, account_id: accountId, at, ...c, charged_micro: micro })
+      .execute();
+    await this.authChange(accountId, () =>
+      this.db
+        .updateTable('accounts')
+        .set((eb) => ({ billed_eur: after, credits_micro: eb('credits_micro', '-', micro), updated_at: this.clock() }))
+        .where('id', '=', accountId)
+        .execute(),
+    );
+    return micro / 1e6;
   }
 
   /** Validated column values of an instance's absolute fields. */
@@ -2480,7 +2528,31 @@ export class KyselyStore implements Store {
       wallTimeSec: numberOf(r.w),
     }));
   }
+
+  async summarizeCharges(owner: Owner, range: { from?: EpochMs; to?: EpochMs } = {}): Promise<ChargeTotals[]> {
+    let q = this.db
+      .selectFrom('charges')
+      .select((eb) => ['scheduling_type', eb.fn.countAll().as('n'), eb.fn.sum('core_seconds').as('cs'), eb.fn.sum('charged_micro').as('m')]);
+    if (owner !== SYSTEM) q = q.where('account_id', '=', owner);
+    if (range.from !== undefined) q = q.where('at', '>=', range.from);
+    if (range.to !== undefined) q = q.where('at', '<', range.to);
+    const rows = await q.groupBy('scheduling_type').execute();
+    return rows
+      .map((r) => ({ schedulingType: r.scheduling_type as SchedulingTypeName, charges: numberOf(r.n), coreSeconds: numberOf(r.cs), chargedEUR: numberOf(r.m) / 1e6 }))
+      .sort((a, b) => SCHEDULING_TYPES.indexOf(a.schedulingType) - SCHEDULING_TYPES.indexOf(b.schedulingType));
+  }
 }
+
+/** An InstanceCharge's columns, checked (each field named in the error). */
+function chargeOf(c: InstanceCharge): Pick<ChargesTable, 'scheduling_type' | 'core_seconds' | 'amount_eur'> {
+  if (!SCHEDULING_TYPES.includes(c.schedulingType)) throw new StoreInputError('charge.schedulingType', `charge.schedulingType must be one of ${SCHEDULING_TYPES.join(', ')}`);
+  const nonNegative = (field: string, v: number): number => {
+    if (finite(field, v) < 0) throw new StoreInputError(field, `${field} must be ≥ 0`);
+    return v;
+  };
+  return { scheduling_type: c.schedulingType, core_seconds: nonNegative('charge.coreSeconds', c.coreSeconds), amount_eur: nonNegative('charge.amountEUR', c.amountEUR) };
+}
+const SCHEDULING_TYPES: readonly SchedulingTypeName[] = ['flex', 'onDemand', 'reserved'];
 
 /** One entry of {@link KyselyStore.summarizeAttempts} (the Store interface's AttemptUsage). */
 type AttemptUsageRow = Awaited<ReturnType<Store['summarizeAttempts']>>[number];

@@ -287,6 +287,33 @@ export const MIGRATIONS: readonly Migration[] = [
       `UPDATE accounts SET task_count = (SELECT count(*) FROM tasks WHERE tasks.account_id = accounts.id)`,
     ],
   },
+  {
+    version: 3,
+    name: 'charges',
+    // The charges ledger: one row per instance report that billed something, written in the transaction that
+    // applies the report (so a report's usage and its charge land together, and a replay charges nothing). Rows
+    // outlive their task (no foreign key: a bill stays when the task is deleted). `amount_eur` is the exact amount;
+    // `charged_micro` what was taken from the credits for it, so that an account's charges add up to its exact
+    // running total `accounts.billed_eur` rounded once (sub-micro-euro reports are not each rounded away).
+    statements: (d) =>
+      [
+        `CREATE TABLE charges (
+          task_uuid {TEXT_KEY} NOT NULL,
+          instance_id integer NOT NULL,
+          attempt integer NOT NULL,
+          seq bigint NOT NULL,
+          account_id {TEXT_KEY} NOT NULL,
+          at bigint NOT NULL,
+          scheduling_type text NOT NULL,
+          core_seconds {REAL} NOT NULL,
+          amount_eur {REAL} NOT NULL,
+          charged_micro bigint NOT NULL,
+          PRIMARY KEY (task_uuid, instance_id, attempt, seq)
+        ){WITHOUT_ROWID}`,
+        `CREATE INDEX charges_account_at ON charges (account_id, at)`,
+        `ALTER TABLE accounts ADD COLUMN billed_eur {REAL} NOT NULL DEFAULT 0`,
+      ].map((s) => typed(d, s)),
+  },
 ];
 
 /** Highest migration number this build knows. */

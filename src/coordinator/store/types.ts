@@ -374,6 +374,20 @@ export interface InstanceEvent {
   at?: EpochMs;
   set?: InstanceSet;
   add?: InstanceAdd;
+  /**
+   * What the event's usage costs the task's owner (the caller prices it): written to the charges ledger and taken
+   * from the owner's credits in the same transaction as the event, so a replayed event charges nothing.
+   */
+  charge?: InstanceCharge;
+}
+
+/** One report's bill (see {@link InstanceEvent.charge}). */
+export interface InstanceCharge {
+  schedulingType: SchedulingTypeName;
+  /** Core-seconds billed: wall time × cores × clock ratio, s (≥ 0). */
+  coreSeconds: number;
+  /** The exact amount, € (≥ 0): the credits go down by the account's running total rounded to the micro-euro. */
+  amountEUR: number;
 }
 
 /** What the store keeps of an applied {@link InstanceEvent}: its key within the instance, and its time. */
@@ -389,6 +403,8 @@ export interface InstanceEventResult {
   applied: boolean;
   /** The instance after the event (undefined when it does not exist). */
   instance: InstanceRecord | undefined;
+  /** What was taken from the owner's credits for the event's charge, € (whole micro-euros; 0 when none). */
+  chargedEUR?: number;
 }
 
 /** Totals over a task's instances, by state and summed. */
@@ -908,6 +924,20 @@ export interface Store {
    * With a range, only attempts whose end (or, while unfinished, start) lies in [from, to).
    */
   summarizeAttempts(owner: Owner, range?: { from?: EpochMs; to?: EpochMs }): Promise<AttemptUsage[]>;
+  /**
+   * The charges ledger's totals per scheduling type (only types with a charge), for the owner's charges (SYSTEM:
+   * everyone's) made in [from, to) by their event's time. Charges outlive their task.
+   */
+  summarizeCharges(owner: Owner, range?: { from?: EpochMs; to?: EpochMs }): Promise<ChargeTotals[]>;
+}
+
+/** Totals of a set of charges of one scheduling type ({@link Store.summarizeCharges}). */
+export interface ChargeTotals {
+  schedulingType: SchedulingTypeName;
+  charges: number;
+  coreSeconds: number;
+  /** What the credits went down by for them, € (whole micro-euros). */
+  chargedEUR: number;
 }
 
 /** Totals of a set of instance attempts that ran on one device ({@link Store.summarizeAttempts}). */

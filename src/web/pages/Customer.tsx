@@ -66,6 +66,11 @@ export function Customer(): JSX.Element {
           <span className="kpi-label">Tasks</span>
           <span className="kpi-value">{tasks.length}</span>
         </div>
+        <div className="kpi" data-testid="billed" title="From the charges ledger: wall time × cores × clock ratio, at each task's price">
+          <span className="kpi-label">Billed</span>
+          <span className="kpi-value">€{fmt(usage?.billed.eur, 6)}</span>
+          <span className="kpi-note">{fmt(usage?.billed.coreHours, 4)} core-h</span>
+        </div>
         <div className="kpi">
           <span className="kpi-label">CPU core-hours used</span>
           <span className="kpi-value">{fmt(usage?.coreHours, 3)}</span>
