@@ -6,6 +6,7 @@ import type { CarbonFactsOutput } from '../../protocol/carbon.ts';
 import type { Info } from '../../protocol/account.ts';
 import { EVENT_TYPES, isLiveEvent, type InstanceStatePayload, type Usage } from '../../protocol/platform.ts';
 import { ApiError, call, fmt, followEvents, get, type StreamEvent } from '../api.ts';
+import { singleFlight } from '../single-flight.ts';
 
 const FINAL = new Set(['Success', 'Failure', 'Cancelled']);
 const FINAL_INSTANCE = new Set(['success', 'failure', 'cancelled']);
@@ -212,24 +213,10 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
     // event says this task wrote to it, and a last time once loadTask sees it over: at most one read at a time, one
     // more if asked meanwhile (output stored after a read began is announced after it, so nothing is missed). A slow
     // fallback read every 30 s covers a stream that dropped live frames.
-    let reading = false;
-    let readAgain = false;
-    const readStdout = (): void => {
-      if (reading) {
-        readAgain = true;
-        return;
-      }
-      reading = true;
-      call<string>('GET', `/tasks/${id}/stdout`, undefined, { text: true })
-        .then((out) => !stop && setStdout(out), () => undefined)
-        .finally(() => {
-          reading = false;
-          if (!stop && readAgain) {
-            readAgain = false;
-            readStdout();
-          }
-        });
-    };
+    const readStdout = singleFlight(
+      () => call<string>('GET', `/tasks/${id}/stdout`, undefined, { text: true }).then((out) => !stop && setStdout(out)),
+      () => stop,
+    );
     const fallback = (): void => {
       if (stop || done.current) return;
       readStdout();

@@ -4,6 +4,7 @@
 import { lazy, memo, Suspense, useEffect, useLayoutEffect, useMemo, useRef, useState, type JSX } from 'react';
 import type { DevicePlacements, FleetPlacements, FleetQueue, FleetSummary, FleetTiles, LiveSample, SiteEnergy, TelemetryBatch } from '../../protocol/platform.ts';
 import { fmt, followEvents, get } from '../api.ts';
+import { singleFlight } from '../single-flight.ts';
 import { FLEET_TILES_PATH } from '../prefetch.ts';
 import { Link } from '../router.tsx';
 
@@ -304,24 +305,13 @@ export function Fleet(props: { go: (to: string) => void }): JSX.Element {
     setPlaced(null);
     if (selected === null) return;
     const ac = new AbortController();
-    let inFlight = false;
-    let again = false;
-    const load = (): void => {
-      if (inFlight) {
-        again = true;
-        return;
-      }
-      inFlight = true;
-      get<FleetPlacements>(`/hearth/v1/fleet/placements?deviceId=${encodeURIComponent(selected)}`, ac.signal)
-        .then((p) => setPlaced(p.devices.find((d) => d.deviceId === selected) ?? { deviceId: selected, kind: null, name: null, instances: [] }), () => undefined)
-        .finally(() => {
-          inFlight = false;
-          if (again && !ac.signal.aborted) {
-            again = false;
-            load();
-          }
-        });
-    };
+    const load = singleFlight(
+      () =>
+        get<FleetPlacements>(`/hearth/v1/fleet/placements?deviceId=${encodeURIComponent(selected)}`, ac.signal).then((p) =>
+          setPlaced(p.devices.find((d) => d.deviceId === selected) ?? { deviceId: selected, kind: null, name: null, instances: [] }),
+        ),
+      () => ac.signal.aborted,
+    );
     refreshPlaced.current = load;
     load();
     return () => {
