@@ -76,6 +76,24 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/**
+ * Submits a task as `token` and ticks the loop until it succeeds (its processes run in real time); its uuid, and the
+ * ticks it took before the last one.
+ */
+async function runToSuccess(token: string, body: Record<string, unknown>): Promise<{ uuid: string; ticks: number }> {
+  const submit = await fetch(platform.url + '/tasks', { method: 'POST', headers: { authorization: token, 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  assert.equal(submit.status, 201);
+  const { uuid } = (await submit.json()) as { uuid: string };
+  let ticks = 0;
+  for (; ticks < 600; ticks++) {
+    await platform.fleet!.tick();
+    if ((await platform.store.getTask(SYSTEM, uuid))?.state === 'Success') break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal((await platform.store.getTask(SYSTEM, uuid))?.state, 'Success');
+  return { uuid, ticks };
+}
+
 /** A stored event only `accountId` (and operators) may see, to bound what a stream has received. */
 async function marker(accountId: string | null, tag: string): Promise<void> {
   await platform.events.publish(platform.store, { type: 'test.marker', accountId, payload: { tag } });
@@ -85,22 +103,8 @@ describe('instance.state', () => {
   test('the owner sees each instance go from dispatch to success, without the device; another customer sees none', async () => {
     const alice = await createAccount(platform.store, { email: 'alice-ev@example.com', credits: 20 });
     const bob = await createAccount(platform.store, { email: 'bob-ev@example.com', credits: 20 });
-    const submit = await fetch(platform.url + '/tasks', {
-      method: 'POST',
-      headers: { authorization: alice.token, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'events', profile: 'docker-batch', instanceCount: 2, constants: [{ key: 'DOCKER_CMD', value: 'echo hello' }] }),
-    });
-    assert.equal(submit.status, 201);
-    const { uuid } = (await submit.json()) as { uuid: string };
     const before = await platform.store.lastEventId();
-    let ticks = 0;
-    for (; ticks < 600; ticks++) {
-      await platform.fleet!.tick();
-      const t = await platform.store.getTask(SYSTEM, uuid);
-      if (t?.state === 'Success') break;
-      await new Promise((r) => setTimeout(r, 20)); // the instances' processes run in real time
-    }
-    assert.equal((await platform.store.getTask(SYSTEM, uuid))?.state, 'Success');
+    const { uuid, ticks } = await runToSuccess(alice.token, { name: 'events', profile: 'docker-batch', instanceCount: 2, constants: [{ key: 'DOCKER_CMD', value: 'echo hello' }] });
     await marker(alice.account.id, 'alice');
     await marker(bob.account.id, 'bob');
     await marker(null, 'ops');
@@ -227,19 +231,7 @@ describe('instance.output', () => {
     const d = await Stream.open(platform.url, dave.token);
     const op = await Stream.open(platform.url, OPERATOR);
     try {
-      const submit = await fetch(platform.url + '/tasks', {
-        method: 'POST',
-        headers: { authorization: carol.token, 'content-type': 'application/json' },
-        body: JSON.stringify({ name: 'output', profile: 'docker-batch', instanceCount: 2, constants: [{ key: 'DOCKER_CMD', value: 'echo "out of ${INSTANCE_ID}"; echo "err of ${INSTANCE_ID}" >&2' }] }),
-      });
-      assert.equal(submit.status, 201);
-      const { uuid } = (await submit.json()) as { uuid: string };
-      for (let ticks = 0; ticks < 600; ticks++) {
-        await platform.fleet!.tick();
-        if ((await platform.store.getTask(SYSTEM, uuid))?.state === 'Success') break;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.equal((await platform.store.getTask(SYSTEM, uuid))?.state, 'Success');
+      const { uuid } = await runToSuccess(carol.token, { name: 'output', profile: 'docker-batch', instanceCount: 2, constants: [{ key: 'DOCKER_CMD', value: 'echo "out of ${INSTANCE_ID}"; echo "err of ${INSTANCE_ID}" >&2' }] });
       await marker(carol.account.id, 'carol');
       await marker(dave.account.id, 'dave');
       await marker(null, 'ops-out');
