@@ -99,3 +99,79 @@ export async function* streamEvents(transport: Transport, opts: EventsOptions = 
     await sleep(backoffMs(Math.min(failures++, 6), transport.retry), signal).catch(() => undefined);
   }
 }
+
+/** One subscriber of a {@link SharedEvents}. */
+interface EventSubscriber {
+  readonly onEvent: (e: LiveEvent) => void;
+  /** The stream (re)opened: events may have been missed before now. */
+  readonly onOpen: () => void;
+}
+
+/**
+ * One live event stream shared by a client's waits and output streams: opened by the first subscriber, closed when
+ * the last one leaves, each event handed to every subscriber. A program following a thousand tasks at once holds
+ * one connection, not a thousand. When the stream cannot be had (an older server, a refusal) the subscribers go on
+ * without it, and the next subscriber tries again.
+ */
+export class SharedEvents {
+  private readonly subs = new Set<EventSubscriber>();
+  private ac: AbortController | null = null;
+  private open = false;
+
+  constructor(private readonly transport: Transport) {}
+
+  /** Connections opened so far (each reconnection of one counts once more). */
+  opened = 0;
+
+  /**
+   * Adds a subscriber until `signal` aborts (or `close()`); `live()` says whether the stream is open now. A
+   * subscriber joining an open stream is told `onOpen` at once (what happened before it joined was not seen).
+   */
+  subscribe(onEvent: (e: LiveEvent) => void, onOpen: () => void, signal: AbortSignal): { live: () => boolean; close: () => void } {
+    const sub: EventSubscriber = { onEvent, onOpen };
+    const close = (): void => {
+      signal.removeEventListener('abort', close);
+      if (!this.subs.delete(sub)) return;
+      if (this.subs.size === 0) {
+        this.ac?.abort();
+        this.ac = null;
+        this.open = false;
+      }
+    };
+    if (signal.aborted) return { live: () => false, close };
+    signal.addEventListener('abort', close, { once: true });
+    this.subs.add(sub);
+    if (this.ac === null) this.start();
+    else if (this.open) onOpen();
+    return { live: () => this.open && this.subs.has(sub), close };
+  }
+
+  private start(): void {
+    const ac = new AbortController();
+    this.ac = ac;
+    const current = (): boolean => this.ac === ac;
+    void (async () => {
+      try {
+        const events = streamEvents(this.transport, {
+          signal: ac.signal,
+          onOpen: () => {
+            if (!current()) return;
+            this.opened++;
+            this.open = true;
+            for (const s of [...this.subs]) s.onOpen();
+          },
+        });
+        for await (const e of events) {
+          if (!current()) break;
+          for (const s of [...this.subs]) s.onEvent(e);
+        }
+      } catch {
+        // no stream: the subscribers poll alone
+      }
+      if (current()) {
+        this.ac = null;
+        this.open = false;
+      }
+    })();
+  }
+}

@@ -7,7 +7,7 @@ import { FINAL_STATES, type TaskStateName } from '../protocol/task-state.ts';
 import type { BulkEntry, Paginate, TaskCreate, TaskOutput, TaskPage, TaskSummary, TaskUpdate } from '../protocol/tasks.ts';
 import type { Buckets, SyncReport, TransferProgress } from './buckets.ts';
 import { HearthApiError, HearthTimeoutError } from './errors.ts';
-import { streamEvents } from './events.ts';
+import { SharedEvents } from './events.ts';
 import { sleep, type Transport } from './http.ts';
 import { EVENT_TYPES } from '../protocol/platform.ts';
 
@@ -31,27 +31,20 @@ export interface WaitOptions {
 }
 
 /**
- * Wakes a polling loop early on the live events it cares about: reads the event stream in the background (until
- * `signal` aborts), and `nap(ms)` resolves after ms (false) or at the next matching event (true), whichever is
- * first (an event that came while the loop was busy ends the next nap at once). `live()`: the stream is open.
- * Without a stream (an older server, a refusal) the loop just polls.
+ * Wakes a polling loop early on the live events it cares about, from the client's shared event stream (subscribed
+ * until `signal` aborts): `nap(ms)` resolves after ms (false) or at the next matching event (true), whichever is
+ * first (an event that came while the loop was busy ends the next nap at once; so does the stream's (re)opening,
+ * after which the loop reads again what it may have missed). `live()`: the stream is open. Without a stream (an
+ * older server, a refusal) the loop just polls.
  */
-function eventWaker(http: Transport, signal: AbortSignal, matches: (e: { type: string; payload: unknown }) => boolean): { live: () => boolean; nap: (ms: number) => Promise<boolean> } {
+function eventWaker(events: SharedEvents, signal: AbortSignal, matches: (e: { type: string; payload: unknown }) => boolean): { live: () => boolean; nap: (ms: number) => Promise<boolean> } {
   let wake: (() => void) | undefined;
   let poked = false;
-  let live = false;
   const poke = (): void => {
     poked = true;
     wake?.();
   };
-  void (async () => {
-    try {
-      for await (const e of streamEvents(http, { signal, onOpen: () => { live = true; poke(); } })) if (matches(e)) poke();
-    } catch {
-      // no stream: polling alone
-    }
-    live = false;
-  })();
+  const sub = events.subscribe((e) => matches(e) && poke(), poke, signal);
   const nap = (ms: number): Promise<boolean> => {
     if (poked) {
       poked = false;
@@ -75,7 +68,7 @@ function eventWaker(http: Transport, signal: AbortSignal, matches: (e: { type: s
       signal.addEventListener('abort', onAbort, { once: true });
     });
   };
-  return { live: () => live, nap };
+  return { live: sub.live, nap };
 }
 
 /** Options of {@link Tasks.streamOutput}. */
@@ -137,10 +130,15 @@ export class TaskHandle {
 
 /** Task operations of a client. */
 export class Tasks {
+  /** One live event stream for every wait and output stream of this client at once. */
+  readonly liveEvents: SharedEvents;
+
   constructor(
     private readonly http: Transport,
     private readonly storage: () => Promise<Buckets>,
-  ) {}
+  ) {
+    this.liveEvents = new SharedEvents(http);
+  }
 
   /** Creates and submits a task; returns its uuid. Never retried (a retry could create it twice). */
   async create(body: TaskCreate): Promise<string> {
@@ -240,7 +238,7 @@ export class Tasks {
     const signal = inner.signal;
     const waker =
       opts.useEvents !== false
-        ? eventWaker(this.http, signal, (e) => {
+        ? eventWaker(this.liveEvents, signal, (e) => {
             const p = e.payload as { uuid?: string; taskUuid?: string; stream?: string; instanceId?: number } | null;
             if (p === null) return false;
             if (e.type === EVENT_TYPES.instanceOutput) return p.taskUuid === uuid && p.stream === stream && (opts.instanceId === undefined || p.instanceId === opts.instanceId);
@@ -298,7 +296,7 @@ export class Tasks {
     // State changes wake the wait; output chunks (instance.output, one per instance per period) say nothing of it.
     const waker =
       opts.useEvents !== false
-        ? eventWaker(this.http, signal, (e) => {
+        ? eventWaker(this.liveEvents, signal, (e) => {
             if (e.type === EVENT_TYPES.instanceOutput) return false;
             const p = e.payload as { uuid?: string; taskUuid?: string } | null;
             return p !== null && (p.uuid === uuid || p.taskUuid === uuid);

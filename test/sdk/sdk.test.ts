@@ -180,6 +180,27 @@ describe('tasks', () => {
     }
   });
 
+  test('waits and output streams of one client share one event stream, which wakes each of them, and closes after the last', { timeout: 120_000 }, async () => {
+    const acct = await operator.platform.createAccount({ email: 'many-waits@example.com', credits: 5 });
+    const c = new HearthClient({ url: platform.url, token: acct.token });
+    const hs = await Promise.all([0, 1, 2].map((k) => c.tasks.submit({ name: `shared-${k}`, profile: 'docker-batch', instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: `echo "task ${k}"` }] })));
+    // Polling slowed to ten minutes: after their first reads, only the shared stream's events can end these.
+    const slow = { pollMs: 600_000, maxPollMs: 600_000 };
+    const lines = (async () => {
+      let text = '';
+      for await (const chunk of hs[0].streamStdout(slow)) text += chunk;
+      return text;
+    })();
+    const ends = await Promise.all(hs.map((h) => h.wait(slow)));
+    assert.deepEqual(ends.map((t) => t.state), ['Success', 'Success', 'Success']);
+    assert.equal(await lines, '0> task 0\n');
+    assert.equal(c.tasks.liveEvents.opened, 1, 'one connection for three waits and a stream');
+    // The last subscriber gone, the stream is closed: the next wait opens another.
+    const next = await c.tasks.submit({ name: 'shared-next', profile: 'docker-batch', instanceCount: 1, constants: [{ key: 'DOCKER_CMD', value: 'echo next' }] });
+    assert.equal((await next.wait(slow)).state, 'Success');
+    assert.equal(c.tasks.liveEvents.opened, 2);
+  });
+
   test('wait without events (polling alone) and with a timeout', async () => {
     const h = await customer.tasks.submit({ name: 'poll', profile: 'docker-batch', instanceCount: 2, constants: [{ key: 'DOCKER_CMD', value: 'echo poll' }] });
     const t = await h.wait({ useEvents: false, timeoutMs: 120_000 });
