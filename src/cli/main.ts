@@ -15,6 +15,7 @@ import { registerBucket } from './commands/bucket.ts';
 import { registerJob } from './commands/job.ts';
 import { registerFleet } from './commands/fleet.ts';
 import { registerThermostat } from './commands/thermostat.ts';
+import { registerUsage } from './commands/usage.ts';
 
 /** Builds the program; exported for tests. */
 export function buildProgram(): Command {
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerTask(program);
   registerBucket(program);
   registerJob(program);
+  registerUsage(program);
   registerFleet(program);
   registerThermostat(program);
   return program;

@@ -151,6 +151,23 @@ describe('hearth task', () => {
   });
 });
 
+describe('hearth usage', () => {
+  test('the credits, the compute used and what was billed, by type: credits + billed = the 50 € given; ranges; a bad --from is named', async () => {
+    const u = JSON.parse((await ok(['usage', '--format', 'json'])).stdout) as { credits: number; attempts: number; billed: { coreHours: number; eur: number; byType: Array<{ schedulingType: string }> } };
+    assert.ok(u.attempts >= 3 && u.billed.coreHours > 0, JSON.stringify(u));
+    assert.equal(Math.round((u.credits + u.billed.eur) * 1e6), 50e6, 'every euro taken from the credits is in the ledger');
+    assert.deepEqual(u.billed.byType.map((b) => b.schedulingType), ['flex']);
+    const table = (await ok(['usage'])).stdout;
+    assert.match(table, /^billed:\s+\d+\.\d{6} €$/m);
+    assert.match(table, /^flex\s+\d+\s+\d+\.\d{4}\s+\d+\.\d{6}$/m);
+    const future = JSON.parse((await ok(['usage', '--from', '2100-01-01', '--format', 'json'])).stdout) as typeof u;
+    assert.deepEqual([future.attempts, future.billed.eur, future.billed.byType], [0, 0, []]);
+    const bad = await hearth(['usage', '--from', 'yesterday']);
+    assert.equal(bad.status, 2);
+    assert.match(bad.stderr, /^hearth: --from: must be an ISO 8601 date/);
+  });
+});
+
 describe('hearth bucket', () => {
   test('create, put, list, get (file and stdout), sync-to, sync-from, delete', async () => {
     await ok(['bucket', 'create', 'cli-data']);
