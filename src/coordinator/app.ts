@@ -231,7 +231,7 @@ export async function buildApp(options: BuildAppOptions): Promise<FastifyInstanc
     await api.register(integrationRoutes, { ...ctx, events: options.events, prefix: '/hearth/v1' });
     if (options.blobDir) await api.register(deviceFileRoutes, { ...ctx, blobDir: options.blobDir, prefix: '/hearth/v1/device' });
     const simsDir = options.simsDir ?? (options.blobDir ? join(dirname(options.blobDir), 'sims') : undefined);
-    if (simsDir) await api.register(simRoutes, { ...ctx, simsDir, prefix: '/hearth/v1' });
+    if (simsDir) await api.register(simRoutes, { ...ctx, events: options.events, simsDir, prefix: '/hearth/v1' });
     await api.register(platformRoutes, { ...ctx, events: options.events ?? new EventHub(), prefix: '/hearth/v1' });
   });
 

@@ -50,7 +50,23 @@ export const EVENT_TYPES = {
   roomTelemetry: 'room.telemetry',
   /** A Home Assistant login was revoked (operators): payload `{username}`; the broker ends its connections. */
   integrationRevoked: 'integration.revoked',
+  /**
+   * A twin run started from the API (POST /hearth/v1/sims) progressed or ended (operators): payload a
+   * {@link SimProgressPayload}. Live only: `GET /hearth/v1/sims` lists the runs as they are.
+   */
+  simProgress: 'sim.progress',
 } as const;
+
+/** Payload of a `sim.progress` event. */
+export interface SimProgressPayload {
+  name: string;
+  /** running, or how it ended: done (its summary is there) or failed. */
+  state: 'running' | 'done' | 'failed';
+  /** Fraction of the run done, 0..1 (1 when done). */
+  progress: number;
+  /** The policy it simulates now (null before the first and once it has ended). */
+  label: string | null;
+}
 
 // ---------------------------------------------------------------------------------------------------------
 // Building blocks
@@ -650,6 +666,7 @@ export interface LiveEventPayloads {
   'instance.output': InstanceOutputPayload;
   'telemetry.batch': TelemetryBatch;
   'room.telemetry': RoomTelemetryBatch;
+  'sim.progress': SimProgressPayload;
 }
 
 /** A live event of a known type with its payload typed (live-only events carry a null id). */

@@ -12,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { startPlatform, type Platform } from '../../src/coordinator/server.ts';
 import { createAccount } from '../../src/coordinator/auth/tokens.ts';
 import { ensureBuilt, launch, ROOT, screenshot, signIn, skipReason } from './harness.ts';
+import { until } from '../helpers/until.ts';
 
 const OPERATOR = 'hth_test_operator_token_dashboard_sims_0123456';
 const RUN = 'gironde-quarter-day';
@@ -166,9 +167,20 @@ describe('twin runs under <dataDir>/sims', () => {
     const started = /^Started (\S+)$/.exec(await page.getByTestId('sim-start-message').innerText());
     assert.ok(started, await page.getByTestId('sim-start-message').innerText());
     const name = started[1];
-    // The list shows it, and follows it to done (re-read while it runs), without a reload of the page.
+    // The list shows it, and follows it to done without a reload of the page: told by the sim.progress event (the
+    // page's fallback read of the list comes only every 30 s), it shows done within seconds of the server.
     await page.locator(`[data-testid="sim-run"][data-run="${name}"]`).waitFor();
-    await page.waitForFunction(`document.querySelector('[data-testid="sim-run"][data-run="${name}"]')?.dataset.state === 'done'`, undefined, { timeout: 180_000 });
+    await until(
+      async () => {
+        const res = await fetch(`${platform.url}/hearth/v1/sims`, { headers: { authorization: OPERATOR } });
+        const runs = (await res.json()) as Array<{ name: string; state: string }>;
+        return runs.find((r) => r.name === name && r.state === 'done');
+      },
+      'the run done',
+      180_000,
+      250,
+    );
+    await page.waitForFunction(`document.querySelector('[data-testid="sim-run"][data-run="${name}"]')?.dataset.state === 'done'`, undefined, { timeout: 10_000 });
     await page.locator(`[data-testid="sim-run"][data-run="${name}"] [data-testid="sim-open"]`).click();
     await page.getByTestId('twin-table').waitFor();
     assert.deepEqual(await page.getByTestId('twin-table').locator('thead th').allTextContents(), ['Metric', 'electric']);

@@ -10,7 +10,7 @@ import { checkPolicies, runSimulation } from '../../sim/sim.ts';
 import { applyOverrides } from '../../sim/twin.ts';
 import type { SimOptions } from '../../sim/sim.ts';
 import { renderReport } from '../../sim/report.ts';
-import { createProgress } from '../progress.ts';
+import { createProgress, type Progress } from '../progress.ts';
 import { parseJsonText } from './validate.ts';
 
 /** Flags of `hearth sim` as commander gives them (strings). */
@@ -25,6 +25,7 @@ export interface SimFlags {
   scale?: string;
   step?: string;
   threads?: string;
+  progressJson?: boolean;
 }
 
 function numberFlag(flag: string, value: string, min: number, max: number, integer: boolean): number {
@@ -72,12 +73,40 @@ export function readScenarioFiles(s: Scenario, scenarioPath: string): Record<str
   return files;
 }
 
+/**
+ * `--progress-json`: the run's progress as JSON lines on stdout, `{"progress":F,"label":L}` (F in [0, 1], L the
+ * policy running or null), one at the start, one per whole percent or change of label, none after stop() (for a
+ * program that runs `hearth sim` and shows its progress: the coordinator's POST /hearth/v1/sims).
+ */
+function jsonProgress(): Progress {
+  let last = -1;
+  let lastLabel: string | null = null;
+  const emit = (progress: number, label: string | null): void => {
+    process.stdout.write(JSON.stringify({ progress, label }) + '\n');
+  };
+  emit(0, null);
+  let stopped = false;
+  return {
+    update: (fr, label) => {
+      const pct = Math.floor(Math.min(1, Math.max(0, fr)) * 100);
+      const l = label ?? null;
+      if (stopped || (pct === last && l === lastLabel)) return;
+      last = pct;
+      lastLabel = l;
+      emit(pct / 100, l);
+    },
+    stop: () => {
+      stopped = true;
+    },
+  };
+}
+
 /** Runs `hearth sim` (exported for tests): returns the output folder. */
 export async function simCommand(scenarioPath: string, f: SimFlags): Promise<string> {
   const scenario = parseScenario(parseJsonText(readFileSync(scenarioPath, 'utf8'), scenarioPath));
   const options = simOptionsFromFlags(f, scenario);
   const files = readScenarioFiles(scenario, scenarioPath);
-  const bar = createProgress(`sim ${scenario.name}`);
+  const bar = f.progressJson ? jsonProgress() : createProgress(`sim ${scenario.name}`);
   let result;
   try {
     result = await runSimulation(scenario, { ...options, files, onProgress: (fr, policy) => bar.update(fr, policy) });
@@ -120,6 +149,7 @@ export function registerSim(program: Command): void {
     .option('--scale <k>', 'multiplies every building')
     .option('--step <s>', 'physics step, s')
     .option('--threads <n>', 'worker threads (default: one per policy, at most the cores)')
+    .option('--progress-json', 'print progress as JSON lines on stdout ({"progress":0.42,"label":"hearth"}) instead of a bar')
     .action(async (scenarioPath: string, f: SimFlags) => {
       await simCommand(scenarioPath, f);
     });

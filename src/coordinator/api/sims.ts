@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { callerOf, type ApiContext } from './context.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
-import { SimStartSchema, type SimScenario, type SimStart } from '../../protocol/platform.ts';
+import { EVENT_TYPES, SimStartSchema, type SimProgressPayload, type SimScenario, type SimStart } from '../../protocol/platform.ts';
 import { POLICY_NAMES } from '../../scheduler/index.ts';
 
 export interface SimRouteOptions extends ApiContext {
@@ -41,6 +41,9 @@ export interface SimRun {
    */
   state: 'done' | 'running' | 'failed' | 'interrupted';
   error: string | null;
+  /** A running run's fraction done (0..1) and the policy it simulates now; null otherwise. */
+  progress: number | null;
+  label: string | null;
 }
 
 /** What a run started from the API keeps in its folder (run.json). */
@@ -136,6 +139,8 @@ async function runOf(simsDir: string, name: string): Promise<SimRun | undefined>
     report,
     state: 'done',
     error: null,
+    progress: null,
+    label: null,
   };
 }
 
@@ -152,7 +157,7 @@ async function runFileOf(dir: string): Promise<RunFile | undefined> {
 }
 
 /** A run started from the API that has no summary yet (running, failed or interrupted), as listed. */
-function pendingRunOf(name: string, r: RunFile, running: boolean): SimRun {
+function pendingRunOf(name: string, r: RunFile, running: { progress: number; label: string | null } | null): SimRun {
   return {
     name,
     scenario: r.scenario,
@@ -165,7 +170,21 @@ function pendingRunOf(name: string, r: RunFile, running: boolean): SimRun {
     report: false,
     state: running ? 'running' : r.state === 'failed' ? 'failed' : 'interrupted',
     error: running ? null : (r.error ?? (r.state === 'running' ? 'the coordinator stopped while it ran' : null)),
+    progress: running ? running.progress : null,
+    label: running ? running.label : null,
   };
+}
+
+/** One `--progress-json` line of `hearth sim` (anything else it prints is not progress: null). */
+export function progressLineOf(line: string): { progress: number; label: string | null } | null {
+  if (!line.startsWith('{"progress"')) return null;
+  try {
+    const v = JSON.parse(line) as { progress?: unknown; label?: unknown };
+    if (typeof v.progress !== 'number' || !(v.progress >= 0 && v.progress <= 1)) return null;
+    return { progress: v.progress, label: typeof v.label === 'string' ? v.label : null };
+  } catch {
+    return null;
+  }
 }
 
 /** Writes run.json whole (a temporary file renamed over it). */
@@ -203,7 +222,9 @@ const tags = ['twin'];
 export const simRoutes: FastifyPluginAsync<SimRouteOptions> = (app, opts) => {
   const simsDir = resolve(opts.simsDir);
   /** Runs started here and still running: name → child process (and the promise of its end). */
-  const active = new Map<string, { child: ChildProcess; ended: Promise<void> }>();
+  const active = new Map<string, { child: ChildProcess; ended: Promise<void>; progress: number; label: string | null }>();
+  /** Tells the operators' event streams how a run goes (live only). */
+  const announce = (payload: SimProgressPayload): void => opts.events?.broadcast({ type: EVENT_TYPES.simProgress, accountId: null, payload, at: Date.now() });
   app.addHook('onClose', async () => {
     for (const { child } of active.values()) child.kill('SIGTERM');
     await Promise.race([Promise.all([...active.values()].map((a) => a.ended)), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
@@ -247,11 +268,28 @@ export const simRoutes: FastifyPluginAsync<SimRouteOptions> = (app, opts) => {
         error: null,
       };
       await writeRunFile(dir, run);
-      const args = [join(ROOT, 'bin', 'hearth.mjs'), 'sim', join(SCENARIOS_DIR, `${scenario.id}.json`), '--out', dir, '--threads', '1'];
+      const args = [join(ROOT, 'bin', 'hearth.mjs'), 'sim', join(SCENARIOS_DIR, `${scenario.id}.json`), '--out', dir, '--threads', '1', '--progress-json'];
       if (b.days !== undefined) args.push('--days', String(b.days));
       if (b.policies) args.push('--policies', b.policies.join(','));
       if (b.seed !== undefined) args.push('--seed', String(b.seed));
-      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      const entry = { child, ended: Promise.resolve(), progress: 0, label: null as string | null };
+      // Its progress, one JSON line at a time (the summary it prints at the end is not one).
+      let pending = '';
+      child.stdout?.setEncoding('utf8');
+      child.stdout?.on('data', (d: string) => {
+        pending += d;
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        if (pending.length > 4096) pending = '';
+        for (const line of lines) {
+          const p = progressLineOf(line);
+          if (!p || !active.has(name)) continue;
+          entry.progress = p.progress;
+          entry.label = p.label;
+          announce({ name, state: 'running', progress: p.progress, label: p.label });
+        }
+      });
       let stderr = '';
       child.stderr?.setEncoding('utf8');
       child.stderr?.on('data', (d: string) => {
@@ -264,14 +302,16 @@ export const simRoutes: FastifyPluginAsync<SimRouteOptions> = (app, opts) => {
             .catch((e: unknown) => req.log.warn({ err: e }, `sim run ${name}: run.json not written`))
             .finally(() => {
               active.delete(name);
+              announce({ name, state: ok ? 'done' : 'failed', progress: ok ? 1 : entry.progress, label: null });
               done();
             });
         };
         child.once('error', (e) => finish(`could not start hearth sim: ${e.message}`));
         child.once('exit', (code, signal) => finish(code === 0 ? null : stderr.trim() || (signal ? `stopped by ${signal}` : `exit code ${String(code)}`)));
       });
-      active.set(name, { child, ended });
-      return reply.code(202).send(pendingRunOf(name, run, true));
+      entry.ended = ended;
+      active.set(name, entry);
+      return reply.code(202).send(pendingRunOf(name, run, entry));
     },
   );
 
@@ -291,7 +331,7 @@ export const simRoutes: FastifyPluginAsync<SimRouteOptions> = (app, opts) => {
           if (done && !active.has(e.name)) return done;
           // No summary yet (or one being written while the run ends): a run started here says how it goes.
           const r = await runFileOf(join(simsDir, e.name));
-          return r ? pendingRunOf(e.name, r, active.has(e.name)) : done;
+          return r ? pendingRunOf(e.name, r, active.get(e.name) ?? null) : done;
         }),
     );
     return runs.filter((r): r is SimRun => r !== undefined).sort((a, b) => b.writtenAt.localeCompare(a.writtenAt) || a.name.localeCompare(b.name));

@@ -5,8 +5,8 @@
 // its scripts run in an opaque origin, away from the dashboard's token and the API. A form starts a run on one of
 // the scenarios the coordinator ships (POST /hearth/v1/sims); the list follows it until it is done.
 import { useCallback, useEffect, useState, type JSX } from 'react';
-import { ApiError, call, fmt, get } from '../api.ts';
-import type { SimScenario } from '../../protocol/platform.ts';
+import { ApiError, call, fmt, followEvents, get } from '../api.ts';
+import { EVENT_TYPES, isLiveEvent, type SimScenario } from '../../protocol/platform.ts';
 
 /** A run as GET /hearth/v1/sims lists it. */
 interface SimRun {
@@ -19,10 +19,16 @@ interface SimRun {
   report: boolean;
   state: 'done' | 'running' | 'failed' | 'interrupted';
   error: string | null;
+  /** A running run's fraction done and the policy it simulates now. */
+  progress: number | null;
+  label: string | null;
 }
 
-/** How often the list is read again while a run is running, ms. */
-const RUNNING_POLL_MS = 2000;
+/**
+ * How often the list is read again while a run is running, ms: its progress and its end come on the live event
+ * stream (sim.progress); this read only covers a stream that dropped frames.
+ */
+const RUNNING_POLL_MS = 30_000;
 
 /** The form that starts a run on a shipped scenario; `onStarted` once the coordinator took it. */
 function StartRun(props: { onStarted: () => void }): JSX.Element | null {
@@ -154,7 +160,23 @@ export function Twin(): JSX.Element {
     });
     return () => ac.abort();
   }, [reads]);
-  // While a run is running, the list is read again every few seconds (it says when the run is done).
+  // A run's progress moves its row in place; its end reads the list again (the run is listed done, or failed).
+  useEffect(
+    () =>
+      followEvents((events) => {
+        let ended = false;
+        const moved = new Map<string, { progress: number; label: string | null }>();
+        for (const e of events) {
+          if (!isLiveEvent(e, EVENT_TYPES.simProgress)) continue;
+          if (e.payload.state === 'running') moved.set(e.payload.name, e.payload);
+          else ended = true;
+        }
+        if (moved.size > 0) setRuns((cur) => cur && cur.map((r) => (r.state === 'running' && moved.has(r.name) ? { ...r, ...moved.get(r.name)! } : r)));
+        if (ended) reload();
+      }),
+    [reload],
+  );
+  // While a run is running, the list is read again now and then (see RUNNING_POLL_MS).
   const running = runs?.some((r) => r.state === 'running') ?? false;
   useEffect(() => {
     if (!running) return;
@@ -214,7 +236,13 @@ export function Twin(): JSX.Element {
                 </td>
                 <td>{r.policies.join(', ')}</td>
                 <td data-testid="sim-state" title={r.error ?? undefined}>
-                  {r.state === 'running' ? 'running…' : r.state}
+                  {r.state === 'running' ? (
+                    <>
+                      <progress max={1} value={r.progress ?? 0} data-testid="sim-progress" /> {fmt(100 * (r.progress ?? 0), 0)} %{r.label ? ` · ${r.label}` : ''}
+                    </>
+                  ) : (
+                    r.state
+                  )}
                   {r.error ? `: ${r.error.split('\n').slice(-1)[0]}` : ''}
                 </td>
                 <td>{new Date(r.writtenAt).toLocaleString()}</td>
