@@ -443,6 +443,21 @@ export const SiteEnergySchema = Type.Object({
 });
 export type SiteEnergy = Static<typeof SiteEnergySchema>;
 
+/** What the charges ledger says was billed: core-hours (wall × cores × clock ratio) and euros, in all and per scheduling type. */
+export const BilledSchema = Type.Object({
+  coreHours: Type.Number(),
+  eur: Type.Number(),
+  byType: Type.Array(
+    Type.Object({
+      schedulingType: Type.Union([Type.Literal('flex'), Type.Literal('onDemand'), Type.Literal('reserved')]),
+      charges: Type.Integer(),
+      coreHours: Type.Number(),
+      eur: Type.Number(),
+    }),
+  ),
+});
+export type Billed = Static<typeof BilledSchema>;
+
 /** `GET /accounts/me/usage`: the caller's compute over attempts that ended (or, still running, started) in the range. */
 export const UsageSchema = Type.Object({
   accountId: Type.String(),
@@ -462,20 +477,13 @@ export const UsageSchema = Type.Object({
    * core-hours billed (wall time × cores × clock ratio: what the customer pays for, busy or not) and euros taken
    * from the credits for them, in all and per scheduling type (types with no charge are absent).
    */
-  billed: Type.Object({
-    coreHours: Type.Number(),
-    eur: Type.Number(),
-    byType: Type.Array(
-      Type.Object({
-        schedulingType: Type.Union([Type.Literal('flex'), Type.Literal('onDemand'), Type.Literal('reserved')]),
-        charges: Type.Integer(),
-        coreHours: Type.Number(),
-        eur: Type.Number(),
-      }),
-    ),
-  }),
+  billed: BilledSchema,
 });
 export type Usage = Static<typeof UsageSchema>;
+
+/** `GET /hearth/v1/tasks/{uuid}/bill`: what a task was billed so far (kept after the task is deleted). */
+export const TaskBillSchema = Type.Object({ taskUuid: Type.String(), billed: BilledSchema });
+export type TaskBill = Static<typeof TaskBillSchema>;
 
 /**
  * `POST /hearth/v1/sims` (operators): run the twin on one of the scenarios the coordinator ships (GET /sims/scenarios)

@@ -12,6 +12,6 @@ export type { JobCreate, JobOutput } from '../protocol/jobs.ts';
 export type { CarbonFactsOutput } from '../protocol/carbon.ts';
 export type { TaskStateName } from '../protocol/task-state.ts';
 export type { Info, Settings, Profile, AccountCreate, AccountCreated } from '../protocol/account.ts';
-export type { Site, Room, Heater, Boiler, Boards, FleetSummary, FleetPlacements, DevicePlacements, Placement, SiteEnergy, Usage, TelemetryHistory, Sample, ScheduleEntry, LiveEvent, RoomSpec, Statement, TypedLiveEvent, LiveEventPayloads, TaskStatePayload, InstanceStatePayload, InstanceOutputPayload, RoomTelemetry, RoomTelemetryBatch, TelemetryBatch, LiveSample } from '../protocol/platform.ts';
+export type { Site, Room, Heater, Boiler, Boards, FleetSummary, FleetPlacements, DevicePlacements, Placement, SiteEnergy, Usage, Billed, TaskBill, TelemetryHistory, Sample, ScheduleEntry, LiveEvent, RoomSpec, Statement, TypedLiveEvent, LiveEventPayloads, TaskStatePayload, InstanceStatePayload, InstanceOutputPayload, RoomTelemetry, RoomTelemetryBatch, TelemetryBatch, LiveSample } from '../protocol/platform.ts';
 export { EVENT_TYPES, isLiveEvent } from '../protocol/platform.ts';
 export type { ApiErrorBody } from '../protocol/errors.ts';

@@ -9,7 +9,7 @@ import type { Buckets, SyncReport, TransferProgress } from './buckets.ts';
 import { HearthApiError, HearthTimeoutError } from './errors.ts';
 import { SharedEvents } from './events.ts';
 import { sleep, type Transport } from './http.ts';
-import { EVENT_TYPES } from '../protocol/platform.ts';
+import { EVENT_TYPES, type TaskBill } from '../protocol/platform.ts';
 
 /** Which output stream. */
 export type OutputStream = 'stdout' | 'stderr';
@@ -121,6 +121,10 @@ export class TaskHandle {
   /** Aborts the task. */
   abort(): Promise<void> {
     return this.tasks.abort(this.uuid);
+  }
+  /** What the task was billed so far; see {@link Tasks.bill}. */
+  bill(): Promise<TaskBill> {
+    return this.tasks.bill(this.uuid);
   }
   /** Downloads the result bucket into `dir`. */
   downloadResults(dir: string, opts?: { onFile?: (path: string, bytes: number) => void }): Promise<SyncReport> {
@@ -339,6 +343,11 @@ export class Tasks {
   /** The task's carbon facts (energy, heat reused, footprint vs a reference datacenter). */
   carbonFacts(uuid: string, opts: { comparisonDatacenter?: string } = {}): Promise<CarbonFactsOutput> {
     return this.http.json<CarbonFactsOutput>({ method: 'GET', path: `/carbon/v1/tasks/${seg(uuid)}/carbon-facts`, query: { comparisonDatacenter: opts.comparisonDatacenter } });
+  }
+
+  /** (ext) What the task was billed so far (core-hours, €, per scheduling type); still answered after it is deleted. */
+  bill(uuid: string): Promise<TaskBill> {
+    return this.http.json<TaskBill>({ method: 'GET', path: `/hearth/v1/tasks/${seg(uuid)}/bill` });
   }
 }
 

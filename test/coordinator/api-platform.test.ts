@@ -513,6 +513,18 @@ describe('energy, money and carbon', () => {
     assert.deepEqual([feb.attempts, feb.energyWh, feb.coreHours, feb.from], [2, 40, 4500 / 3600, '2025-02-01T00:00:00.000Z']);
     // Charges are dated by their report: the March one is out of February.
     assert.deepEqual([feb.billed.eur, feb.billed.coreHours, feb.billed.byType.map((b: { charges: number }) => b.charges)], [0.05, 2.25, [1, 1]]);
+
+    // One task's bill: the caller's own only; kept when the task is deleted; a task never run bills nothing.
+    const bill = async (token: string, uuid: string): Promise<{ statusCode: number; json: () => any }> => w.req(token, { method: 'GET', url: `${P}/tasks/${uuid}/bill` });
+    assert.deepEqual((await bill(w.tokens.customer, t.uuid)).json(), { taskUuid: t.uuid, billed: all.billed });
+    assert.equal((await bill(w.tokens.customer, other.uuid)).statusCode, 404, "another account's task");
+    assert.equal((await bill(w.tokens.customer, '01890a5d-ac96-774b-bcce-b302099a8057')).statusCode, 404);
+    const malformed = await bill(w.tokens.customer, 'not-a-uuid');
+    assert.deepEqual([malformed.statusCode, malformed.json().field], [400, 'uuid']);
+    const idle = await w.store.createTask({ accountId: a, name: 'idle', profile: 'docker-batch', body: {}, instanceIds: [0] });
+    assert.deepEqual((await bill(w.tokens.customer, idle.uuid)).json().billed, { coreHours: 0, eur: 0, byType: [] });
+    assert.equal(await w.store.deleteTask(a, t.uuid), true);
+    assert.deepEqual((await bill(w.tokens.customer, t.uuid)).json().billed, all.billed, 'the bill outlives the task');
     assert.equal((await w.req(w.tokens.resident, { method: 'GET', url: `${P}/accounts/me/usage` })).json().attempts, 0);
   });
 });

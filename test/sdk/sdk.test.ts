@@ -95,6 +95,11 @@ describe('tasks', () => {
     // A second download finds everything in place.
     assert.equal((await task.downloadResults(resultsDir)).skipped.length, 4);
 
+    // Its bill, typed: every attempt's wall time × cores × clock ratio at the flex price.
+    const bill = await task.bill();
+    assert.equal(bill.taskUuid, task.uuid);
+    assert.ok(bill.billed.coreHours > 0 && bill.billed.byType.every((b) => b.schedulingType === 'flex'), JSON.stringify(bill));
+    assert.ok(bill.billed.coreHours <= done.completedInstances.reduce((s, c) => s + c.wallTimeSec * c.coreCount, 0) / 3600 + 1e-9, JSON.stringify(bill));
     const facts = await customer.tasks.carbonFacts(task.uuid);
     assert.ok(facts.total_energy_it_Wh > 0);
 

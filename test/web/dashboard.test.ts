@@ -251,6 +251,9 @@ describe('dashboard in chromium', { skip }, () => {
     await page.waitForFunction(`(document.querySelector('[data-testid="billed"]')?.textContent ?? '').includes('€${usage.billed.eur.toFixed(6)}')`);
     assert.ok(((await page.getByTestId('billed').textContent()) ?? '').includes(`${usage.billed.coreHours.toFixed(4)} core-h`));
     assert.ok(((await page.getByTestId('credits').textContent()) ?? '').includes(`€${(20 - usage.billed.eur).toFixed(2)}`));
+    // The task's own bill on its page: its only task, so the same as the account's.
+    await page.getByTestId('task-bill').waitFor();
+    assert.ok(((await page.getByTestId('task-bill').textContent()) ?? '').includes(`€${usage.billed.eur.toFixed(6)} for ${usage.billed.coreHours.toFixed(4)} core-hours`));
     await screenshot(page, 'customer');
     // The operator's pages are not offered to a customer, and the server refuses their data anyway.
     await page.evaluate(`history.pushState(null, '', '/sites/demo-site'); dispatchEvent(new PopStateEvent('popstate'))`);

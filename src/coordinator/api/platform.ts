@@ -48,6 +48,7 @@ import {
   TelemetryHistorySchema,
   TelemetryQuerySchema,
   UsageSchema,
+  TaskBillSchema,
   minutesOf,
   monthOf,
   monthRange,
@@ -74,10 +75,13 @@ import {
   type Statement,
   type TelemetryHistory,
   type Usage,
+  type Billed,
+  type TaskBill,
 } from '../../protocol/platform.ts';
 import { roomsFor, type EphemeralEvent, type EventHub, type RoomAudience } from '../events.ts';
-import { SYSTEM, type Account, type NewRegistryRow, type TaskState, type NewStoreEvent, type RegistryKind, type RegistryRow, type Store, type StoreEvent, type TelemetrySample } from '../store/types.ts';
+import { SYSTEM, type Account, type ChargeTotals, type NewRegistryRow, type TaskState, type NewStoreEvent, type RegistryKind, type RegistryRow, type Store, type StoreEvent, type TelemetrySample } from '../store/types.ts';
 import { callerOf, iso, type ApiContext } from './context.ts';
+import { UuidParams } from '../../protocol/common.ts';
 import { HttpError, invalid, notFound } from './http-error.ts';
 import { compileBody } from './validation.ts';
 import { withSetpoint } from './setpoint.ts';
@@ -480,6 +484,21 @@ function serveStream(opts: PlatformOptions, req: FastifyRequest, reply: FastifyR
 // Routes
 
 /** Platform routes (mounted under /hearth/v1). */
+/** The ledger's totals per type as the API gives them: core-hours, and euros summed in whole micro-euros. */
+function billedOf(charges: readonly ChargeTotals[]): Billed {
+  const billed: Billed = { coreHours: 0, eur: 0, byType: [] };
+  let micro = 0;
+  for (const c of charges) {
+    const coreHours = c.coreSeconds / 3600;
+    billed.byType.push({ schedulingType: c.schedulingType, charges: c.charges, coreHours, eur: c.chargedEUR });
+    billed.coreHours += coreHours;
+    micro += Math.round(c.chargedEUR * 1e6);
+  }
+  // Summed in whole micro-euros (the unit credits are kept in): no float residue in the total.
+  billed.eur = micro / 1e6;
+  return billed;
+}
+
 export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opts) => {
   const app = baseApp.withTypeProvider<TypeBoxTypeProvider>();
   const { store, events } = opts;
@@ -1126,16 +1145,7 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
       const to = req.query.to === undefined ? undefined : timeOf(req.query.to, 'to', 0);
       if (from !== undefined && to !== undefined) checkRange(from, to);
       const [groups, charges] = await Promise.all([store.summarizeAttempts(account.id, { from, to }), store.summarizeCharges(account.id, { from, to })]);
-      const billed: Usage['billed'] = { coreHours: 0, eur: 0, byType: [] };
-      let micro = 0;
-      for (const c of charges) {
-        const coreHours = c.coreSeconds / 3600;
-        billed.byType.push({ schedulingType: c.schedulingType, charges: c.charges, coreHours, eur: c.chargedEUR });
-        billed.coreHours += coreHours;
-        micro += Math.round(c.chargedEUR * 1e6);
-      }
-      // Summed in whole micro-euros (the unit credits are kept in): no float residue in the total.
-      billed.eur = micro / 1e6;
+      const billed = billedOf(charges);
       const out: Usage = { accountId: account.id, from: from === undefined ? null : iso(from), to: to === undefined ? null : iso(to), attempts: 0, energyWh: 0, ghzSeconds: 0, coreHours: 0, execTimeSec: 0, billed };
       for (const g of groups) {
         out.attempts += g.attempts;
@@ -1147,6 +1157,26 @@ export const platformRoutes: FastifyPluginAsync<PlatformOptions> = (baseApp, opt
       // core-seconds (multiplying it by the board's cores counted a 4-core hour as 16).
       out.coreHours = out.execTimeSec / 3600;
       return out;
+    },
+  );
+
+  app.get(
+    '/tasks/:uuid/bill',
+    {
+      schema: {
+        tags,
+        summary: '(ext) What one of the caller\'s tasks was billed so far, from the charges ledger (core-hours, €, per scheduling type); still answered after the task is deleted',
+        params: UuidParams,
+        response: { 200: TaskBillSchema, ...errors },
+      },
+    },
+    async (req): Promise<TaskBill> => {
+      const { account } = callerOf(req);
+      const taskUuid = req.params.uuid;
+      const charges = await store.summarizeCharges(account.id, { taskUuid });
+      // Never billed: a task of the caller's (not run yet) bills nothing; anything else is not found.
+      if (charges.length === 0 && !(await store.getTask(account.id, taskUuid))) throw notFound(`task ${taskUuid}`);
+      return { taskUuid, billed: billedOf(charges) };
     },
   );
 

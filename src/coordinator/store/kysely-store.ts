@@ -2529,13 +2529,14 @@ export class KyselyStore implements Store {
     }));
   }
 
-  async summarizeCharges(owner: Owner, range: { from?: EpochMs; to?: EpochMs } = {}): Promise<ChargeTotals[]> {
+  async summarizeCharges(owner: Owner, range: { from?: EpochMs; to?: EpochMs; taskUuid?: string } = {}): Promise<ChargeTotals[]> {
     let q = this.db
       .selectFrom('charges')
       .select((eb) => ['scheduling_type', eb.fn.countAll().as('n'), eb.fn.sum('core_seconds').as('cs'), eb.fn.sum('charged_micro').as('m')]);
     if (owner !== SYSTEM) q = q.where('account_id', '=', owner);
     if (range.from !== undefined) q = q.where('at', '>=', range.from);
     if (range.to !== undefined) q = q.where('at', '<', range.to);
+    if (range.taskUuid !== undefined) q = q.where('task_uuid', '=', text('taskUuid', range.taskUuid));
     const rows = await q.groupBy('scheduling_type').execute();
     return rows
       .map((r) => ({ schedulingType: r.scheduling_type as SchedulingTypeName, charges: numberOf(r.n), coreSeconds: numberOf(r.cs), chargedEUR: numberOf(r.m) / 1e6 }))

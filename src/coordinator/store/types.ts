@@ -926,9 +926,10 @@ export interface Store {
   summarizeAttempts(owner: Owner, range?: { from?: EpochMs; to?: EpochMs }): Promise<AttemptUsage[]>;
   /**
    * The charges ledger's totals per scheduling type (only types with a charge), for the owner's charges (SYSTEM:
-   * everyone's) made in [from, to) by their event's time. Charges outlive their task.
+   * everyone's) made in [from, to) by their event's time, of one task when `taskUuid` is given. Charges outlive
+   * their task.
    */
-  summarizeCharges(owner: Owner, range?: { from?: EpochMs; to?: EpochMs }): Promise<ChargeTotals[]>;
+  summarizeCharges(owner: Owner, filter?: { from?: EpochMs; to?: EpochMs; taskUuid?: string }): Promise<ChargeTotals[]>;
 }
 
 /** Totals of a set of charges of one scheduling type ({@link Store.summarizeCharges}). */

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useRef, useState, type JSX } from 'react';
 import type { TaskOutput } from '../../protocol/tasks.ts';
 import type { CarbonFactsOutput } from '../../protocol/carbon.ts';
 import type { Info } from '../../protocol/account.ts';
-import { EVENT_TYPES, isLiveEvent, type InstanceStatePayload, type Usage } from '../../protocol/platform.ts';
+import { EVENT_TYPES, isLiveEvent, type InstanceStatePayload, type TaskBill, type Usage } from '../../protocol/platform.ts';
 import { ApiError, call, fmt, followEvents, get, type StreamEvent } from '../api.ts';
 import { singleFlight } from '../single-flight.ts';
 
@@ -169,6 +169,7 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
   const [task, setTask] = useState<TaskOutput | null>(null);
   const [stdout, setStdout] = useState('');
   const [facts, setFacts] = useState<CarbonFactsOutput | null>(null);
+  const [bill, setBill] = useState<TaskBill | null>(null);
   // Instance states from the live stream laid over the task view, each with the number of the batch it came in: a
   // reload drops those received before it started for the instances the view lists (running, paused, finished: the
   // view is newer), keeps the others (queued, dispatched, cancelled instances appear in the view's lists not at all).
@@ -202,6 +203,7 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
             done.current = true;
             readStdout();
             get<CarbonFactsOutput>(`/carbon/v1/tasks/${id}/carbon-facts`).then((f) => !stop && setFacts(f), () => undefined);
+            get<TaskBill>(`/hearth/v1/tasks/${id}/bill`).then((b) => !stop && setBill(b), () => undefined);
           }
         } while (again && !stop);
       })().finally(() => {
@@ -308,6 +310,11 @@ function TaskDetail(props: { uuid: string; subscribe: EventSource }): JSX.Elemen
       <pre className="stdout" data-testid="stdout">
         {stdout || '(nothing yet)'}
       </pre>
+      {bill && (
+        <p className="muted" data-testid="task-bill">
+          Billed €{fmt(bill.billed.eur, 6)} for {fmt(bill.billed.coreHours, 4)} core-hours (wall time × cores × clock ratio)
+        </p>
+      )}
       {facts && (
         <>
           <h3>Carbon facts</h3>
