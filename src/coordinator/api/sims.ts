@@ -176,7 +176,7 @@ function pendingRunOf(name: string, r: RunFile, running: { progress: number; lab
 }
 
 /** One `--progress-json` line of `hearth sim` (anything else it prints is not progress: null). */
-export function progressLineOf(line: string): { progress: number; label: string | null } | null {
+function progressLineOf(line: string): { progress: number; label: string | null } | null {
   if (!line.startsWith('{"progress"')) return null;
   try {
     const v = JSON.parse(line) as { progress?: unknown; label?: unknown };
@@ -224,7 +224,7 @@ export const simRoutes: FastifyPluginAsync<SimRouteOptions> = (app, opts) => {
   /** Runs started here and still running: name → child process (and the promise of its end). */
   const active = new Map<string, { child: ChildProcess; ended: Promise<void>; progress: number; label: string | null }>();
   /** Tells the operators' event streams how a run goes (live only). */
-  const announce = (payload: SimProgressPayload): void => opts.events?.broadcast({ type: EVENT_TYPES.simProgress, accountId: null, payload, at: Date.now() });
+  const announce = (payload: SimProgressPayload): void => opts.events?.broadcast({ type: EVENT_TYPES.simProgress, accountId: null, payload, at: opts.clock() });
   app.addHook('onClose', async () => {
     for (const { child } of active.values()) child.kill('SIGTERM');
     await Promise.race([Promise.all([...active.values()].map((a) => a.ended)), new Promise((r) => setTimeout(r, STOP_WAIT_MS).unref())]);
