@@ -108,6 +108,10 @@ describe('hearth task', () => {
 
     const facts = JSON.parse((await ok(['task', 'carbon-facts', t.uuid, '--format', 'json'])).stdout) as { total_energy_it_Wh: number };
     assert.ok(facts.total_energy_it_Wh > 0);
+
+    const bill = JSON.parse((await ok(['task', 'bill', t.uuid, '--format', 'json'])).stdout) as { taskUuid: string; billed: { coreHours: number; eur: number } };
+    assert.ok(bill.taskUuid === t.uuid && bill.billed.coreHours > 0, JSON.stringify(bill));
+    assert.match((await ok(['task', 'bill', t.uuid])).stdout, /^ {2}flex:\s+\d+\.\d{6} € for \d+\.\d{4} core-h \(\d+ charges\)$/m);
   });
 
   test('a failing task: create --wait and wait exit 1 naming the state; abort and delete', async () => {

@@ -1,5 +1,5 @@
 // `hearth task …`: the compute customer's tasks over the SDK — create (optionally waiting with a progress bar),
-// list, info, wait, stdout/stderr (whole, fresh or followed), abort, delete, retry, results and carbon facts.
+// list, info, wait, stdout/stderr (whole, fresh or followed), abort, delete, retry, results, carbon facts and bill.
 import type { Command } from 'commander';
 import { InvalidParameterError } from '../../physics/errors.ts';
 import type { TaskCreate, TaskOutput } from '../../sdk/index.ts';
@@ -269,6 +269,20 @@ export function registerTask(program: Command): void {
         ['saved (heat)', g(c.saved_carbon_footprint_heat)],
         ['saved (total)', `${g(c.saved_carbon_footprint_compute_heat)} (${c.saved_carbon_footprint_percent.toFixed(1)} %)`],
         ['PUE / ERE / ERF / WUE', `${c.PUE.toFixed(2)} / ${c.ERE.toFixed(2)} / ${c.ERF.toFixed(2)} / ${c.WUE.toFixed(2)}`],
+      ]);
+    }),
+  );
+
+  withFormat(task.command('bill').description('what a task was billed so far (also after it was deleted)').argument('<uuid>', 'task uuid')).action(
+    action(async (uuid: string, f: { format?: string }) => {
+      const format = formatOf(f);
+      const b = await clientFromConfig().tasks.bill(uuid);
+      if (format === 'json') return printJson(b);
+      printFields([
+        ['task', b.taskUuid],
+        ['billed', `${b.billed.eur.toFixed(6)} €`],
+        ['billed core-hours', `${b.billed.coreHours.toFixed(4)} (wall time × cores × clock ratio)`],
+        ...b.billed.byType.map((t): [string, string] => [`  ${t.schedulingType}`, `${t.eur.toFixed(6)} € for ${t.coreHours.toFixed(4)} core-h (${t.charges} charges)`]),
       ]);
     }),
   );
