@@ -1,7 +1,7 @@
 // Billing arithmetic (pure, no I/O): core-hour prices per scheduling type, the bill of one attempt, and the
 // incremental charge the live loop takes from an account each period without ever billing the same second twice.
 import { InvalidParameterError, requireFinite } from '../../physics/errors.ts';
-import type { SchedulingTypeName } from '../store/types.ts';
+import { SCHEDULING_TYPE_NAMES, type SchedulingTypeName } from '../store/types.ts';
 
 /** Price of one core-hour at full clock, €/core-h, for each scheduling type. */
 export type PriceTable = Readonly<Record<SchedulingTypeName, number>>;
@@ -15,7 +15,6 @@ export type PriceTable = Readonly<Record<SchedulingTypeName, number>>;
  */
 export const DEFAULT_PRICES: PriceTable = Object.freeze({ flex: 0.02, onDemand: 0.04, reserved: 0.03 });
 
-const SCHEDULING_TYPES: readonly SchedulingTypeName[] = ['flex', 'onDemand', 'reserved'];
 
 /**
  * A price table: the defaults with some prices replaced (€/core-h each, finite and ≥ 0).
@@ -25,8 +24,8 @@ export function priceTable(overrides: Partial<Record<string, number>> = {}): Pri
   const out: Record<SchedulingTypeName, number> = { ...DEFAULT_PRICES };
   for (const [k, v] of Object.entries(overrides)) {
     if (v === undefined) continue;
-    if (!(SCHEDULING_TYPES as readonly string[]).includes(k)) {
-      throw new InvalidParameterError(`prices.${k}`, `unknown scheduling type (expected ${SCHEDULING_TYPES.join(', ')})`);
+    if (!(SCHEDULING_TYPE_NAMES as readonly string[]).includes(k)) {
+      throw new InvalidParameterError(`prices.${k}`, `unknown scheduling type (expected ${SCHEDULING_TYPE_NAMES.join(', ')})`);
     }
     out[k as SchedulingTypeName] = requireFinite(`prices.${k}`, v, 0);
   }

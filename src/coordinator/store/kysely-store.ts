@@ -17,6 +17,7 @@ import {
   type EpochMs,
   type IdempotencyRecord,
   type InstanceAttempt,
+  SCHEDULING_TYPE_NAMES,
   type ChargeTotals,
   type InstanceCharge,
   type InstanceEvent,
@@ -2540,20 +2541,19 @@ export class KyselyStore implements Store {
     const rows = await q.groupBy('scheduling_type').execute();
     return rows
       .map((r) => ({ schedulingType: r.scheduling_type as SchedulingTypeName, charges: numberOf(r.n), coreSeconds: numberOf(r.cs), chargedEUR: numberOf(r.m) / 1e6 }))
-      .sort((a, b) => SCHEDULING_TYPES.indexOf(a.schedulingType) - SCHEDULING_TYPES.indexOf(b.schedulingType));
+      .sort((a, b) => SCHEDULING_TYPE_NAMES.indexOf(a.schedulingType) - SCHEDULING_TYPE_NAMES.indexOf(b.schedulingType));
   }
 }
 
 /** An InstanceCharge's columns, checked (each field named in the error). */
 function chargeOf(c: InstanceCharge): Pick<ChargesTable, 'scheduling_type' | 'core_seconds' | 'amount_eur'> {
-  if (!SCHEDULING_TYPES.includes(c.schedulingType)) throw new StoreInputError('charge.schedulingType', `charge.schedulingType must be one of ${SCHEDULING_TYPES.join(', ')}`);
+  if (!SCHEDULING_TYPE_NAMES.includes(c.schedulingType)) throw new StoreInputError('charge.schedulingType', `charge.schedulingType must be one of ${SCHEDULING_TYPE_NAMES.join(', ')}`);
   const nonNegative = (field: string, v: number): number => {
     if (finite(field, v) < 0) throw new StoreInputError(field, `${field} must be ≥ 0`);
     return v;
   };
   return { scheduling_type: c.schedulingType, core_seconds: nonNegative('charge.coreSeconds', c.coreSeconds), amount_eur: nonNegative('charge.amountEUR', c.amountEUR) };
 }
-const SCHEDULING_TYPES: readonly SchedulingTypeName[] = ['flex', 'onDemand', 'reserved'];
 
 /** One entry of {@link KyselyStore.summarizeAttempts} (the Store interface's AttemptUsage). */
 type AttemptUsageRow = Awaited<ReturnType<Store['summarizeAttempts']>>[number];

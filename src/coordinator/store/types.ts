@@ -164,6 +164,8 @@ export type TaskState =
   | 'PendingDelete';
 
 export type SchedulingTypeName = 'flex' | 'onDemand' | 'reserved';
+/** Every scheduling type, in the order the API lists them. */
+export const SCHEDULING_TYPE_NAMES: readonly SchedulingTypeName[] = ['flex', 'onDemand', 'reserved'];
 export type CheckpointMode = 'none' | 'snapshot';
 
 export interface RetrySettings {
